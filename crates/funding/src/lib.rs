@@ -1,0 +1,102 @@
+//! Greenlight's funding rules: stages, authority, estimate caps. Pure, no I/O.
+//!
+//! [`derive()`] turns everything known about one proposal (its project, every status and
+//! estimate record pointing at it, and escrow's largest successful contribution per estimate
+//! author and currency) into a [`ProposalState`]. It reads no clock, does no I/O and never
+//! panics, and the same records in any order give the same state, so the AppView can rebuild
+//! from scratch at any time and compare with its incremental aggregates.
+//!
+//! # Rules as implemented
+//!
+//! Amounts are `i64` minor units; times are [`Timestamp`]s (µs since the epoch) parsed by
+//! the caller from the records' `createdAt`/`endsAt`.
+//!
+//! **Currency.** A proposal's money is in its project's currency. A repository proposal (and
+//! one whose project record is unknown) is counted in USD, the lexicon's default.
+//!
+//! **Status order.** Status records apply in `(createdAt, uri)` order; a record repeating an
+//! earlier record's URI is rejected ([`RejectReason::DuplicateUri`]). Each is accepted or
+//! rejected with one [`RejectReason`], checked in this order:
+//! 1. *Authority*: the author must be the project's owner or a listed maintainer. With no
+//!    project (repository proposal, unknown project) no status counts.
+//! 2. *Order* ([`Stage::check_move`]): `proposed → development → preview → released`,
+//!    `declined` from development or preview only. Skipping a stage (release before preview,
+//!    decline while proposed) is `SkipsStage`, going back is `MovesBackwards`, anything after
+//!    released/declined (including a second release) is `AfterFinal`. Repeating development
+//!    or preview is accepted and updates it: the later goal wins, the later `endsAt` wins.
+//! 3. *Content*: a development goal must be in the project's currency and positive; a preview
+//!    needs an `http(s)` URL and must end after its `createdAt`, and a repeated preview may
+//!    extend but never shorten the preview in force (backers were promised that time); a
+//!    release needs an `http(s)` source URL with a host and no credentials.
+//!
+//! A rejected status changes nothing. The stage history is the accepted records in order.
+//!
+//! **Estimates.** Each estimate record is shown with an [`EstimateVerdict`]; it counts only
+//! if it has no [`Exclusion`]:
+//! - *Freeze*: the preview begins at the `createdAt` of the first accepted preview status
+//!   (later previews do not move it). Estimates created strictly after it are `Frozen`; one
+//!   created at exactly that microsecond still counts.
+//! - *Latest wins*: per author, only the newest non-frozen estimate (by `createdAt`, then URI)
+//!   counts; older ones are `Superseded`. So a change of mind during the preview leaves the
+//!   pre-preview estimate in the total, and frozen estimates are never marked superseded.
+//!   There is no memory of deletions: if the newest record is deleted, the author's next
+//!   newest record (still in their repository) counts again; a client that withdraws an
+//!   estimate deletes all of the author's estimate records for the proposal.
+//! - *Currency*: an estimate in another currency is `WrongCurrency` (never converted). It
+//!   still takes part in latest wins: an author's newest word is what they meant.
+//! - A negative amount (lexicon-invalid) is `NegativeAmount`.
+//! - *Cap*: a counted estimate adds `min(amount, cap)` where `cap` is [`estimate_cap`] of the
+//!   author's largest successful contribution in that currency, `max(2500, 2 × largest)`.
+//!   Only an amount strictly over the cap is marked `capped`.
+//!
+//! **Totals.** Shown and counted estimate counts, the counted sum (saturating at `i64::MAX`,
+//! never negative) and how many counted estimates were capped.
+//!
+//! ```
+//! use greenlight_funding::*;
+//!
+//! let input = ProposalInput {
+//!     subject: ProposalSubject::Project(ProjectRecord {
+//!         owner: "did:plc:owner".into(),
+//!         maintainers: vec![],
+//!         currency: Currency::USD,
+//!     }),
+//!     statuses: vec![StatusRecord {
+//!         uri: "at://did:plc:owner/fund.greenlight.status/3k1".into(),
+//!         author: "did:plc:owner".into(),
+//!         created_at: Timestamp::from_micros(1_000),
+//!         update: StageUpdate::Development { goal: 50_000, currency: Currency::USD, note: None },
+//!     }],
+//!     estimates: vec![EstimateRecord {
+//!         uri: "at://did:plc:fan/fund.greenlight.estimate/3k2".into(),
+//!         author: "did:plc:fan".into(),
+//!         amount: 10_000,
+//!         currency: Currency::USD,
+//!         created_at: Timestamp::from_micros(2_000),
+//!     }],
+//!     contributions: vec![],
+//! };
+//! let state = derive(&input);
+//! assert_eq!(state.stage, Stage::Development);
+//! assert_eq!(state.goal, Some(50_000));
+//! // A newcomer's estimate counts at most 25.00.
+//! assert_eq!(state.totals.counted_sum, 2_500);
+//! assert!(state.estimates[0].capped);
+//! ```
+
+mod currency;
+mod estimate;
+mod proposal;
+mod stage;
+mod status;
+mod timestamp;
+
+pub use currency::{Currency, InvalidCurrency};
+pub use estimate::{
+    estimate_cap, EstimateRecord, EstimateVerdict, Exclusion, LargestContribution, Totals,
+    NEWCOMER_CAP,
+};
+pub use proposal::{derive, ProjectRecord, ProposalInput, ProposalState, ProposalSubject};
+pub use stage::Stage;
+pub use status::{is_public_web_url, RejectReason, RejectedStatus, StageUpdate, StatusRecord};
+pub use timestamp::Timestamp;

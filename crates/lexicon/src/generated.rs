@@ -1,0 +1,1189 @@
+//! Types generated from the lexicon documents by `greenlight-lexgen`.
+//!
+//! Do not edit: change `lexicons/` and run `cargo run -p greenlight-lexgen`.
+/// NSIDs of every record type.
+pub const RECORD_NSIDS: &[&str] = &[
+    "fund.greenlight.dispute",
+    "fund.greenlight.estimate",
+    "fund.greenlight.pledge",
+    "fund.greenlight.project",
+    "fund.greenlight.proposal",
+    "fund.greenlight.status",
+];
+/// The `com` namespace.
+pub mod com {
+    /// The `com.atproto` namespace.
+    pub mod atproto {
+        /// The `com.atproto.repo` namespace.
+        pub mod repo {
+            /// `com.atproto.repo.strongRef`: A URI with a content-hash fingerprint.
+            pub mod strong_ref {
+                /// The NSID of this document, `com.atproto.repo.strongRef`.
+                pub const NSID: &str = "com.atproto.repo.strongRef";
+                /// The `com.atproto.repo.strongRef` object.
+                #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+                pub struct StrongRef {
+                    /// The `uri` property.
+                    pub uri: String,
+                    /// The `cid` property.
+                    pub cid: String,
+                }
+            }
+        }
+    }
+}
+/// The `fund` namespace.
+pub mod fund {
+    /// The `fund.greenlight` namespace.
+    pub mod greenlight {
+        /// `fund.greenlight.defs`: Views shared by the Greenlight AppView's queries.
+        pub mod defs {
+            /// The NSID of this document, `fund.greenlight.defs`.
+            pub const NSID: &str = "fund.greenlight.defs";
+            /// A person, by DID, with their handle when it is known and verified.
+            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+            pub struct ActorRef {
+                /// The person's DID.
+                pub did: String,
+                /// The person's current verified handle.
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub handle: Option<String>,
+            }
+            /// A proposal's subject when it is a fund.greenlight.project record.
+            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+            pub struct ProjectRef {
+                /// AT-URI of the project record.
+                pub uri: String,
+                /// Project name; absent while the project record is not indexed.
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub name: Option<String>,
+            }
+            /// A proposal's subject when it is a repository of a project not on Greenlight.
+            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+            pub struct RepositoryRef {
+                /// Public source repository of the project.
+                pub url: String,
+            }
+            /// A project with its funding totals.
+            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+            pub struct ProjectView {
+                /// AT-URI of the project record.
+                pub uri: String,
+                /// CID of the indexed version of the project record.
+                pub cid: String,
+                /// The account whose repo holds the project record.
+                pub owner: ActorRef,
+                /// Display name of the project.
+                pub name: String,
+                /// What the project is, in Markdown.
+                pub description: String,
+                /// Public source repository where releases land.
+                pub repository: String,
+                /// Project home page.
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub website: Option<String>,
+                /// Currency of the project's amounts: an upper-case ISO 4217 code.
+                pub currency: String,
+                /// Maintainers listed in the project record, besides the owner.
+                pub maintainers: Vec<ActorRef>,
+                /// Number of visible proposals for the project.
+                #[serde(rename = "proposalCount")]
+                pub proposal_count: i64,
+                /// Funding summed over the project's proposals.
+                pub totals: FundingTotals,
+                /// When the AppView indexed this version of the record.
+                #[serde(rename = "indexedAt")]
+                pub indexed_at: String,
+                /// Client-declared creation time of the project record.
+                #[serde(rename = "createdAt")]
+                pub created_at: String,
+            }
+            /// A proposal with its lifecycle stage and funding totals.
+            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+            pub struct ProposalView {
+                /// AT-URI of the proposal record.
+                pub uri: String,
+                /// CID of the indexed version of the proposal record.
+                pub cid: String,
+                /// Who wrote the proposal.
+                pub author: ActorRef,
+                /// The project the feature is for.
+                pub subject: ProposalViewSubject,
+                /// Short title of the feature.
+                pub title: String,
+                /// What the feature is and why it matters, in Markdown.
+                pub body: String,
+                /// Topic tags.
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub tags: Option<Vec<String>>,
+                /// Current lifecycle stage.
+                pub stage: String,
+                /// Accepted status records, oldest first (at most the latest 100).
+                #[serde(rename = "stageHistory")]
+                pub stage_history: Vec<StageEvent>,
+                /// Funding goal from the latest development status, in minor units.
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub goal: Option<i64>,
+                /// Currency of every amount of the proposal: the project's currency, or USD for a proposal about a bare repository.
+                pub currency: String,
+                /// The proposal's funding totals.
+                pub totals: FundingTotals,
+                /// The latest preview, once the proposal reached preview.
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub preview: Option<PreviewInfo>,
+                /// The release, once the proposal was released.
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub release: Option<ReleaseInfo>,
+                /// Why the proposal was declined, when it was.
+                #[serde(
+                    rename = "declineReason",
+                    default,
+                    skip_serializing_if = "Option::is_none"
+                )]
+                pub decline_reason: Option<String>,
+                /// State of the money held for the proposal: none (nothing held yet), open (accepting pledges or holding them), verifying (released, in the verification period), disputed (payout frozen by an open dispute), paid (paid out), refunded (held pledges returned).
+                #[serde(
+                    rename = "escrowState",
+                    default,
+                    skip_serializing_if = "Option::is_none"
+                )]
+                pub escrow_state: Option<String>,
+                /// When the verification period ends, after a release.
+                #[serde(
+                    rename = "verificationEndsAt",
+                    default,
+                    skip_serializing_if = "Option::is_none"
+                )]
+                pub verification_ends_at: Option<String>,
+                /// When the AppView indexed this version of the record.
+                #[serde(rename = "indexedAt")]
+                pub indexed_at: String,
+                /// Client-declared creation time of the proposal record.
+                #[serde(rename = "createdAt")]
+                pub created_at: String,
+            }
+            /// The project the feature is for.
+            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+            #[serde(tag = "$type")]
+            pub enum ProposalViewSubject {
+                /// A `fund.greenlight.defs#projectRef`.
+                #[serde(
+                    rename = "fund.greenlight.defs#projectRef",
+                    alias = "lex:fund.greenlight.defs#projectRef"
+                )]
+                ProjectRef(ProjectRef),
+                /// A `fund.greenlight.defs#repositoryRef`.
+                #[serde(
+                    rename = "fund.greenlight.defs#repositoryRef",
+                    alias = "lex:fund.greenlight.defs#repositoryRef"
+                )]
+                RepositoryRef(RepositoryRef),
+                /// A member this version of the lexicons does not know, kept as raw JSON.
+                #[serde(untagged)]
+                Unknown(serde_json::Value),
+            }
+            /// Details of a proposal's preview.
+            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+            pub struct PreviewInfo {
+                /// Where the preview can be tried.
+                pub url: String,
+                /// How to try the preview, in Markdown.
+                pub instructions: String,
+                /// When the preview, and pledging, ends.
+                #[serde(rename = "endsAt")]
+                pub ends_at: String,
+            }
+            /// Details of a proposal's open-source release.
+            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+            pub struct ReleaseInfo {
+                /// Public location of the released source code.
+                #[serde(rename = "sourceUrl")]
+                pub source_url: String,
+                /// Commit hash or tag of the release.
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub revision: Option<String>,
+                /// License of the released code, as an SPDX license expression.
+                pub license: String,
+            }
+            /// One accepted stage change of a proposal.
+            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+            pub struct StageEvent {
+                /// The stage entered.
+                pub stage: String,
+                /// AT-URI of the fund.greenlight.status record.
+                pub uri: String,
+                /// Who wrote the status record.
+                pub author: ActorRef,
+                /// Client-declared creation time of the status record.
+                #[serde(rename = "createdAt")]
+                pub created_at: String,
+            }
+            /// Funding totals of one proposal, or of a project (summed over its proposals). All amounts are in the currency's minor units.
+            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+            pub struct FundingTotals {
+                /// AT-URI of the proposal or project these totals are for.
+                pub uri: String,
+                /// Currency of the amounts: an upper-case ISO 4217 code.
+                pub currency: String,
+                /// Number of counted estimates (latest per author, made before the preview).
+                #[serde(rename = "estimateCount")]
+                pub estimate_count: i64,
+                /// Sum of counted estimates, each limited to its author's cap.
+                #[serde(rename = "estimateTotal")]
+                pub estimate_total: i64,
+                /// How many counted estimates were limited by their author's cap.
+                #[serde(rename = "cappedEstimateCount")]
+                pub capped_estimate_count: i64,
+                /// Funding goal of the proposal's latest development status (proposals only).
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub goal: Option<i64>,
+                /// Pledged money escrow currently holds.
+                #[serde(rename = "pledgedHeld")]
+                pub pledged_held: i64,
+                /// Pledged money paid out to the maintainer.
+                #[serde(rename = "paidOut")]
+                pub paid_out: i64,
+                /// Pledged money refunded to backers.
+                pub refunded: i64,
+                /// Donations received.
+                pub donations: i64,
+                /// Number of pledges that escrow holds or paid out.
+                #[serde(rename = "pledgeCount")]
+                pub pledge_count: i64,
+                /// Number of distinct backers of those pledges.
+                #[serde(rename = "backerCount")]
+                pub backer_count: i64,
+            }
+            /// An estimate and how much of it counts.
+            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+            pub struct EstimateView {
+                /// AT-URI of the estimate record.
+                pub uri: String,
+                /// CID of the estimate record.
+                pub cid: String,
+                /// Who made the estimate.
+                pub author: ActorRef,
+                /// Amount stated in the record, in minor units.
+                pub amount: i64,
+                /// Amount that counts toward the totals: the amount limited to the author's cap, or 0 when frozen.
+                #[serde(rename = "countedAmount")]
+                pub counted_amount: i64,
+                /// Currency of the amounts: an upper-case ISO 4217 code.
+                pub currency: String,
+                /// True when the amount exceeds the author's estimate cap and counts at the cap.
+                pub capped: bool,
+                /// True when the estimate was made after the preview began; shown, not counted.
+                pub frozen: bool,
+                /// Client-declared creation time of the estimate record.
+                #[serde(rename = "createdAt")]
+                pub created_at: String,
+                /// When the AppView indexed the estimate.
+                #[serde(rename = "indexedAt")]
+                pub indexed_at: String,
+            }
+            /// A pledge record with the state escrow reports for it.
+            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+            pub struct PledgeView {
+                /// AT-URI of the pledge record.
+                pub uri: String,
+                /// CID of the pledge record.
+                pub cid: String,
+                /// Who pledged.
+                pub backer: ActorRef,
+                /// Amount pledged, in minor units.
+                pub amount: i64,
+                /// Currency of the amount: an upper-case ISO 4217 code.
+                pub currency: String,
+                /// The escrow service's pledge id.
+                pub receipt: String,
+                /// State of the pledged money per escrow: pending (escrow has not confirmed it), held, cancelled, refunded, paid (paid out to the maintainer).
+                pub state: String,
+                /// Client-declared creation time of the pledge record.
+                #[serde(rename = "createdAt")]
+                pub created_at: String,
+                /// When the AppView indexed the pledge.
+                #[serde(rename = "indexedAt")]
+                pub indexed_at: String,
+            }
+            /// A person's contributions and current estimate caps.
+            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+            pub struct ActorView {
+                /// The person's DID.
+                pub did: String,
+                /// The person's current verified handle.
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub handle: Option<String>,
+                /// Successful contributions, one entry per currency.
+                pub contributions: Vec<ContributionSummary>,
+                /// Current estimate cap per currency the person contributed or estimated in; any other currency has the base cap (25.00 in major units).
+                #[serde(rename = "estimateCaps")]
+                pub estimate_caps: Vec<EstimateCap>,
+                /// Number of visible proposals the person wrote.
+                #[serde(rename = "proposalCount")]
+                pub proposal_count: i64,
+                /// Number of the person's current estimates.
+                #[serde(rename = "estimateCount")]
+                pub estimate_count: i64,
+                /// Number of the person's pledges that escrow holds or paid out.
+                #[serde(rename = "pledgeCount")]
+                pub pledge_count: i64,
+            }
+            /// A person's successful contributions in one currency (amounts in minor units).
+            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+            pub struct ContributionSummary {
+                /// Currency of the amounts: an upper-case ISO 4217 code.
+                pub currency: String,
+                /// Largest single successful contribution: a donation or a paid-out pledge.
+                #[serde(rename = "largestSuccessful")]
+                pub largest_successful: i64,
+                /// Sum of the person's pledges that were paid out.
+                #[serde(rename = "totalPaid")]
+                pub total_paid: i64,
+                /// Sum of the person's donations.
+                pub donations: i64,
+            }
+            /// The most one estimate by a person counts for, in one currency: the larger of 25.00 and twice their largest successful contribution.
+            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+            pub struct EstimateCap {
+                /// Currency of the cap: an upper-case ISO 4217 code.
+                pub currency: String,
+                /// The cap, in minor units.
+                pub cap: i64,
+            }
+        }
+        /// `fund.greenlight.dispute`: A backer's public claim that a released proposal was not delivered as previewed. The binding dispute is filed with escrow (fund.greenlight.escrow.fileDispute).
+        pub mod dispute {
+            /// `fund.greenlight.dispute`: A backer's public claim that a released proposal was not delivered as previewed. The binding dispute is filed with escrow (fund.greenlight.escrow.fileDispute).
+            pub const NSID: &str = "fund.greenlight.dispute";
+            /// A backer's public claim that a released proposal was not delivered as previewed. The binding dispute is filed with escrow (fund.greenlight.escrow.fileDispute).
+            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+            pub struct Dispute {
+                /// The proposal, by strong reference to its fund.greenlight.proposal record.
+                pub subject: crate::generated::com::atproto::repo::strong_ref::StrongRef,
+                /// What is wrong with the release, in Markdown.
+                pub reason: String,
+                /// Links supporting the claim.
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub evidence: Option<Vec<String>>,
+                /// Client-declared time the record was created.
+                #[serde(rename = "createdAt")]
+                pub created_at: String,
+            }
+            impl crate::LexiconRecord for Dispute {
+                const NSID: &'static str = NSID;
+            }
+        }
+        /// The `fund.greenlight.escrow` namespace.
+        pub mod escrow {
+            /// `fund.greenlight.escrow.cancelPledge`: Cancel one's own pledge during the preview; held money is refunded.
+            pub mod cancel_pledge {
+                /// `fund.greenlight.escrow.cancelPledge`: Cancel one's own pledge during the preview; held money is refunded.
+                pub const NSID: &str = "fund.greenlight.escrow.cancelPledge";
+                /// The pledge to cancel.
+                #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+                pub struct Input {
+                    /// Escrow's pledge id.
+                    pub pledge: String,
+                    /// Client-chosen key making the call safe to retry: the same key with the same body returns the first answer; the same key with a different body fails with IdempotencyConflict. Keys are scoped to the caller.
+                    #[serde(rename = "idempotencyKey")]
+                    pub idempotency_key: String,
+                }
+                /// Response body of `fund.greenlight.escrow.cancelPledge` (application/json).
+                pub type Output = crate::generated::fund::greenlight::escrow::defs::PledgeView;
+            }
+            /// `fund.greenlight.escrow.connectPayoutAccount`: Create or continue the caller's payout account with a payment provider, so payouts can reach them.
+            pub mod connect_payout_account {
+                /// `fund.greenlight.escrow.connectPayoutAccount`: Create or continue the caller's payout account with a payment provider, so payouts can reach them.
+                pub const NSID: &str = "fund.greenlight.escrow.connectPayoutAccount";
+                /// The provider to connect.
+                #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+                pub struct Input {
+                    /// Payment provider; omit for the service's configured provider.
+                    #[serde(default, skip_serializing_if = "Option::is_none")]
+                    pub provider: Option<String>,
+                    /// Client-chosen key making the call safe to retry: the same key with the same body returns the first answer; the same key with a different body fails with IdempotencyConflict. Keys are scoped to the caller.
+                    #[serde(rename = "idempotencyKey")]
+                    pub idempotency_key: String,
+                }
+                /// The caller's payout account.
+                #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+                pub struct Output {
+                    /// The payout account id at the provider.
+                    #[serde(rename = "accountId")]
+                    pub account_id: String,
+                    /// Payment provider.
+                    pub provider: String,
+                    /// Where the caller finishes onboarding, while it is incomplete.
+                    #[serde(
+                        rename = "onboardingUrl",
+                        default,
+                        skip_serializing_if = "Option::is_none"
+                    )]
+                    pub onboarding_url: Option<String>,
+                    /// State of the account: pending (onboarding incomplete), active (payouts enabled), restricted (the provider disabled payouts).
+                    pub status: String,
+                }
+            }
+            /// `fund.greenlight.escrow.createDonation`: Donate to a proposal in development (service auth: the caller is the donor). Paid to the maintainer minus the platform fee once payment completes; not escrowed.
+            pub mod create_donation {
+                /// `fund.greenlight.escrow.createDonation`: Donate to a proposal in development (service auth: the caller is the donor). Paid to the maintainer minus the platform fee once payment completes; not escrowed.
+                pub const NSID: &str = "fund.greenlight.escrow.createDonation";
+                /// A donation to create.
+                #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+                pub struct Input {
+                    /// The proposal, by strong reference to its record.
+                    pub proposal: crate::generated::com::atproto::repo::strong_ref::StrongRef,
+                    /// Amount in the currency's minor units (e.g. cents).
+                    pub amount: i64,
+                    /// Currency of the amount: an upper-case ISO 4217 code; must be the proposal's currency.
+                    pub currency: String,
+                    /// Client-chosen key making the call safe to retry: the same key with the same body returns the first answer; the same key with a different body fails with IdempotencyConflict. Keys are scoped to the caller.
+                    #[serde(rename = "idempotencyKey")]
+                    pub idempotency_key: String,
+                }
+                /// Response body of `fund.greenlight.escrow.createDonation` (application/json).
+                pub type Output = crate::generated::fund::greenlight::escrow::defs::DonationView;
+            }
+            /// `fund.greenlight.escrow.createPledge`: Pledge money to a proposal in preview (service auth: the caller is the backer). Returns the pending pledge with a checkoutUrl; it is held once payment completes.
+            pub mod create_pledge {
+                /// `fund.greenlight.escrow.createPledge`: Pledge money to a proposal in preview (service auth: the caller is the backer). Returns the pending pledge with a checkoutUrl; it is held once payment completes.
+                pub const NSID: &str = "fund.greenlight.escrow.createPledge";
+                /// A pledge to create.
+                #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+                pub struct Input {
+                    /// The proposal, by strong reference to its record.
+                    pub proposal: crate::generated::com::atproto::repo::strong_ref::StrongRef,
+                    /// Amount in the currency's minor units (e.g. cents).
+                    pub amount: i64,
+                    /// Currency of the amount: an upper-case ISO 4217 code; must be the proposal's currency.
+                    pub currency: String,
+                    /// Client-chosen key making the call safe to retry: the same key with the same body returns the first answer; the same key with a different body fails with IdempotencyConflict. Keys are scoped to the caller.
+                    #[serde(rename = "idempotencyKey")]
+                    pub idempotency_key: String,
+                }
+                /// Response body of `fund.greenlight.escrow.createPledge` (application/json).
+                pub type Output = crate::generated::fund::greenlight::escrow::defs::PledgeView;
+            }
+            /// `fund.greenlight.escrow.defs`: Views shared by the Greenlight escrow service's methods.
+            pub mod defs {
+                /// The NSID of this document, `fund.greenlight.escrow.defs`.
+                pub const NSID: &str = "fund.greenlight.escrow.defs";
+                /// A pledge as escrow sees it. Amounts in the currency's minor units.
+                #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+                pub struct PledgeView {
+                    /// Escrow's pledge id; the receipt in the backer's fund.greenlight.pledge record.
+                    pub id: String,
+                    /// The proposal pledged to.
+                    pub proposal: crate::generated::com::atproto::repo::strong_ref::StrongRef,
+                    /// The backer's DID.
+                    pub backer: String,
+                    /// Amount pledged.
+                    pub amount: i64,
+                    /// Currency of the amount: an upper-case ISO 4217 code.
+                    pub currency: String,
+                    /// State of the pledge: pending (awaiting payment at checkout), held (in escrow), cancelled (by the backer during preview, refunded), refunded (after a decline, an expired preview or an upheld dispute), paid_out (to the maintainer), failed (payment did not complete).
+                    pub state: String,
+                    /// Where the backer completes payment with the provider, while pending.
+                    #[serde(
+                        rename = "checkoutUrl",
+                        default,
+                        skip_serializing_if = "Option::is_none"
+                    )]
+                    pub checkout_url: Option<String>,
+                    /// When escrow created the pledge.
+                    #[serde(rename = "createdAt")]
+                    pub created_at: String,
+                    /// When the pledge last changed state.
+                    #[serde(rename = "updatedAt")]
+                    pub updated_at: String,
+                }
+                /// A donation: paid to the maintainer at once, minus the platform fee, not escrowed.
+                #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+                pub struct DonationView {
+                    /// Escrow's donation id.
+                    pub id: String,
+                    /// The proposal donated to.
+                    pub proposal: crate::generated::com::atproto::repo::strong_ref::StrongRef,
+                    /// The donor's DID.
+                    pub donor: String,
+                    /// Amount donated.
+                    pub amount: i64,
+                    /// Currency of the amounts: an upper-case ISO 4217 code.
+                    pub currency: String,
+                    /// Platform fee taken from the donation, once it was received.
+                    #[serde(default, skip_serializing_if = "Option::is_none")]
+                    pub fee: Option<i64>,
+                    /// State of the donation: pending (awaiting payment at checkout), received (paid; payable to the maintainer), paid_out (transferred to the maintainer), failed (payment did not complete).
+                    pub state: String,
+                    /// Where the donor completes payment with the provider, while pending.
+                    #[serde(
+                        rename = "checkoutUrl",
+                        default,
+                        skip_serializing_if = "Option::is_none"
+                    )]
+                    pub checkout_url: Option<String>,
+                    /// When escrow created the donation.
+                    #[serde(rename = "createdAt")]
+                    pub created_at: String,
+                    /// When the donation last changed state.
+                    #[serde(rename = "updatedAt")]
+                    pub updated_at: String,
+                }
+                /// A dispute against a released proposal. While open, payout is frozen.
+                #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+                pub struct DisputeView {
+                    /// Escrow's dispute id.
+                    pub id: String,
+                    /// The disputed proposal.
+                    pub proposal: crate::generated::com::atproto::repo::strong_ref::StrongRef,
+                    /// DID of the backer who filed the dispute.
+                    pub filer: String,
+                    /// What is wrong with the release, in Markdown.
+                    pub reason: String,
+                    /// Links supporting the claim.
+                    #[serde(default, skip_serializing_if = "Option::is_none")]
+                    pub evidence: Option<Vec<String>>,
+                    /// State of the dispute: open (payout frozen), upheld (all pledges refunded), rejected (payout continues).
+                    pub state: String,
+                    /// The operator's explanation of the resolution.
+                    #[serde(
+                        rename = "resolutionNote",
+                        default,
+                        skip_serializing_if = "Option::is_none"
+                    )]
+                    pub resolution_note: Option<String>,
+                    /// When the dispute was filed.
+                    #[serde(rename = "createdAt")]
+                    pub created_at: String,
+                    /// When an operator resolved the dispute.
+                    #[serde(
+                        rename = "resolvedAt",
+                        default,
+                        skip_serializing_if = "Option::is_none"
+                    )]
+                    pub resolved_at: Option<String>,
+                }
+                /// The money of one proposal as escrow sees it (amounts in the currency's minor units).
+                #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+                pub struct ProposalState {
+                    /// AT-URI of the proposal record.
+                    pub proposal: String,
+                    /// The proposal's stage as escrow last learned it from the AppView.
+                    pub stage: String,
+                    /// Currency of the amounts: an upper-case ISO 4217 code.
+                    pub currency: String,
+                    /// Pledged money currently held.
+                    pub held: i64,
+                    /// Pledged money paid out to the maintainer, after fees.
+                    #[serde(rename = "paidOut")]
+                    pub paid_out: i64,
+                    /// Pledged money refunded to backers.
+                    pub refunded: i64,
+                    /// Donations received.
+                    pub donations: i64,
+                    /// Platform fees taken from payouts and donations.
+                    pub fees: i64,
+                    /// Number of held or paid-out pledges.
+                    #[serde(rename = "pledgeCount")]
+                    pub pledge_count: i64,
+                    /// When the preview (and pledging) ends.
+                    #[serde(
+                        rename = "previewEndsAt",
+                        default,
+                        skip_serializing_if = "Option::is_none"
+                    )]
+                    pub preview_ends_at: Option<String>,
+                    /// When the verification period after the release ends.
+                    #[serde(
+                        rename = "verificationEndsAt",
+                        default,
+                        skip_serializing_if = "Option::is_none"
+                    )]
+                    pub verification_ends_at: Option<String>,
+                    /// Number of open disputes; any open dispute freezes payout.
+                    #[serde(rename = "openDisputes")]
+                    pub open_disputes: i64,
+                    /// Where the payout stands: none (nothing to pay out yet), verifying (released; verification running), frozen (an open dispute), awaiting_account (due, but the maintainer has no payout account; the money waits and never expires), paid (paid out), refunded (held pledges returned).
+                    #[serde(rename = "payoutState")]
+                    pub payout_state: String,
+                }
+                /// One double-entry ledger movement in the public feed. A change of state (pending to posted or voided) appears again under a new, higher seq; keep the latest by id.
+                #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+                pub struct LedgerEntry {
+                    /// Position in the public feed; strictly increasing.
+                    pub seq: i64,
+                    /// Ledger entry id, stable across state changes.
+                    pub id: String,
+                    /// When the entry was created.
+                    #[serde(rename = "createdAt")]
+                    pub created_at: String,
+                    /// What the movement is: pledge_hold, pledge_capture, refund, payout, fee, donation, ...
+                    pub kind: String,
+                    /// State of the entry: pending (reserved, not final), posted (final), voided (cancelled, no effect).
+                    pub state: String,
+                    /// Currency of the amount: an upper-case ISO 4217 code.
+                    pub currency: String,
+                    /// Amount moved, in the currency's minor units (may aggregate several pledges).
+                    pub amount: i64,
+                    /// Ledger account debited (e.g. provider_clearing, held:<proposal>).
+                    #[serde(rename = "debitAccount")]
+                    pub debit_account: String,
+                    /// Ledger account credited.
+                    #[serde(rename = "creditAccount")]
+                    pub credit_account: String,
+                    /// The proposal the movement belongs to, if any.
+                    #[serde(default, skip_serializing_if = "Option::is_none")]
+                    pub proposal: Option<String>,
+                    /// The pledge the movement belongs to, if any.
+                    #[serde(default, skip_serializing_if = "Option::is_none")]
+                    pub pledge: Option<String>,
+                    /// The donation the movement belongs to, if any.
+                    #[serde(default, skip_serializing_if = "Option::is_none")]
+                    pub donation: Option<String>,
+                    /// The backer or donor, if any.
+                    #[serde(default, skip_serializing_if = "Option::is_none")]
+                    pub backer: Option<String>,
+                    /// The maintainer paid, if any.
+                    #[serde(default, skip_serializing_if = "Option::is_none")]
+                    pub maintainer: Option<String>,
+                }
+            }
+            /// `fund.greenlight.escrow.fileDispute`: A backer disputes a released proposal during its verification period; freezes payout until an operator resolves it.
+            pub mod file_dispute {
+                /// `fund.greenlight.escrow.fileDispute`: A backer disputes a released proposal during its verification period; freezes payout until an operator resolves it.
+                pub const NSID: &str = "fund.greenlight.escrow.fileDispute";
+                /// The dispute to file.
+                #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+                pub struct Input {
+                    /// The disputed proposal.
+                    pub proposal: crate::generated::com::atproto::repo::strong_ref::StrongRef,
+                    /// What is wrong with the release, in Markdown.
+                    pub reason: String,
+                    /// Links supporting the claim.
+                    #[serde(default, skip_serializing_if = "Option::is_none")]
+                    pub evidence: Option<Vec<String>>,
+                    /// Client-chosen key making the call safe to retry: the same key with the same body returns the first answer; the same key with a different body fails with IdempotencyConflict. Keys are scoped to the caller.
+                    #[serde(rename = "idempotencyKey")]
+                    pub idempotency_key: String,
+                }
+                /// Response body of `fund.greenlight.escrow.fileDispute` (application/json).
+                pub type Output = crate::generated::fund::greenlight::escrow::defs::DisputeView;
+            }
+            /// `fund.greenlight.escrow.getLargestContribution`: A person's largest successful contribution (a donation or a paid-out pledge) in one currency; it sets their estimate cap.
+            pub mod get_largest_contribution {
+                /// `fund.greenlight.escrow.getLargestContribution`: A person's largest successful contribution (a donation or a paid-out pledge) in one currency; it sets their estimate cap.
+                pub const NSID: &str = "fund.greenlight.escrow.getLargestContribution";
+                /// Query parameters of `fund.greenlight.escrow.getLargestContribution`.
+                #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+                pub struct Params {
+                    /// The person's DID.
+                    pub did: String,
+                    /// Currency to look in: an upper-case ISO 4217 code.
+                    pub currency: String,
+                }
+                /// The largest contribution.
+                #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+                pub struct Output {
+                    /// The person's DID.
+                    pub did: String,
+                    /// Currency of the amount: an upper-case ISO 4217 code.
+                    pub currency: String,
+                    /// Largest successful contribution in minor units; 0 if none.
+                    pub amount: i64,
+                }
+            }
+            /// `fund.greenlight.escrow.getPledge`: Get one pledge by escrow's pledge id.
+            pub mod get_pledge {
+                /// `fund.greenlight.escrow.getPledge`: Get one pledge by escrow's pledge id.
+                pub const NSID: &str = "fund.greenlight.escrow.getPledge";
+                /// Query parameters of `fund.greenlight.escrow.getPledge`.
+                #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+                pub struct Params {
+                    /// Escrow's pledge id.
+                    pub id: String,
+                }
+                /// Response body of `fund.greenlight.escrow.getPledge` (application/json).
+                pub type Output = crate::generated::fund::greenlight::escrow::defs::PledgeView;
+            }
+            /// `fund.greenlight.escrow.getProposalState`: The money of one proposal: held, paid out, refunded, disputes and payout state.
+            pub mod get_proposal_state {
+                /// `fund.greenlight.escrow.getProposalState`: The money of one proposal: held, paid out, refunded, disputes and payout state.
+                pub const NSID: &str = "fund.greenlight.escrow.getProposalState";
+                /// Query parameters of `fund.greenlight.escrow.getProposalState`.
+                #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+                pub struct Params {
+                    /// AT-URI of the proposal record.
+                    pub proposal: String,
+                }
+                /// Response body of `fund.greenlight.escrow.getProposalState` (application/json).
+                pub type Output = crate::generated::fund::greenlight::escrow::defs::ProposalState;
+            }
+            /// `fund.greenlight.escrow.listLedgerEntries`: The public ledger feed: every entry in increasing seq order, for followers such as the AppView.
+            pub mod list_ledger_entries {
+                /// `fund.greenlight.escrow.listLedgerEntries`: The public ledger feed: every entry in increasing seq order, for followers such as the AppView.
+                pub const NSID: &str = "fund.greenlight.escrow.listLedgerEntries";
+                /// Query parameters of `fund.greenlight.escrow.listLedgerEntries`.
+                #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+                pub struct Params {
+                    /// Return entries with a seq greater than this (a seq in decimal, from a previous page's cursor); omit to start at the beginning.
+                    #[serde(default, skip_serializing_if = "Option::is_none")]
+                    pub cursor: Option<String>,
+                    /// Most items to return (1 to 1000).
+                    #[serde(default, skip_serializing_if = "Option::is_none")]
+                    pub limit: Option<i64>,
+                }
+                /// A page of ledger entries.
+                #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+                pub struct Output {
+                    /// The seq of the last entry returned; pass it back to continue. Absent when no entries were returned.
+                    #[serde(default, skip_serializing_if = "Option::is_none")]
+                    pub cursor: Option<String>,
+                    /// Entries in increasing seq order.
+                    pub entries: Vec<
+                        crate::generated::fund::greenlight::escrow::defs::LedgerEntry,
+                    >,
+                }
+            }
+            /// `fund.greenlight.escrow.resolveDispute`: Resolve an open dispute (operators only): upheld refunds every pledge, rejected lets payout continue.
+            pub mod resolve_dispute {
+                /// `fund.greenlight.escrow.resolveDispute`: Resolve an open dispute (operators only): upheld refunds every pledge, rejected lets payout continue.
+                pub const NSID: &str = "fund.greenlight.escrow.resolveDispute";
+                /// The resolution.
+                #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+                pub struct Input {
+                    /// Escrow's dispute id.
+                    pub dispute: String,
+                    /// Outcome: upheld (every pledge is refunded) or rejected (payout continues).
+                    pub outcome: String,
+                    /// Explanation of the resolution, shown publicly.
+                    pub note: String,
+                    /// Client-chosen key making the call safe to retry: the same key with the same body returns the first answer; the same key with a different body fails with IdempotencyConflict. Keys are scoped to the caller.
+                    #[serde(rename = "idempotencyKey")]
+                    pub idempotency_key: String,
+                }
+                /// Response body of `fund.greenlight.escrow.resolveDispute` (application/json).
+                pub type Output = crate::generated::fund::greenlight::escrow::defs::DisputeView;
+            }
+        }
+        /// `fund.greenlight.estimate`: What the author would pay for a proposed feature. No money moves. One estimate per author and proposal counts: the newest. It counts at most the author's estimate cap.
+        pub mod estimate {
+            /// `fund.greenlight.estimate`: What the author would pay for a proposed feature. No money moves. One estimate per author and proposal counts: the newest. It counts at most the author's estimate cap.
+            pub const NSID: &str = "fund.greenlight.estimate";
+            /// What the author would pay for a proposed feature. No money moves. One estimate per author and proposal counts: the newest. It counts at most the author's estimate cap.
+            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+            pub struct Estimate {
+                /// The proposal, by strong reference to its fund.greenlight.proposal record.
+                pub subject: crate::generated::com::atproto::repo::strong_ref::StrongRef,
+                /// Amount the author would pay, in the currency's minor units (e.g. cents).
+                pub amount: i64,
+                /// Currency of the amount: an upper-case ISO 4217 code; must be the proposal's currency to count.
+                pub currency: String,
+                /// Client-declared time the record was created.
+                #[serde(rename = "createdAt")]
+                pub created_at: String,
+            }
+            impl crate::LexiconRecord for Estimate {
+                const NSID: &'static str = NSID;
+            }
+        }
+        /// `fund.greenlight.getActor`: A person's contributions and current estimate caps.
+        pub mod get_actor {
+            /// `fund.greenlight.getActor`: A person's contributions and current estimate caps.
+            pub const NSID: &str = "fund.greenlight.getActor";
+            /// Query parameters of `fund.greenlight.getActor`.
+            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+            pub struct Params {
+                /// The person, by DID or handle.
+                pub actor: String,
+            }
+            /// Response body of `fund.greenlight.getActor` (application/json).
+            pub type Output = crate::generated::fund::greenlight::defs::ActorView;
+        }
+        /// `fund.greenlight.getFundingTotals`: Funding totals for several proposals or projects at once (for widgets and badges). A URI that is not indexed is absent from the output.
+        pub mod get_funding_totals {
+            /// `fund.greenlight.getFundingTotals`: Funding totals for several proposals or projects at once (for widgets and badges). A URI that is not indexed is absent from the output.
+            pub const NSID: &str = "fund.greenlight.getFundingTotals";
+            /// Query parameters of `fund.greenlight.getFundingTotals`.
+            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+            pub struct Params {
+                /// Proposals and/or projects to total.
+                pub uris: Vec<String>,
+            }
+            /// Totals for the known URIs.
+            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+            pub struct Output {
+                /// One entry per known URI.
+                pub totals: Vec<crate::generated::fund::greenlight::defs::FundingTotals>,
+            }
+        }
+        /// `fund.greenlight.getProject`: Get one project with its funding totals.
+        pub mod get_project {
+            /// `fund.greenlight.getProject`: Get one project with its funding totals.
+            pub const NSID: &str = "fund.greenlight.getProject";
+            /// Query parameters of `fund.greenlight.getProject`.
+            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+            pub struct Params {
+                /// AT-URI of the project record.
+                pub uri: String,
+            }
+            /// Response body of `fund.greenlight.getProject` (application/json).
+            pub type Output = crate::generated::fund::greenlight::defs::ProjectView;
+        }
+        /// `fund.greenlight.getProposal`: Get one proposal with its stage and funding totals.
+        pub mod get_proposal {
+            /// `fund.greenlight.getProposal`: Get one proposal with its stage and funding totals.
+            pub const NSID: &str = "fund.greenlight.getProposal";
+            /// Query parameters of `fund.greenlight.getProposal`.
+            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+            pub struct Params {
+                /// AT-URI of the proposal record.
+                pub uri: String,
+            }
+            /// Response body of `fund.greenlight.getProposal` (application/json).
+            pub type Output = crate::generated::fund::greenlight::defs::ProposalView;
+        }
+        /// `fund.greenlight.listEstimates`: List the current estimates of a proposal (latest per author), newest first.
+        pub mod list_estimates {
+            /// `fund.greenlight.listEstimates`: List the current estimates of a proposal (latest per author), newest first.
+            pub const NSID: &str = "fund.greenlight.listEstimates";
+            /// Query parameters of `fund.greenlight.listEstimates`.
+            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+            pub struct Params {
+                /// AT-URI of the proposal record.
+                pub proposal: String,
+                /// Most items to return (1 to 100).
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub limit: Option<i64>,
+                /// Opaque cursor from a previous page's `cursor`; omit for the first page.
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub cursor: Option<String>,
+            }
+            /// A page of estimates.
+            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+            pub struct Output {
+                /// Cursor for the next page; absent on the last page.
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub cursor: Option<String>,
+                /// The estimates.
+                pub estimates: Vec<
+                    crate::generated::fund::greenlight::defs::EstimateView,
+                >,
+            }
+        }
+        /// `fund.greenlight.listPledges`: List the pledges of a proposal, newest first.
+        pub mod list_pledges {
+            /// `fund.greenlight.listPledges`: List the pledges of a proposal, newest first.
+            pub const NSID: &str = "fund.greenlight.listPledges";
+            /// Query parameters of `fund.greenlight.listPledges`.
+            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+            pub struct Params {
+                /// AT-URI of the proposal record.
+                pub proposal: String,
+                /// Most items to return (1 to 100).
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub limit: Option<i64>,
+                /// Opaque cursor from a previous page's `cursor`; omit for the first page.
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub cursor: Option<String>,
+            }
+            /// A page of pledges.
+            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+            pub struct Output {
+                /// Cursor for the next page; absent on the last page.
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub cursor: Option<String>,
+                /// The pledges.
+                pub pledges: Vec<crate::generated::fund::greenlight::defs::PledgeView>,
+            }
+        }
+        /// `fund.greenlight.listProjects`: List projects, newest first, optionally those one person owns or maintains.
+        pub mod list_projects {
+            /// `fund.greenlight.listProjects`: List projects, newest first, optionally those one person owns or maintains.
+            pub const NSID: &str = "fund.greenlight.listProjects";
+            /// Query parameters of `fund.greenlight.listProjects`.
+            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+            pub struct Params {
+                /// Only projects this person (DID or handle) owns or maintains.
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub maintainer: Option<String>,
+                /// Most items to return (1 to 100).
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub limit: Option<i64>,
+                /// Opaque cursor from a previous page's `cursor`; omit for the first page.
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub cursor: Option<String>,
+            }
+            /// A page of projects.
+            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+            pub struct Output {
+                /// Cursor for the next page; absent on the last page.
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub cursor: Option<String>,
+                /// The projects.
+                pub projects: Vec<crate::generated::fund::greenlight::defs::ProjectView>,
+            }
+        }
+        /// `fund.greenlight.listProposals`: List proposals, optionally for one project or repository, or in one stage.
+        pub mod list_proposals {
+            /// `fund.greenlight.listProposals`: List proposals, optionally for one project or repository, or in one stage.
+            pub const NSID: &str = "fund.greenlight.listProposals";
+            /// Query parameters of `fund.greenlight.listProposals`.
+            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+            pub struct Params {
+                /// Only proposals for this fund.greenlight.project record.
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub project: Option<String>,
+                /// Only proposals whose subject is this repository (directly or via its project).
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub repository: Option<String>,
+                /// Only proposals in this stage.
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub stage: Option<String>,
+                /// Order: top (counted estimate total), new (newest first), pledged (most pledged money).
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub sort: Option<String>,
+                /// Most items to return (1 to 100).
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub limit: Option<i64>,
+                /// Opaque cursor from a previous page's `cursor`; omit for the first page.
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub cursor: Option<String>,
+            }
+            /// A page of proposals.
+            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+            pub struct Output {
+                /// Cursor for the next page; absent on the last page.
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub cursor: Option<String>,
+                /// The proposals, in the requested order.
+                pub proposals: Vec<
+                    crate::generated::fund::greenlight::defs::ProposalView,
+                >,
+            }
+        }
+        /// `fund.greenlight.pledge`: Public attribution of money a backer pledged into escrow for a proposal. The money itself is held by the escrow service; the AppView counts a pledge only as far as escrow confirms it.
+        pub mod pledge {
+            /// `fund.greenlight.pledge`: Public attribution of money a backer pledged into escrow for a proposal. The money itself is held by the escrow service; the AppView counts a pledge only as far as escrow confirms it.
+            pub const NSID: &str = "fund.greenlight.pledge";
+            /// Public attribution of money a backer pledged into escrow for a proposal. The money itself is held by the escrow service; the AppView counts a pledge only as far as escrow confirms it.
+            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+            pub struct Pledge {
+                /// The proposal, by strong reference to its fund.greenlight.proposal record.
+                pub subject: crate::generated::com::atproto::repo::strong_ref::StrongRef,
+                /// Amount pledged, in the currency's minor units (e.g. cents).
+                pub amount: i64,
+                /// Currency of the amount: an upper-case ISO 4217 code.
+                pub currency: String,
+                /// The escrow service's pledge id (fund.greenlight.escrow.defs#pledgeView id).
+                pub receipt: String,
+                /// Client-declared time the record was created.
+                #[serde(rename = "createdAt")]
+                pub created_at: String,
+            }
+            impl crate::LexiconRecord for Pledge {
+                const NSID: &'static str = NSID;
+            }
+        }
+        /// `fund.greenlight.project`: A software project that accepts feature funding through Greenlight. Written by its owner (the repo's DID); the record key is free-form, a short slug is recommended.
+        pub mod project {
+            /// `fund.greenlight.project`: A software project that accepts feature funding through Greenlight. Written by its owner (the repo's DID); the record key is free-form, a short slug is recommended.
+            pub const NSID: &str = "fund.greenlight.project";
+            /// A software project that accepts feature funding through Greenlight. Written by its owner (the repo's DID); the record key is free-form, a short slug is recommended.
+            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+            pub struct Project {
+                /// Display name of the project.
+                pub name: String,
+                /// What the project is, in Markdown.
+                pub description: String,
+                /// Public source repository where releases land (for example a git hosting URL). Released features are checked against it.
+                pub repository: String,
+                /// Project home page, when it differs from the repository.
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub website: Option<String>,
+                /// Currency of every amount for this project's proposals: an upper-case ISO 4217 code.
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub currency: Option<String>,
+                /// DIDs besides the owner allowed to post fund.greenlight.status records for this project's proposals.
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub maintainers: Option<Vec<String>>,
+                /// Client-declared time the record was created.
+                #[serde(rename = "createdAt")]
+                pub created_at: String,
+            }
+            impl crate::LexiconRecord for Project {
+                const NSID: &'static str = NSID;
+            }
+        }
+        /// `fund.greenlight.proposal`: A feature proposal for a project. Anyone may write one.
+        pub mod proposal {
+            /// `fund.greenlight.proposal`: A feature proposal for a project. Anyone may write one.
+            pub const NSID: &str = "fund.greenlight.proposal";
+            /// A feature proposal for a project. Anyone may write one.
+            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+            pub struct Proposal {
+                /// The project the feature is for: a strong reference to its fund.greenlight.project record, or a bare repository for a project not on Greenlight yet.
+                pub subject: ProposalSubject,
+                /// Short title of the feature.
+                pub title: String,
+                /// What the feature is and why it matters, in Markdown.
+                pub body: String,
+                /// Topic tags for discovery.
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub tags: Option<Vec<String>>,
+                /// Client-declared time the record was created.
+                #[serde(rename = "createdAt")]
+                pub created_at: String,
+            }
+            /// The project the feature is for: a strong reference to its fund.greenlight.project record, or a bare repository for a project not on Greenlight yet.
+            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+            #[serde(tag = "$type")]
+            pub enum ProposalSubject {
+                /// A `com.atproto.repo.strongRef`.
+                #[serde(
+                    rename = "com.atproto.repo.strongRef",
+                    alias = "com.atproto.repo.strongRef#main",
+                    alias = "lex:com.atproto.repo.strongRef",
+                    alias = "lex:com.atproto.repo.strongRef#main"
+                )]
+                StrongRef(crate::generated::com::atproto::repo::strong_ref::StrongRef),
+                /// A `fund.greenlight.proposal#repository`.
+                #[serde(
+                    rename = "fund.greenlight.proposal#repository",
+                    alias = "lex:fund.greenlight.proposal#repository"
+                )]
+                Repository(Repository),
+                /// A member this version of the lexicons does not know, kept as raw JSON.
+                #[serde(untagged)]
+                Unknown(serde_json::Value),
+            }
+            impl crate::LexiconRecord for Proposal {
+                const NSID: &'static str = NSID;
+            }
+            /// A project identified only by its source repository (not yet on Greenlight).
+            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+            pub struct Repository {
+                /// Public source repository of the project.
+                pub url: String,
+            }
+        }
+        /// `fund.greenlight.searchProposals`: Full-text search over proposal titles, bodies and tags.
+        pub mod search_proposals {
+            /// `fund.greenlight.searchProposals`: Full-text search over proposal titles, bodies and tags.
+            pub const NSID: &str = "fund.greenlight.searchProposals";
+            /// Query parameters of `fund.greenlight.searchProposals`.
+            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+            pub struct Params {
+                /// Search terms.
+                pub q: String,
+                /// Most items to return (1 to 100).
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub limit: Option<i64>,
+                /// Opaque cursor from a previous page's `cursor`; omit for the first page.
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub cursor: Option<String>,
+            }
+            /// A page of matching proposals.
+            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+            pub struct Output {
+                /// Cursor for the next page; absent on the last page.
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub cursor: Option<String>,
+                /// Matching proposals, best first.
+                pub proposals: Vec<
+                    crate::generated::fund::greenlight::defs::ProposalView,
+                >,
+            }
+        }
+        /// `fund.greenlight.status`: Moves a proposal to a stage. Counts only when written by the project's owner or a listed maintainer, and only in order (development, preview, then release; decline from development or preview). Repeating the current stage updates it.
+        pub mod status {
+            /// `fund.greenlight.status`: Moves a proposal to a stage. Counts only when written by the project's owner or a listed maintainer, and only in order (development, preview, then release; decline from development or preview). Repeating the current stage updates it.
+            pub const NSID: &str = "fund.greenlight.status";
+            /// Moves a proposal to a stage. Counts only when written by the project's owner or a listed maintainer, and only in order (development, preview, then release; decline from development or preview). Repeating the current stage updates it.
+            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+            pub struct Status {
+                /// The proposal, by strong reference to its fund.greenlight.proposal record.
+                pub subject: crate::generated::com::atproto::repo::strong_ref::StrongRef,
+                /// The stage the proposal enters, with its details.
+                pub stage: StatusStage,
+                /// Client-declared time the record was created.
+                #[serde(rename = "createdAt")]
+                pub created_at: String,
+            }
+            /// The stage the proposal enters, with its details.
+            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+            #[serde(tag = "$type")]
+            pub enum StatusStage {
+                /// A `fund.greenlight.status#development`.
+                #[serde(
+                    rename = "fund.greenlight.status#development",
+                    alias = "lex:fund.greenlight.status#development"
+                )]
+                Development(Development),
+                /// A `fund.greenlight.status#preview`.
+                #[serde(
+                    rename = "fund.greenlight.status#preview",
+                    alias = "lex:fund.greenlight.status#preview"
+                )]
+                Preview(Preview),
+                /// A `fund.greenlight.status#release`.
+                #[serde(
+                    rename = "fund.greenlight.status#release",
+                    alias = "lex:fund.greenlight.status#release"
+                )]
+                Release(Release),
+                /// A `fund.greenlight.status#decline`.
+                #[serde(
+                    rename = "fund.greenlight.status#decline",
+                    alias = "lex:fund.greenlight.status#decline"
+                )]
+                Decline(Decline),
+                /// A member this version of the lexicons does not know, kept as raw JSON.
+                #[serde(untagged)]
+                Unknown(serde_json::Value),
+            }
+            impl crate::LexiconRecord for Status {
+                const NSID: &'static str = NSID;
+            }
+            /// The maintainer is building the feature, privately, for the stated goal.
+            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+            pub struct Development {
+                /// Funding the maintainer asks for, in the currency's minor units (e.g. cents).
+                pub goal: i64,
+                /// Currency of the goal: an upper-case ISO 4217 code; must be the project's currency.
+                pub currency: String,
+                /// Optional note to backers, in Markdown.
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub note: Option<String>,
+            }
+            /// The feature is publicly previewable until endsAt; backers may pledge during the preview.
+            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+            pub struct Preview {
+                /// Where the preview can be tried.
+                pub url: String,
+                /// How to try the preview, in Markdown.
+                pub instructions: String,
+                /// When the preview, and pledging, ends.
+                #[serde(rename = "endsAt")]
+                pub ends_at: String,
+            }
+            /// The feature was released as open source; starts the verification period before payout.
+            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+            pub struct Release {
+                /// Public location of the released source code.
+                #[serde(rename = "sourceUrl")]
+                pub source_url: String,
+                /// Revision of the release in the repository: a commit hash or tag name.
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub revision: Option<String>,
+                /// License of the released code, as an SPDX license expression.
+                pub license: String,
+            }
+            /// The maintainer will not ship the feature; every held pledge is refunded.
+            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+            pub struct Decline {
+                /// Why the proposal was declined.
+                pub reason: String,
+            }
+        }
+    }
+}

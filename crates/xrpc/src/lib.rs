@@ -1,0 +1,190 @@
+//! atproto XRPC server conventions shared by Greenlight's services.
+//!
+//! Errors leave a service as `{"error": "<Name>", "message": "..."}` with the status the atproto
+//! HTTP spec gives the name; every service answers `GET /xrpc/_health`, and a method it does not
+//! have is `501 MethodNotImplemented` rather than a bare 404.
+
+use axum::extract::OriginalUri;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Serialize;
+
+/// An XRPC error as clients see it: a standard or method-specific name and a human message.
+#[derive(Debug, thiserror::Error)]
+pub enum XrpcError {
+    /// The request's parameters or body are not what the method's lexicon allows.
+    #[error("{0}")]
+    InvalidRequest(String),
+    /// The caller's credentials are missing or do not verify.
+    #[error("{0}")]
+    AuthenticationRequired(String),
+    /// The caller is known but may not do this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// No such method on this service.
+    #[error("method not implemented: {0}")]
+    MethodNotImplemented(String),
+    /// An error named by the method's lexicon (`NotFound`, `ProposalNotInPreview`, ...), sent as 400.
+    #[error("{message}")]
+    Method {
+        /// The name from the lexicon's `errors` list.
+        name: &'static str,
+        /// What happened, for a person.
+        message: String,
+    },
+    /// Something failed on our side; the details stay in our logs.
+    #[error("internal error")]
+    Internal,
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+    message: String,
+}
+
+impl XrpcError {
+    /// The error's name as sent in the `error` field.
+    pub fn name(&self) -> &'static str {
+        match self {
+            XrpcError::InvalidRequest(_) => "InvalidRequest",
+            XrpcError::AuthenticationRequired(_) => "AuthenticationRequired",
+            XrpcError::Forbidden(_) => "Forbidden",
+            XrpcError::MethodNotImplemented(_) => "MethodNotImplemented",
+            XrpcError::Method { name, .. } => name,
+            XrpcError::Internal => "InternalServerError",
+        }
+    }
+
+    /// The HTTP status for the error, per the atproto HTTP API spec.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            XrpcError::InvalidRequest(_) | XrpcError::Method { .. } => StatusCode::BAD_REQUEST,
+            XrpcError::AuthenticationRequired(_) => StatusCode::UNAUTHORIZED,
+            XrpcError::Forbidden(_) => StatusCode::FORBIDDEN,
+            XrpcError::MethodNotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
+            XrpcError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl IntoResponse for XrpcError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            error: self.name(),
+            message: self.to_string(),
+        };
+        (self.status(), Json(body)).into_response()
+    }
+}
+
+#[derive(Serialize)]
+struct Health {
+    version: &'static str,
+}
+
+/// Adds `GET /xrpc/_health` and answers every other unrouted path with an XRPC error.
+///
+/// `version` is reported by the health check, so operators can see what is deployed.
+pub fn with_conventions(router: Router, version: &'static str) -> Router {
+    router
+        .route("/xrpc/_health", get(move || async move { Json(Health { version }) }))
+        .fallback(unknown_method)
+}
+
+/// Serves `router` on `listener` until Ctrl-C or SIGTERM, then lets requests in flight finish.
+pub async fn serve(listener: tokio::net::TcpListener, router: Router) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+}
+
+/// Resolves on Ctrl-C or SIGTERM: the signals a terminal or a supervisor stops a service with.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {}
+        _ = terminate => {}
+    }
+    tracing::info!("shutting down");
+}
+
+async fn unknown_method(OriginalUri(uri): OriginalUri) -> XrpcError {
+    match uri.path().strip_prefix("/xrpc/") {
+        Some(method) => XrpcError::MethodNotImplemented(method.to_owned()),
+        None => XrpcError::Method {
+            name: "NotFound",
+            message: format!("no such path: {}", uri.path()),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt;
+
+    async fn call(path: &str) -> (StatusCode, serde_json::Value) {
+        let app = with_conventions(Router::new(), "test");
+        let response = app
+            .oneshot(Request::get(path).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    #[tokio::test]
+    async fn health_reports_the_version() {
+        let (status, body) = call("/xrpc/_health").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body["version"], "test");
+    }
+
+    #[tokio::test]
+    async fn unknown_methods_are_501_method_not_implemented() {
+        let (status, body) = call("/xrpc/fund.greenlight.noSuchMethod?x=1").await;
+        assert_eq!(status, StatusCode::NOT_IMPLEMENTED);
+        assert_eq!(body["error"], "MethodNotImplemented");
+        assert!(body["message"]
+            .as_str()
+            .unwrap()
+            .contains("fund.greenlight.noSuchMethod"));
+    }
+
+    #[test]
+    fn method_errors_keep_their_lexicon_name_and_are_400() {
+        let error = XrpcError::Method {
+            name: "ProposalNotInPreview",
+            message: "pledges open when the preview starts".into(),
+        };
+        assert_eq!(error.name(), "ProposalNotInPreview");
+        assert_eq!(error.status(), StatusCode::BAD_REQUEST);
+    }
+}

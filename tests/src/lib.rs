@@ -1,0 +1,2 @@
+//! End-to-end tests and the local atproto network harness.
+pub mod network;
