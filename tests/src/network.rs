@@ -300,7 +300,11 @@ impl TestNetwork {
             "record": with_type(record, collection),
         });
         let response = self
-            .post("com.atproto.repo.putRecord", Some(&account.access_jwt), &body)
+            .post(
+                "com.atproto.repo.putRecord",
+                Some(&account.access_jwt),
+                &body,
+            )
             .await
             .with_context(|| format!("putting {collection}/{rkey} for {}", account.did))?;
         serde_json::from_value(response).context("reading the putRecord response")
@@ -345,7 +349,9 @@ impl TestNetwork {
             Ok(body) => serde_json::from_value(body)
                 .map(Some)
                 .context("reading the getRecord response"),
-            Err(XrpcFailure::Status { error, .. }) if error.as_deref() == Some("RecordNotFound") => {
+            Err(XrpcFailure::Status { error, .. })
+                if error.as_deref() == Some("RecordNotFound") =>
+            {
                 Ok(None)
             }
             Err(err) => {
@@ -523,7 +529,11 @@ impl LogTail {
         if lines.is_empty() {
             return "(no output)".to_owned();
         }
-        lines.iter().map(String::as_str).collect::<Vec<_>>().join("\n")
+        lines
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 }
 

@@ -53,12 +53,14 @@ async fn a_proposal_written_to_the_pds_arrives_on_its_firehose() {
 
     // The new account announces itself first; seeing that proves the subscription is live
     // before the record is written.
-    let identity_did = next_matching(&mut firehose, Duration::from_secs(20), |frame| {
-        match frame {
+    let identity_did = next_matching(
+        &mut firehose,
+        Duration::from_secs(20),
+        |frame| match frame {
             Frame::Identity(identity) if identity.did == alice.did => Some(identity.did),
             _ => None,
-        }
-    })
+        },
+    )
     .await;
     assert_eq!(identity_did, alice.did);
 
@@ -101,7 +103,10 @@ async fn a_proposal_written_to_the_pds_arrives_on_its_firehose() {
     assert_eq!(op_cid.as_deref(), Some(created.cid.as_str()));
     assert_eq!(record["$type"], PROPOSAL);
     assert_eq!(record["title"], title);
-    assert_eq!(record["subject"]["url"], "https://github.com/example/widget");
+    assert_eq!(
+        record["subject"]["url"],
+        "https://github.com/example/widget"
+    );
 
     network.stop().await.expect("network stops cleanly");
 }
@@ -109,20 +114,27 @@ async fn a_proposal_written_to_the_pds_arrives_on_its_firehose() {
 #[tokio::test]
 async fn two_networks_run_side_by_side_and_records_round_trip() {
     let (first, second) = tokio::join!(TestNetwork::start(), TestNetwork::start());
-    let (first, second) = (first.expect("first network"), second.expect("second network"));
+    let (first, second) = (
+        first.expect("first network"),
+        second.expect("second network"),
+    );
     assert_ne!(first.pds_url(), second.pds_url());
     assert_ne!(first.plc_url(), second.plc_url());
     assert_ne!(first.data_dir(), second.data_dir());
 
     let bob = first.create_account("bob").await.expect("bob");
-    let carol = second.create_account("bob").await.expect("same prefix elsewhere");
+    let carol = second
+        .create_account("bob")
+        .await
+        .expect("same prefix elsewhere");
     let bob2 = first.create_account("bob").await.expect("second bob");
     assert_ne!(bob.handle, bob2.handle, "handles are unique per call");
     assert_ne!(bob.did, carol.did);
 
     // Each PDS knows only its own accounts.
     let collection = "fund.greenlight.estimate";
-    let estimate = json!({"amount": 2500, "currency": "USD", "createdAt": "2025-01-15T10:00:00.000Z"});
+    let estimate =
+        json!({"amount": 2500, "currency": "USD", "createdAt": "2025-01-15T10:00:00.000Z"});
     let put = first
         .put_record(&bob, collection, "self", estimate.clone())
         .await
@@ -145,7 +157,12 @@ async fn two_networks_run_side_by_side_and_records_round_trip() {
     );
 
     let updated = first
-        .put_record(&bob, collection, "self", json!({"amount": 4000, "currency": "USD", "createdAt": "2025-01-16T10:00:00.000Z"}))
+        .put_record(
+            &bob,
+            collection,
+            "self",
+            json!({"amount": 4000, "currency": "USD", "createdAt": "2025-01-16T10:00:00.000Z"}),
+        )
         .await
         .expect("putRecord again");
     assert_ne!(updated.cid, put.cid);
