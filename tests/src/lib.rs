@@ -1,2 +1,6 @@
 //! End-to-end tests and the local atproto network harness.
 pub mod network;
+pub mod record_corpus;
+pub mod jetstream_standin;
+pub mod relay_standin;
+pub mod scratch_database;

@@ -100,7 +100,11 @@ impl<'a> Generator<'a> {
                     nsid: doc.id.clone(),
                     name: name.clone(),
                 };
-                let type_name = if name == "main" { pascal_case(last) } else { pascal_case(name) };
+                let type_name = if name == "main" {
+                    pascal_case(last)
+                } else {
+                    pascal_case(name)
+                };
                 let item = match def {
                     UserType::Token(_) => DefItem::Token,
                     UserType::Query(_)
@@ -183,7 +187,10 @@ impl<'a> Generator<'a> {
     /// Rust path of a definition's type as seen from `module`.
     fn type_path(&self, module: &[String], item: &DefItem) -> TokenStream {
         match item {
-            DefItem::Type { module: target, name } => {
+            DefItem::Type {
+                module: target,
+                name,
+            } => {
                 let ident = type_ident(name);
                 if target.as_slice() == module {
                     quote! { #ident }
@@ -220,7 +227,8 @@ impl<'a> Generator<'a> {
 
             #modules
         };
-        let parsed: syn::File = syn::parse2(file).map_err(|err| GenError::Syntax(err.to_string()))?;
+        let parsed: syn::File =
+            syn::parse2(file).map_err(|err| GenError::Syntax(err.to_string()))?;
         Ok(prettyplease::unparse(&parsed))
     }
 
@@ -232,11 +240,8 @@ impl<'a> Generator<'a> {
             names: HashSet::new(),
         };
         let nsid = &doc.id;
-        let nsid_doc = match doc.defs.get("main").and_then(UserType::description) {
-            Some(description) => format!("`{nsid}`: {description}"),
-            None => format!("The NSID of this document, `{nsid}`."),
-        };
-        let nsid_doc = doc_attrs(&nsid_doc);
+        // The module itself carries the document's description.
+        let nsid_doc = doc_attrs(&format!("The NSID of this document, `{nsid}`."));
         module.tokens.push(quote! {
             #nsid_doc
             pub const NSID: &str = #nsid;
@@ -252,7 +257,12 @@ impl<'a> Generator<'a> {
         Ok(module.tokens)
     }
 
-    fn definition(&self, module: &mut ModuleItems, key: &DefKey, def: &UserType) -> Result<(), GenError> {
+    fn definition(
+        &self,
+        module: &mut ModuleItems,
+        key: &DefKey,
+        def: &UserType,
+    ) -> Result<(), GenError> {
         let item = self.items.get(key).cloned().unwrap_or(DefItem::None);
         let type_name = match &item {
             DefItem::Type { name, .. } => name.clone(),
@@ -285,7 +295,8 @@ impl<'a> Generator<'a> {
                 module.claim(&const_name)?;
                 let ident = value_ident(&const_name);
                 let value = type_names(key).0;
-                let docs = doc_attrs(&description.unwrap_or_else(|| format!("The `{value}` token.")));
+                let docs =
+                    doc_attrs(&description.unwrap_or_else(|| format!("The `{value}` token.")));
                 module.tokens.push(quote! {
                     #docs
                     pub const #ident: &str = #value;
@@ -363,7 +374,13 @@ impl<'a> Generator<'a> {
             let required = object.is_required(prop) && !has_default;
             let nullable = object.is_nullable(prop);
             let ty = self.field_type(module, owner, name, prop, field)?;
-            fields.push(struct_field(prop, field.description(), ty, required, nullable));
+            fields.push(struct_field(
+                prop,
+                field.description(),
+                ty,
+                required,
+                nullable,
+            ));
         }
         let ident = type_ident(name);
         let docs = doc_attrs(description);
@@ -412,7 +429,11 @@ impl<'a> Generator<'a> {
         let Some(body) = body else {
             return Ok(());
         };
-        let direction = if name == "Input" { "Request" } else { "Response" };
+        let direction = if name == "Input" {
+            "Request"
+        } else {
+            "Response"
+        };
         let text = body.description.clone().unwrap_or_else(|| {
             format!("{direction} body of `{}` ({}).", owner.nsid, body.encoding)
         });
@@ -457,7 +478,14 @@ impl<'a> Generator<'a> {
             FieldType::Blob(_) => quote! { crate::data_model::BlobRef },
             FieldType::Array(array) => {
                 let item_name = format!("{field_name}Item");
-                let inner = self.field_type(module, owner, owner_type, &item_name, &array.items)?;
+                // A `Vec` already breaks recursion, so items are never boxed.
+                let inner = match &*array.items {
+                    FieldType::Ref(reference) => {
+                        let (_, item) = self.resolve(&owner.nsid, &reference.target)?;
+                        self.type_path(&module.path, item)
+                    }
+                    items => self.field_type(module, owner, owner_type, &item_name, items)?,
+                };
                 quote! { Vec<#inner> }
             }
             FieldType::Ref(reference) => {
@@ -567,7 +595,8 @@ fn struct_field(
     let rust_name = snake_case(name);
     let ident = value_ident(&rust_name);
     let docs = doc_attrs(description.unwrap_or(&format!("The `{name}` property.")));
-    let rename = (ident.to_string().trim_start_matches("r#") != name).then(|| quote! { rename = #name, });
+    let rename =
+        (ident.to_string().trim_start_matches("r#") != name).then(|| quote! { rename = #name, });
     if required && !nullable {
         let attr = rename.map(|r| quote! { #[serde(#r)] });
         quote! {

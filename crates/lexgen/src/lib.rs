@@ -122,3 +122,81 @@ fn collect_json(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), GenError> {
 pub fn generate_workspace(root: &Path) -> Result<String, GenError> {
     generate(&load_documents(root)?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DOC: &str = r##"{"lexicon":1,"id":"test.lex.fields","defs":{
+        "main":{"type":"record","key":"tid","record":{"type":"object","required":["choice"],"nullable":["note"],
+          "properties":{
+            "note":{"type":"string","description":"A note.\nSecond line."},
+            "type":{"type":"integer","default":1},
+            "choice":{"type":"union","refs":["#a","#b"],"closed":true},
+            "items":{"type":"array","items":{"type":"union","refs":["#a"]}},
+            "node":{"type":"ref","ref":"#tree"},
+            "blob":{"type":"blob"}}}},
+        "a":{"type":"object","required":["x"],"properties":{"x":{"type":"integer"}}},
+        "b":{"type":"object","properties":{}},
+        "tree":{"type":"object","properties":{
+            "children":{"type":"array","items":{"type":"ref","ref":"#tree"}},
+            "parent":{"type":"ref","ref":"#tree"}}},
+        "tok":{"type":"token","description":"A token."}}}"##;
+
+    fn generated() -> String {
+        let doc: LexiconDoc = serde_json::from_str(DOC).unwrap();
+        let source = generate(&[doc]).unwrap();
+        syn::parse_file(&source).unwrap();
+        source
+    }
+
+    #[test]
+    fn generates_every_kind_of_item() {
+        let source = generated();
+        for expected in [
+            "pub const NSID: &str = \"test.lex.fields\";",
+            "pub struct Fields {",
+            "impl crate::LexiconRecord for Fields",
+            "pub enum FieldsChoice {",
+            "pub enum FieldsItemsItem {",
+            "#[serde(rename = \"test.lex.fields#a\", alias = \"lex:test.lex.fields#a\")]",
+            "pub r#type: Option<i64>,",
+            "pub note: Option<String>,",
+            "/// Second line.",
+            "pub parent: Option<Box<Tree>>,",
+            "pub children: Option<Vec<Tree>>,",
+            "pub blob: Option<crate::data_model::BlobRef>,",
+            "pub const TOK: &str = \"test.lex.fields#tok\";",
+            "pub const RECORD_NSIDS: &[&str] = &[\"test.lex.fields\"];",
+        ] {
+            assert!(
+                source.contains(expected),
+                "missing {expected:?} in:\n{source}"
+            );
+        }
+        // Closed unions have no catch-all; open ones do.
+        let choice = &source[source.find("pub enum FieldsChoice").unwrap()..];
+        let choice = &choice[..choice.find('}').unwrap()];
+        assert!(!choice.contains("Unknown"), "{choice}");
+        let items = &source[source.find("pub enum FieldsItemsItem").unwrap()..];
+        let items = &items[..items.find('}').unwrap()];
+        assert!(items.contains("Unknown(serde_json::Value)"), "{items}");
+    }
+
+    #[test]
+    fn output_is_deterministic() {
+        assert_eq!(generated(), generated());
+    }
+
+    #[test]
+    fn unresolved_refs_fail() {
+        let doc: LexiconDoc = serde_json::from_str(
+            r##"{"lexicon":1,"id":"a.b.c","defs":{"main":{"type":"object","properties":{"x":{"type":"ref","ref":"#nope"}}}}}"##,
+        )
+        .unwrap();
+        assert!(matches!(
+            generate(&[doc]),
+            Err(GenError::UnresolvedRef { .. })
+        ));
+    }
+}

@@ -18,7 +18,10 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     if let Err(err) = std::fs::write(&target, source) {
-        eprintln!("greenlight-lexgen: cannot write {}: {err}", target.display());
+        eprintln!(
+            "greenlight-lexgen: cannot write {}: {err}",
+            target.display()
+        );
         return ExitCode::FAILURE;
     }
     println!("wrote {}", greenlight_lexgen::GENERATED_FILE);

@@ -139,10 +139,15 @@ impl Catalog {
                 name: reference.to_owned(),
             })
         };
-        let key = DefKey::resolve(reference, "").ok_or_else(unknown)?;
+        // Borrowed parsing: this runs once per validated record.
+        let bare = reference.strip_prefix("lex:").unwrap_or(reference);
+        let (nsid, name) = bare.split_once('#').unwrap_or((bare, "main"));
+        if nsid.is_empty() || name.contains('#') {
+            return Err(unknown());
+        }
         self.defs
-            .get(&key.nsid)
-            .and_then(|defs| defs.get(&key.name))
+            .get(nsid)
+            .and_then(|defs| defs.get(name))
             .ok_or_else(unknown)
     }
 
@@ -155,10 +160,13 @@ impl Catalog {
             }));
         };
         let record_type = map.get("$type").and_then(Value::as_str);
-        let strip = |s: &'_ str| -> String { s.strip_prefix("lex:").unwrap_or(s).to_owned() };
+        fn strip(s: &str) -> &str {
+            s.strip_prefix("lex:").unwrap_or(s)
+        }
         // The reference compares both sides in `lex:` URI form and throws on a `$type`
         // with two fragments, so `lex:`-prefixed types pass and `a#b#c` never does.
-        let type_ok = record_type.is_some_and(|t| t.split('#').count() <= 2 && strip(t) == strip(nsid));
+        let type_ok =
+            record_type.is_some_and(|t| t.split('#').count() <= 2 && strip(t) == strip(nsid));
         if !type_ok {
             return Err(ValidationError {
                 path: "$.$type".to_owned(),
@@ -170,8 +178,9 @@ impl Catalog {
         }
         let entry = self.entry(nsid)?;
         match (entry.kind, entry.object) {
-            ("record", Some(object)) => validation::validate_object(&self.nodes, object, value)
-                .map_err(|f| f.into_error()),
+            ("record", Some(object)) => {
+                validation::validate_object(&self.nodes, object, value).map_err(|f| f.into_error())
+            }
             (kind, _) => Err(ValidationError::at_root(Reason::UnsupportedDefinition {
                 name: nsid.to_owned(),
                 kind,
@@ -217,7 +226,9 @@ impl Catalog {
     /// query, procedure or subscription.
     pub fn validate_params(&self, nsid: &str, params: &Value) -> Result<(), ValidationError> {
         match self.xrpc_part(nsid, |x| x.params, &["query", "procedure", "subscription"])? {
-            Some(node) => validation::validate_params(&self.nodes, node, params).map_err(|f| f.into_error()),
+            Some(node) => {
+                validation::validate_params(&self.nodes, node, params).map_err(|f| f.into_error())
+            }
             None => Ok(()),
         }
     }
@@ -225,7 +236,9 @@ impl Catalog {
     /// Validates the JSON input body of a procedure.
     pub fn validate_input(&self, nsid: &str, body: &Value) -> Result<(), ValidationError> {
         match self.xrpc_part(nsid, |x| x.input, &["procedure"])? {
-            Some(node) => validation::validate_body(&self.nodes, node, body).map_err(|f| f.into_error()),
+            Some(node) => {
+                validation::validate_body(&self.nodes, node, body).map_err(|f| f.into_error())
+            }
             None => Ok(()),
         }
     }
@@ -233,7 +246,9 @@ impl Catalog {
     /// Validates the JSON output body of a query or procedure.
     pub fn validate_output(&self, nsid: &str, body: &Value) -> Result<(), ValidationError> {
         match self.xrpc_part(nsid, |x| x.output, &["query", "procedure"])? {
-            Some(node) => validation::validate_body(&self.nodes, node, body).map_err(|f| f.into_error()),
+            Some(node) => {
+                validation::validate_body(&self.nodes, node, body).map_err(|f| f.into_error())
+            }
             None => Ok(()),
         }
     }
@@ -241,7 +256,9 @@ impl Catalog {
     /// Validates one message of a subscription.
     pub fn validate_message(&self, nsid: &str, message: &Value) -> Result<(), ValidationError> {
         match self.xrpc_part(nsid, |x| x.message, &["subscription"])? {
-            Some(node) => validation::validate_body(&self.nodes, node, message).map_err(|f| f.into_error()),
+            Some(node) => {
+                validation::validate_body(&self.nodes, node, message).map_err(|f| f.into_error())
+            }
             None => Ok(()),
         }
     }
@@ -254,7 +271,10 @@ fn check_document(doc: &LexiconDoc) -> Result<(), CatalogError> {
         message,
     };
     if doc.lexicon != 1 {
-        return Err(invalid(format!("unsupported lexicon version {}", doc.lexicon)));
+        return Err(invalid(format!(
+            "unsupported lexicon version {}",
+            doc.lexicon
+        )));
     }
     if !format::is_valid_nsid(&doc.id) {
         return Err(invalid("id is not a valid NSID".to_owned()));
@@ -310,7 +330,11 @@ fn check_required(
 }
 
 fn check_object(object: &LexObject, context: &str) -> Result<(), String> {
-    check_required(object.required.as_ref(), |n| object.properties.contains_key(n), context)?;
+    check_required(
+        object.required.as_ref(),
+        |n| object.properties.contains_key(n),
+        context,
+    )?;
     for (name, field) in &object.properties {
         if let FieldType::Array(array) = field {
             check_array_items(&array.items, &format!("{context}.{name}"))?;
@@ -330,12 +354,19 @@ fn check_params(params: Option<&LexXrpcParameters>, context: &str) -> Result<(),
     let Some(params) = params else {
         return Ok(());
     };
-    check_required(params.required.as_ref(), |n| params.properties.contains_key(n), context)?;
+    check_required(
+        params.required.as_ref(),
+        |n| params.properties.contains_key(n),
+        context,
+    )?;
     for (name, field) in &params.properties {
         let primitive = |f: &FieldType| {
             matches!(
                 f,
-                FieldType::Boolean(_) | FieldType::Integer(_) | FieldType::String(_) | FieldType::Unknown(_)
+                FieldType::Boolean(_)
+                    | FieldType::Integer(_)
+                    | FieldType::String(_)
+                    | FieldType::Unknown(_)
             )
         };
         let ok = match field {
@@ -370,7 +401,9 @@ impl Compiler {
     }
 
     fn lookup(&self, key: &DefKey) -> Option<&DefEntry> {
-        self.defs.get(&key.nsid).and_then(|defs| defs.get(&key.name))
+        self.defs
+            .get(&key.nsid)
+            .and_then(|defs| defs.get(&key.name))
     }
 
     fn resolve(&self, nsid: &str, reference: &str) -> Result<NodeId, CatalogError> {
@@ -471,10 +504,11 @@ impl Compiler {
     fn union(&mut self, nsid: &str, union: &LexRefUnion) -> Result<Node, CatalogError> {
         let mut members = Vec::with_capacity(union.refs.len());
         for reference in &union.refs {
-            let key = DefKey::resolve(reference, nsid).ok_or_else(|| CatalogError::UnresolvedRef {
-                nsid: nsid.to_owned(),
-                reference: reference.clone(),
-            })?;
+            let key =
+                DefKey::resolve(reference, nsid).ok_or_else(|| CatalogError::UnresolvedRef {
+                    nsid: nsid.to_owned(),
+                    reference: reference.clone(),
+                })?;
             let target = self.resolve(nsid, reference)?;
             members.push(UnionMember {
                 nsid: key.nsid,
@@ -540,7 +574,11 @@ impl Compiler {
         Ok(Some(self.push(Node::Params(ObjectNode { properties }))))
     }
 
-    fn body(&mut self, nsid: &str, body: Option<&LexXrpcBody>) -> Result<Option<NodeId>, CatalogError> {
+    fn body(
+        &mut self,
+        nsid: &str,
+        body: Option<&LexXrpcBody>,
+    ) -> Result<Option<NodeId>, CatalogError> {
         let Some(schema) = body.and_then(|b| b.schema.as_ref()) else {
             return Ok(None);
         };

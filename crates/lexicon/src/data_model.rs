@@ -66,7 +66,7 @@ fn base64_decoded_len(text: &str) -> Option<usize> {
     if padding > 2 || !body.bytes().all(alphabet) || body.len() % 4 == 1 {
         return None;
     }
-    if padding > 0 && (body.len() + padding) % 4 != 0 {
+    if padding > 0 && !(body.len() + padding).is_multiple_of(4) {
         return None;
     }
     Some(body.len() * 3 / 4)
@@ -122,6 +122,8 @@ mod tests {
         assert!(!is_blob_ref(&json!({
             "$type": "blob", "ref": { "$link": CID }, "mimeType": "image/png", "size": 10, "x": 1
         })));
-        assert!(!is_blob_ref(&json!({ "$type": "blob", "ref": CID, "mimeType": "a", "size": 1 })));
+        assert!(!is_blob_ref(
+            &json!({ "$type": "blob", "ref": CID, "mimeType": "a", "size": 1 })
+        ));
     }
 }

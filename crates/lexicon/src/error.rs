@@ -138,7 +138,10 @@ impl fmt::Display for Reason {
             } => write!(f, "$type must be the string {expected:?}"),
             Reason::UnknownDefinition { name } => write!(f, "no lexicon definition {name:?}"),
             Reason::UnsupportedDefinition { name, kind } => {
-                write!(f, "{name:?} is a {kind} definition, which cannot validate a value")
+                write!(
+                    f,
+                    "{name:?} is a {kind} definition, which cannot validate a value"
+                )
             }
             Reason::Deserialize(message) => write!(f, "does not fit the generated type: {message}"),
         }

@@ -353,7 +353,7 @@ pub mod fund {
         }
         /// `fund.greenlight.dispute`: A backer's public claim that a released proposal was not delivered as previewed. The binding dispute is filed with escrow (fund.greenlight.escrow.fileDispute).
         pub mod dispute {
-            /// `fund.greenlight.dispute`: A backer's public claim that a released proposal was not delivered as previewed. The binding dispute is filed with escrow (fund.greenlight.escrow.fileDispute).
+            /// The NSID of this document, `fund.greenlight.dispute`.
             pub const NSID: &str = "fund.greenlight.dispute";
             /// A backer's public claim that a released proposal was not delivered as previewed. The binding dispute is filed with escrow (fund.greenlight.escrow.fileDispute).
             #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -377,7 +377,7 @@ pub mod fund {
         pub mod escrow {
             /// `fund.greenlight.escrow.cancelPledge`: Cancel one's own pledge during the preview; held money is refunded.
             pub mod cancel_pledge {
-                /// `fund.greenlight.escrow.cancelPledge`: Cancel one's own pledge during the preview; held money is refunded.
+                /// The NSID of this document, `fund.greenlight.escrow.cancelPledge`.
                 pub const NSID: &str = "fund.greenlight.escrow.cancelPledge";
                 /// The pledge to cancel.
                 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -393,7 +393,7 @@ pub mod fund {
             }
             /// `fund.greenlight.escrow.connectPayoutAccount`: Create or continue the caller's payout account with a payment provider, so payouts can reach them.
             pub mod connect_payout_account {
-                /// `fund.greenlight.escrow.connectPayoutAccount`: Create or continue the caller's payout account with a payment provider, so payouts can reach them.
+                /// The NSID of this document, `fund.greenlight.escrow.connectPayoutAccount`.
                 pub const NSID: &str = "fund.greenlight.escrow.connectPayoutAccount";
                 /// The provider to connect.
                 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -426,7 +426,7 @@ pub mod fund {
             }
             /// `fund.greenlight.escrow.createDonation`: Donate to a proposal in development (service auth: the caller is the donor). Paid to the maintainer minus the platform fee once payment completes; not escrowed.
             pub mod create_donation {
-                /// `fund.greenlight.escrow.createDonation`: Donate to a proposal in development (service auth: the caller is the donor). Paid to the maintainer minus the platform fee once payment completes; not escrowed.
+                /// The NSID of this document, `fund.greenlight.escrow.createDonation`.
                 pub const NSID: &str = "fund.greenlight.escrow.createDonation";
                 /// A donation to create.
                 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -446,7 +446,7 @@ pub mod fund {
             }
             /// `fund.greenlight.escrow.createPledge`: Pledge money to a proposal in preview (service auth: the caller is the backer). Returns the pending pledge with a checkoutUrl; it is held once payment completes.
             pub mod create_pledge {
-                /// `fund.greenlight.escrow.createPledge`: Pledge money to a proposal in preview (service auth: the caller is the backer). Returns the pending pledge with a checkoutUrl; it is held once payment completes.
+                /// The NSID of this document, `fund.greenlight.escrow.createPledge`.
                 pub const NSID: &str = "fund.greenlight.escrow.createPledge";
                 /// A pledge to create.
                 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -650,7 +650,7 @@ pub mod fund {
             }
             /// `fund.greenlight.escrow.fileDispute`: A backer disputes a released proposal during its verification period; freezes payout until an operator resolves it.
             pub mod file_dispute {
-                /// `fund.greenlight.escrow.fileDispute`: A backer disputes a released proposal during its verification period; freezes payout until an operator resolves it.
+                /// The NSID of this document, `fund.greenlight.escrow.fileDispute`.
                 pub const NSID: &str = "fund.greenlight.escrow.fileDispute";
                 /// The dispute to file.
                 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -671,7 +671,7 @@ pub mod fund {
             }
             /// `fund.greenlight.escrow.getLargestContribution`: A person's largest successful contribution (a donation or a paid-out pledge) in one currency; it sets their estimate cap.
             pub mod get_largest_contribution {
-                /// `fund.greenlight.escrow.getLargestContribution`: A person's largest successful contribution (a donation or a paid-out pledge) in one currency; it sets their estimate cap.
+                /// The NSID of this document, `fund.greenlight.escrow.getLargestContribution`.
                 pub const NSID: &str = "fund.greenlight.escrow.getLargestContribution";
                 /// Query parameters of `fund.greenlight.escrow.getLargestContribution`.
                 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -694,7 +694,7 @@ pub mod fund {
             }
             /// `fund.greenlight.escrow.getPledge`: Get one pledge by escrow's pledge id.
             pub mod get_pledge {
-                /// `fund.greenlight.escrow.getPledge`: Get one pledge by escrow's pledge id.
+                /// The NSID of this document, `fund.greenlight.escrow.getPledge`.
                 pub const NSID: &str = "fund.greenlight.escrow.getPledge";
                 /// Query parameters of `fund.greenlight.escrow.getPledge`.
                 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -707,7 +707,7 @@ pub mod fund {
             }
             /// `fund.greenlight.escrow.getProposalState`: The money of one proposal: held, paid out, refunded, disputes and payout state.
             pub mod get_proposal_state {
-                /// `fund.greenlight.escrow.getProposalState`: The money of one proposal: held, paid out, refunded, disputes and payout state.
+                /// The NSID of this document, `fund.greenlight.escrow.getProposalState`.
                 pub const NSID: &str = "fund.greenlight.escrow.getProposalState";
                 /// Query parameters of `fund.greenlight.escrow.getProposalState`.
                 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -720,7 +720,7 @@ pub mod fund {
             }
             /// `fund.greenlight.escrow.listLedgerEntries`: The public ledger feed: every entry in increasing seq order, for followers such as the AppView.
             pub mod list_ledger_entries {
-                /// `fund.greenlight.escrow.listLedgerEntries`: The public ledger feed: every entry in increasing seq order, for followers such as the AppView.
+                /// The NSID of this document, `fund.greenlight.escrow.listLedgerEntries`.
                 pub const NSID: &str = "fund.greenlight.escrow.listLedgerEntries";
                 /// Query parameters of `fund.greenlight.escrow.listLedgerEntries`.
                 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -746,7 +746,7 @@ pub mod fund {
             }
             /// `fund.greenlight.escrow.resolveDispute`: Resolve an open dispute (operators only): upheld refunds every pledge, rejected lets payout continue.
             pub mod resolve_dispute {
-                /// `fund.greenlight.escrow.resolveDispute`: Resolve an open dispute (operators only): upheld refunds every pledge, rejected lets payout continue.
+                /// The NSID of this document, `fund.greenlight.escrow.resolveDispute`.
                 pub const NSID: &str = "fund.greenlight.escrow.resolveDispute";
                 /// The resolution.
                 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -767,7 +767,7 @@ pub mod fund {
         }
         /// `fund.greenlight.estimate`: What the author would pay for a proposed feature. No money moves. One estimate per author and proposal counts: the newest. It counts at most the author's estimate cap.
         pub mod estimate {
-            /// `fund.greenlight.estimate`: What the author would pay for a proposed feature. No money moves. One estimate per author and proposal counts: the newest. It counts at most the author's estimate cap.
+            /// The NSID of this document, `fund.greenlight.estimate`.
             pub const NSID: &str = "fund.greenlight.estimate";
             /// What the author would pay for a proposed feature. No money moves. One estimate per author and proposal counts: the newest. It counts at most the author's estimate cap.
             #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -788,7 +788,7 @@ pub mod fund {
         }
         /// `fund.greenlight.getActor`: A person's contributions and current estimate caps.
         pub mod get_actor {
-            /// `fund.greenlight.getActor`: A person's contributions and current estimate caps.
+            /// The NSID of this document, `fund.greenlight.getActor`.
             pub const NSID: &str = "fund.greenlight.getActor";
             /// Query parameters of `fund.greenlight.getActor`.
             #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -801,7 +801,7 @@ pub mod fund {
         }
         /// `fund.greenlight.getFundingTotals`: Funding totals for several proposals or projects at once (for widgets and badges). A URI that is not indexed is absent from the output.
         pub mod get_funding_totals {
-            /// `fund.greenlight.getFundingTotals`: Funding totals for several proposals or projects at once (for widgets and badges). A URI that is not indexed is absent from the output.
+            /// The NSID of this document, `fund.greenlight.getFundingTotals`.
             pub const NSID: &str = "fund.greenlight.getFundingTotals";
             /// Query parameters of `fund.greenlight.getFundingTotals`.
             #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -818,7 +818,7 @@ pub mod fund {
         }
         /// `fund.greenlight.getProject`: Get one project with its funding totals.
         pub mod get_project {
-            /// `fund.greenlight.getProject`: Get one project with its funding totals.
+            /// The NSID of this document, `fund.greenlight.getProject`.
             pub const NSID: &str = "fund.greenlight.getProject";
             /// Query parameters of `fund.greenlight.getProject`.
             #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -831,7 +831,7 @@ pub mod fund {
         }
         /// `fund.greenlight.getProposal`: Get one proposal with its stage and funding totals.
         pub mod get_proposal {
-            /// `fund.greenlight.getProposal`: Get one proposal with its stage and funding totals.
+            /// The NSID of this document, `fund.greenlight.getProposal`.
             pub const NSID: &str = "fund.greenlight.getProposal";
             /// Query parameters of `fund.greenlight.getProposal`.
             #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -844,7 +844,7 @@ pub mod fund {
         }
         /// `fund.greenlight.listEstimates`: List the current estimates of a proposal (latest per author), newest first.
         pub mod list_estimates {
-            /// `fund.greenlight.listEstimates`: List the current estimates of a proposal (latest per author), newest first.
+            /// The NSID of this document, `fund.greenlight.listEstimates`.
             pub const NSID: &str = "fund.greenlight.listEstimates";
             /// Query parameters of `fund.greenlight.listEstimates`.
             #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -872,7 +872,7 @@ pub mod fund {
         }
         /// `fund.greenlight.listPledges`: List the pledges of a proposal, newest first.
         pub mod list_pledges {
-            /// `fund.greenlight.listPledges`: List the pledges of a proposal, newest first.
+            /// The NSID of this document, `fund.greenlight.listPledges`.
             pub const NSID: &str = "fund.greenlight.listPledges";
             /// Query parameters of `fund.greenlight.listPledges`.
             #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -898,7 +898,7 @@ pub mod fund {
         }
         /// `fund.greenlight.listProjects`: List projects, newest first, optionally those one person owns or maintains.
         pub mod list_projects {
-            /// `fund.greenlight.listProjects`: List projects, newest first, optionally those one person owns or maintains.
+            /// The NSID of this document, `fund.greenlight.listProjects`.
             pub const NSID: &str = "fund.greenlight.listProjects";
             /// Query parameters of `fund.greenlight.listProjects`.
             #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -925,7 +925,7 @@ pub mod fund {
         }
         /// `fund.greenlight.listProposals`: List proposals, optionally for one project or repository, or in one stage.
         pub mod list_proposals {
-            /// `fund.greenlight.listProposals`: List proposals, optionally for one project or repository, or in one stage.
+            /// The NSID of this document, `fund.greenlight.listProposals`.
             pub const NSID: &str = "fund.greenlight.listProposals";
             /// Query parameters of `fund.greenlight.listProposals`.
             #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -963,7 +963,7 @@ pub mod fund {
         }
         /// `fund.greenlight.pledge`: Public attribution of money a backer pledged into escrow for a proposal. The money itself is held by the escrow service; the AppView counts a pledge only as far as escrow confirms it.
         pub mod pledge {
-            /// `fund.greenlight.pledge`: Public attribution of money a backer pledged into escrow for a proposal. The money itself is held by the escrow service; the AppView counts a pledge only as far as escrow confirms it.
+            /// The NSID of this document, `fund.greenlight.pledge`.
             pub const NSID: &str = "fund.greenlight.pledge";
             /// Public attribution of money a backer pledged into escrow for a proposal. The money itself is held by the escrow service; the AppView counts a pledge only as far as escrow confirms it.
             #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -986,7 +986,7 @@ pub mod fund {
         }
         /// `fund.greenlight.project`: A software project that accepts feature funding through Greenlight. Written by its owner (the repo's DID); the record key is free-form, a short slug is recommended.
         pub mod project {
-            /// `fund.greenlight.project`: A software project that accepts feature funding through Greenlight. Written by its owner (the repo's DID); the record key is free-form, a short slug is recommended.
+            /// The NSID of this document, `fund.greenlight.project`.
             pub const NSID: &str = "fund.greenlight.project";
             /// A software project that accepts feature funding through Greenlight. Written by its owner (the repo's DID); the record key is free-form, a short slug is recommended.
             #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -1016,7 +1016,7 @@ pub mod fund {
         }
         /// `fund.greenlight.proposal`: A feature proposal for a project. Anyone may write one.
         pub mod proposal {
-            /// `fund.greenlight.proposal`: A feature proposal for a project. Anyone may write one.
+            /// The NSID of this document, `fund.greenlight.proposal`.
             pub const NSID: &str = "fund.greenlight.proposal";
             /// A feature proposal for a project. Anyone may write one.
             #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -1068,7 +1068,7 @@ pub mod fund {
         }
         /// `fund.greenlight.searchProposals`: Full-text search over proposal titles, bodies and tags.
         pub mod search_proposals {
-            /// `fund.greenlight.searchProposals`: Full-text search over proposal titles, bodies and tags.
+            /// The NSID of this document, `fund.greenlight.searchProposals`.
             pub const NSID: &str = "fund.greenlight.searchProposals";
             /// Query parameters of `fund.greenlight.searchProposals`.
             #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -1096,7 +1096,7 @@ pub mod fund {
         }
         /// `fund.greenlight.status`: Moves a proposal to a stage. Counts only when written by the project's owner or a listed maintainer, and only in order (development, preview, then release; decline from development or preview). Repeating the current stage updates it.
         pub mod status {
-            /// `fund.greenlight.status`: Moves a proposal to a stage. Counts only when written by the project's owner or a listed maintainer, and only in order (development, preview, then release; decline from development or preview). Repeating the current stage updates it.
+            /// The NSID of this document, `fund.greenlight.status`.
             pub const NSID: &str = "fund.greenlight.status";
             /// Moves a proposal to a stage. Counts only when written by the project's owner or a listed maintainer, and only in order (development, preview, then release; decline from development or preview). Repeating the current stage updates it.
             #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]

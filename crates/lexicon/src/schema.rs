@@ -325,10 +325,18 @@ pub struct LexString {
     #[serde(default, rename = "maxLength", skip_serializing_if = "Option::is_none")]
     pub max_length: Option<i64>,
     /// Minimum length in extended grapheme clusters.
-    #[serde(default, rename = "minGraphemes", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "minGraphemes",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub min_graphemes: Option<i64>,
     /// Maximum length in extended grapheme clusters.
-    #[serde(default, rename = "maxGraphemes", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "maxGraphemes",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub max_graphemes: Option<i64>,
     /// The allowed values.
     #[serde(default, rename = "enum", skip_serializing_if = "Option::is_none")]
@@ -337,7 +345,11 @@ pub struct LexString {
     #[serde(default, rename = "const", skip_serializing_if = "Option::is_none")]
     pub const_value: Option<String>,
     /// Suggested values; not enforced.
-    #[serde(default, rename = "knownValues", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "knownValues",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub known_values: Option<Vec<String>>,
 }
 

@@ -25,7 +25,9 @@ pub trait LexiconRecord: DeserializeOwned + serde::Serialize {
 /// deserializes it into `T`.
 pub fn parse_record<T: DeserializeOwned>(nsid: &str, value: &Value) -> Result<T, ValidationError> {
     let catalog = Catalog::embedded().map_err(|err| {
-        ValidationError::at_root(Reason::Deserialize(format!("embedded lexicons unusable: {err}")))
+        ValidationError::at_root(Reason::Deserialize(format!(
+            "embedded lexicons unusable: {err}"
+        )))
     })?;
     parse_record_with(catalog, nsid, value)
 }
@@ -44,7 +46,9 @@ pub fn parse_record_with<T: DeserializeOwned>(
             // integer types refuse a float, so retry with integral floats made integers.
             let mut normalized = value.clone();
             if !integralize_floats(&mut normalized) {
-                return Err(ValidationError::at_root(Reason::Deserialize(first.to_string())));
+                return Err(ValidationError::at_root(Reason::Deserialize(
+                    first.to_string(),
+                )));
             }
             T::deserialize(&normalized)
                 .map_err(|err| ValidationError::at_root(Reason::Deserialize(err.to_string())))
@@ -64,8 +68,12 @@ fn integralize_floats(value: &mut Value) -> bool {
             }
             in_range
         }
-        Value::Array(items) => items.iter_mut().fold(false, |changed, v| integralize_floats(v) | changed),
-        Value::Object(map) => map.values_mut().fold(false, |changed, v| integralize_floats(v) | changed),
+        Value::Array(items) => items
+            .iter_mut()
+            .fold(false, |changed, v| integralize_floats(v) | changed),
+        Value::Object(map) => map
+            .values_mut()
+            .fold(false, |changed, v| integralize_floats(v) | changed),
         _ => false,
     }
 }

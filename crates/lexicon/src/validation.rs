@@ -136,9 +136,8 @@ pub(crate) fn validate_object(nodes: &[Node], node: NodeId, value: &Value) -> Ou
                 return Err(Failure::new(Reason::Required).under_key(&prop.name));
             }
             None => continue,
-            Some(field) => {
-                validate_one_of(nodes, prop.node, field, false).map_err(|f| f.under_key(&prop.name))?
-            }
+            Some(field) => validate_one_of(nodes, prop.node, field, false)
+                .map_err(|f| f.under_key(&prop.name))?,
         }
     }
     Ok(())
@@ -157,7 +156,9 @@ pub(crate) fn validate_params(nodes: &[Node], node: NodeId, value: &Value) -> Ou
                 return Err(Failure::new(Reason::Required).under_key(&prop.name));
             }
             None => continue,
-            Some(field) => validate(nodes, prop.node, field).map_err(|f| f.under_key(&prop.name))?,
+            Some(field) => {
+                validate(nodes, prop.node, field).map_err(|f| f.under_key(&prop.name))?
+            }
         }
     }
     Ok(())
@@ -312,10 +313,12 @@ fn validate(nodes: &[Node], node: NodeId, value: &Value) -> Outcome {
             true => Ok(()),
             false => Err(wrong_type("an object")),
         },
-        Some(Node::Unsupported { name, kind }) => Err(Failure::new(Reason::UnsupportedDefinition {
-            name: name.clone(),
-            kind,
-        })),
+        Some(Node::Unsupported { name, kind }) => {
+            Err(Failure::new(Reason::UnsupportedDefinition {
+                name: name.clone(),
+                kind,
+            }))
+        }
         Some(Node::Ref { .. } | Node::Union { .. } | Node::Params(_)) | None => {
             Err(Failure::new(Reason::UnsupportedDefinition {
                 name: format!("node {node}"),
@@ -383,7 +386,10 @@ fn validate_string(rules: &StringRules, value: &Value) -> Outcome {
     if let Some(allowed) = &rules.enum_values {
         if !allowed.iter().any(|a| a == s) {
             return Err(Failure::new(Reason::NotInEnum {
-                allowed: allowed.iter().map(|a| Value::String(a.clone()).to_string()).collect(),
+                allowed: allowed
+                    .iter()
+                    .map(|a| Value::String(a.clone()).to_string())
+                    .collect(),
             }));
         }
     }
@@ -408,8 +414,8 @@ fn validate_string(rules: &StringRules, value: &Value) -> Outcome {
     if rules.max_graphemes.is_some() || rules.min_graphemes.is_some() {
         // A string never has more graphemes than UTF-8 bytes, so short strings skip the
         // segmentation when only a maximum is set.
-        let needs_count = rules.min_graphemes.is_some()
-            || rules.max_graphemes.is_some_and(|max| bytes > max);
+        let needs_count =
+            rules.min_graphemes.is_some() || rules.max_graphemes.is_some_and(|max| bytes > max);
         if needs_count {
             let graphemes = s.graphemes(true).count() as i64;
             if let Some(max) = rules.max_graphemes {

@@ -14,7 +14,7 @@ fn generated_types_match_the_lexicons() {
             .lines()
             .zip(expected.lines())
             .position(|(a, b)| a != b)
-            .map_or_else(|| committed.lines().count().min(expected.lines().count()), |i| i);
+            .unwrap_or_else(|| committed.lines().count().min(expected.lines().count()));
         panic!(
             "{} is stale (first difference at line {}): run `cargo run -p greenlight-lexgen`",
             path.display(),

@@ -27,7 +27,8 @@ fn proposal(subject: Value) -> Value {
 
 #[test]
 fn valid_proposal_parses_into_generated_type() {
-    let value = proposal(json!({ "$type": "com.atproto.repo.strongRef", "uri": PROJECT, "cid": CID }));
+    let value =
+        proposal(json!({ "$type": "com.atproto.repo.strongRef", "uri": PROJECT, "cid": CID }));
     let parsed: proposal::Proposal = match parse_record(proposal::NSID, &value) {
         Ok(p) => p,
         Err(err) => panic!("{err}"),
@@ -53,36 +54,57 @@ fn open_union_keeps_unknown_members() {
         parsed.subject,
         proposal::ProposalSubject::Unknown(json!({ "$type": "org.example.forge#repo", "id": 7 }))
     );
-    let repository = proposal(json!({ "$type": "fund.greenlight.proposal#repository", "url": "https://example.com/r" }));
+    let repository = proposal(
+        json!({ "$type": "fund.greenlight.proposal#repository", "url": "https://example.com/r" }),
+    );
     let parsed: proposal::Proposal = match parse_record(proposal::NSID, &repository) {
         Ok(p) => p,
         Err(err) => panic!("{err}"),
     };
-    assert!(matches!(parsed.subject, proposal::ProposalSubject::Repository(_)));
+    assert!(matches!(
+        parsed.subject,
+        proposal::ProposalSubject::Repository(_)
+    ));
 }
 
 #[test]
 fn errors_carry_path_and_reason() {
-    let bad_uri = proposal(json!({ "$type": "com.atproto.repo.strongRef", "uri": "https://x.y/z", "cid": CID }));
+    let bad_uri = proposal(
+        json!({ "$type": "com.atproto.repo.strongRef", "uri": "https://x.y/z", "cid": CID }),
+    );
     let err = catalog().validate_record(proposal::NSID, &bad_uri).err();
     let err = err.unwrap_or_else(|| panic!("accepted a bad at-uri"));
     assert_eq!(err.path, "$.subject.uri");
     assert_eq!(err.reason, Reason::InvalidFormat(StringFormat::AtUri));
     assert_eq!(err.to_string(), "$.subject.uri: must be an at-uri");
 
-    let mut long = proposal(json!({ "$type": "fund.greenlight.proposal#repository", "url": "https://e.com" }));
+    let mut long =
+        proposal(json!({ "$type": "fund.greenlight.proposal#repository", "url": "https://e.com" }));
     long["title"] = json!("👩‍👩‍👧‍👦".repeat(121));
     let err = catalog().validate_record(proposal::NSID, &long).err();
     let err = err.unwrap_or_else(|| panic!("accepted a long title"));
     assert_eq!(err.path, "$.title");
-    assert!(matches!(err.reason, Reason::TooLong { max: 1200, unit: LengthUnit::Bytes }), "{err}");
+    assert!(
+        matches!(
+            err.reason,
+            Reason::TooLong {
+                max: 1200,
+                unit: LengthUnit::Bytes
+            }
+        ),
+        "{err}"
+    );
 
     let mut untyped = proposal(json!({ "url": "https://e.com" }));
     let err = catalog().validate_record(proposal::NSID, &untyped).err();
-    assert_eq!(err.map(|e| (e.path, e.reason)), Some(("$.subject".to_owned(), Reason::MissingType)));
+    assert_eq!(
+        err.map(|e| (e.path, e.reason)),
+        Some(("$.subject".to_owned(), Reason::MissingType))
+    );
 
     untyped["tags"] = json!(["ok", ""]);
-    untyped["subject"] = json!({ "$type": "fund.greenlight.proposal#repository", "url": "https://e.com" });
+    untyped["subject"] =
+        json!({ "$type": "fund.greenlight.proposal#repository", "url": "https://e.com" });
     let err = catalog().validate_record(proposal::NSID, &untyped).err();
     assert_eq!(err.map(|e| e.path), Some("$.tags[1]".to_owned()));
 
@@ -92,15 +114,22 @@ fn errors_carry_path_and_reason() {
         map.remove("tags");
     }
     let err = catalog().validate_record(proposal::NSID, &missing).err();
-    assert_eq!(err.map(|e| (e.path, e.reason)), Some(("$.createdAt".to_owned(), Reason::Required)));
+    assert_eq!(
+        err.map(|e| (e.path, e.reason)),
+        Some(("$.createdAt".to_owned(), Reason::Required))
+    );
 }
 
 #[test]
 fn record_type_must_match() {
-    let mut value = proposal(json!({ "$type": "fund.greenlight.proposal#repository", "url": "https://e.com" }));
+    let mut value =
+        proposal(json!({ "$type": "fund.greenlight.proposal#repository", "url": "https://e.com" }));
     value["$type"] = json!("fund.greenlight.estimate");
     let err = catalog().validate_record(proposal::NSID, &value).err();
-    assert!(matches!(err.map(|e| e.reason), Some(Reason::RecordType { .. })));
+    assert!(matches!(
+        err.map(|e| e.reason),
+        Some(Reason::RecordType { .. })
+    ));
 }
 
 #[test]
@@ -113,14 +142,25 @@ fn integers_follow_javascript() {
         })
     };
     let nsid = "fund.greenlight.estimate";
-    assert!(catalog().validate_record(nsid, &estimate(json!(1500))).is_ok());
+    assert!(catalog()
+        .validate_record(nsid, &estimate(json!(1500)))
+        .is_ok());
     // 1500.0 is the integer 1500 to JavaScript, and parses into the i64 field.
-    assert!(catalog().validate_record(nsid, &estimate(json!(1500.0))).is_ok());
+    assert!(catalog()
+        .validate_record(nsid, &estimate(json!(1500.0)))
+        .is_ok());
     let parsed: Result<greenlight_lexicon::fund::greenlight::estimate::Estimate, _> =
         parse_record(nsid, &estimate(json!(1500.0)));
     assert_eq!(parsed.map(|e| e.amount).ok(), Some(1500));
-    let err = catalog().validate_record(nsid, &estimate(json!(15.5))).err();
-    assert_eq!(err.map(|e| e.reason), Some(Reason::WrongType { expected: "an integer" }));
+    let err = catalog()
+        .validate_record(nsid, &estimate(json!(15.5)))
+        .err();
+    assert_eq!(
+        err.map(|e| e.reason),
+        Some(Reason::WrongType {
+            expected: "an integer"
+        })
+    );
     let err = catalog().validate_record(nsid, &estimate(json!(-3))).err();
     assert_eq!(err.map(|e| e.reason), Some(Reason::TooSmall { min: 1 }));
 }
@@ -138,7 +178,9 @@ fn status_stage_round_trips() {
         Err(err) => panic!("{err}"),
     };
     match &parsed.stage {
-        status::StatusStage::Development(d) => assert_eq!((d.goal, d.currency.as_str()), (500000, "EUR")),
+        status::StatusStage::Development(d) => {
+            assert_eq!((d.goal, d.currency.as_str()), (500000, "EUR"))
+        }
         other => panic!("wrong stage {other:?}"),
     }
     assert_eq!(parsed.to_record_value().ok(), Some(value));

@@ -44,7 +44,10 @@ impl Pattern {
     /// Compiles `source` with JavaScript's (non-unicode, Annex B) rules.
     pub(crate) fn new(source: &str) -> Result<Pattern, PatternError> {
         let units: Vec<u16> = source.encode_utf16().collect();
-        let mut parser = Parser { src: &units, pos: 0 };
+        let mut parser = Parser {
+            src: &units,
+            pos: 0,
+        };
         let alternatives = parser.disjunction()?;
         if parser.pos != units.len() {
             // An unmatched `)`.
@@ -116,8 +119,14 @@ impl Parser<'_> {
         let number = |i: &mut usize| -> Option<u32> {
             let start = *i;
             let mut value: u32 = 0;
-            while let Some(d) = self.src.get(*i).filter(|d| (unit('0')..=unit('9')).contains(d)) {
-                value = value.saturating_mul(10).saturating_add(u32::from(*d - unit('0')));
+            while let Some(d) = self
+                .src
+                .get(*i)
+                .filter(|d| (unit('0')..=unit('9')).contains(d))
+            {
+                value = value
+                    .saturating_mul(10)
+                    .saturating_add(u32::from(*d - unit('0')));
                 *i += 1;
             }
             (*i > start).then_some(value)
@@ -253,7 +262,7 @@ impl Parser<'_> {
             // emulated patterns unless a separator injects them; give up on those.
             c if c.is_ascii_alphanumeric() && !in_class => return Err(PatternError),
             c if c.is_ascii_alphanumeric() => return Err(PatternError),
-            _ => Escaped::Unit(c as u16),
+            _ => Escaped::Unit(c),
         })
     }
 
@@ -399,11 +408,15 @@ fn match_repeat(
         };
         can_continue && match_node(node, input, pos, &mut more)
     };
-    if greedy {
-        try_more(k) || (can_stop && k(pos))
-    } else {
-        (can_stop && k(pos)) || try_more(k)
+    // Greedy tries one more iteration first; lazy tries stopping first.
+    let first_more = greedy;
+    if first_more && try_more(k) {
+        return true;
     }
+    if can_stop && k(pos) {
+        return true;
+    }
+    !first_more && try_more(k)
 }
 
 #[cfg(test)]

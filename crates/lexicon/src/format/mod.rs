@@ -49,7 +49,8 @@ pub fn is_valid_did(value: &str) -> bool {
     if method.is_empty() || !method.bytes().all(|b| b.is_ascii_lowercase()) {
         return false;
     }
-    let allowed = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'%' | b'-');
+    let allowed =
+        |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'%' | b'-');
     match identifier.as_bytes().last() {
         None | Some(b':') | Some(b'%') => false,
         Some(_) => identifier.bytes().all(allowed),
@@ -71,7 +72,9 @@ pub fn is_valid_handle(value: &str) -> bool {
         let bytes = label.as_bytes();
         !bytes.is_empty()
             && bytes.len() <= 63
-            && bytes.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-')
+            && bytes
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || *b == b'-')
             && bytes[0] != b'-'
             && bytes[bytes.len() - 1] != b'-'
             && (i != last || bytes[0].is_ascii_alphabetic())
@@ -141,20 +144,14 @@ pub fn is_valid_record_key(value: &str) -> bool {
 fn is_js_whitespace(c: char) -> bool {
     matches!(
         c,
-        '\t' | '\n'
-            | '\u{0B}'
-            | '\u{0C}'
-            | '\r'
-            | ' '
-            | '\u{A0}'
-            | '\u{1680}'
-            | '\u{2000}'..='\u{200A}'
-            | '\u{2028}'
-            | '\u{2029}'
-            | '\u{202F}'
-            | '\u{205F}'
-            | '\u{3000}'
-            | '\u{FEFF}'
+        '\t' | '\n' | '\u{0B}' | '\u{0C}' | '\r' | ' ' | '\u{A0}' | '\u{1680}' | '\u{2000}'
+            ..='\u{200A}'
+                | '\u{2028}'
+                | '\u{2029}'
+                | '\u{202F}'
+                | '\u{205F}'
+                | '\u{3000}'
+                | '\u{FEFF}'
     )
 }
 
@@ -357,8 +354,9 @@ pub fn is_valid_language(value: &str) -> bool {
     let subtags: Vec<&[u8]> = value.split('-').map(str::as_bytes).collect();
     let alpha = |s: &[u8]| s.iter().all(u8::is_ascii_alphabetic);
     let alnum = |s: &[u8]| s.iter().all(u8::is_ascii_alphanumeric);
-    let private_use_tail =
-        |rest: &[&[u8]]| !rest.is_empty() && rest.iter().all(|s| (1..=8).contains(&s.len()) && alnum(s));
+    let private_use_tail = |rest: &[&[u8]]| {
+        !rest.is_empty() && rest.iter().all(|s| (1..=8).contains(&s.len()) && alnum(s))
+    };
     let is_x = |s: &[u8]| s == b"x" || s == b"X";
 
     if is_x(subtags[0]) {
@@ -419,10 +417,24 @@ mod tests {
 
     #[test]
     fn dids() {
-        for ok in ["did:plc:z72i7hdynmk6r22z27h6tvur", "did:web:example.com", "did:method:val:two", "did:m:v%20"] {
+        for ok in [
+            "did:plc:z72i7hdynmk6r22z27h6tvur",
+            "did:web:example.com",
+            "did:method:val:two",
+            "did:m:v%20",
+        ] {
             assert!(is_valid_did(ok), "{ok}");
         }
-        for bad in ["did:plc:", "did:PLC:abc", "DID:plc:abc", "did:plc", "did:plc:ab%", "did:plc:a b", "did::abc", "did:plc:é"] {
+        for bad in [
+            "did:plc:",
+            "did:PLC:abc",
+            "DID:plc:abc",
+            "did:plc",
+            "did:plc:ab%",
+            "did:plc:a b",
+            "did::abc",
+            "did:plc:é",
+        ] {
             assert!(!is_valid_did(bad), "{bad}");
         }
     }
@@ -481,10 +493,26 @@ mod tests {
         assert!(is_valid_record_key("self"));
         assert!(!is_valid_record_key(".."));
         assert!(!is_valid_record_key("a/b"));
-        for ok in ["en", "en-US", "zh-Hant-TW", "sgn-BE-FR", "x-private", "de-CH-1996", "en-a-bbb-x-ccc"] {
+        for ok in [
+            "en",
+            "en-US",
+            "zh-Hant-TW",
+            "sgn-BE-FR",
+            "x-private",
+            "de-CH-1996",
+            "en-a-bbb-x-ccc",
+        ] {
             assert!(is_valid_language(ok), "{ok}");
         }
-        for bad in ["", "e", "en-", "en--US", "toolonglanguage", "en-US-Latn", "en-a"] {
+        for bad in [
+            "",
+            "e",
+            "en-",
+            "en--US",
+            "toolonglanguage",
+            "en-US-Latn",
+            "en-a",
+        ] {
             assert!(!is_valid_language(bad), "{bad}");
         }
         assert_eq!(utf16_len("a😀"), 3);
