@@ -1,0 +1,119 @@
+//! `createDonation`: money to the maintainer during development, minus the fee, not escrowed.
+
+use greenlight_lexicon::fund::greenlight::escrow::create_donation;
+use greenlight_lexicon::fund::greenlight::escrow::defs::DonationView;
+
+use super::{from_json, sync_proposal, to_json, DonationRow, DONATION_COLUMNS};
+use crate::error::EscrowError;
+use crate::idempotency::{self, Claim};
+use crate::ledger::{self, Kind, Transfer};
+use crate::proposal_source::Stage;
+use crate::provider::CheckoutRequest;
+use crate::{identifiers, Escrow};
+
+/// Creates a pending donation with a checkout.
+pub async fn create_donation(
+    escrow: &Escrow,
+    caller: &str,
+    input: &create_donation::Input,
+) -> Result<DonationView, EscrowError> {
+    let hash = idempotency::request_hash(create_donation::NSID, &to_json(input)?);
+    let key = input.idempotency_key.as_str();
+    if let Some(answer) =
+        idempotency::lookup(&mut *escrow.pool.acquire().await?, caller, key, &hash).await?
+    {
+        return from_json(answer);
+    }
+    let uri = input.proposal.uri.as_str();
+    let (info, _) = sync_proposal(escrow, uri).await?;
+    let info = info.ok_or_else(|| EscrowError::method("NotFound", "no such proposal"))?;
+    let maintainer = match (&info.stage, &info.maintainer) {
+        (Stage::Development, Some(maintainer)) => maintainer.clone(),
+        _ => {
+            return Err(EscrowError::method(
+                "ProposalNotInDevelopment",
+                "donations are accepted only while the proposal is in development",
+            ))
+        }
+    };
+    if info.currency != input.currency {
+        return Err(EscrowError::method(
+            "CurrencyMismatch",
+            format!("the proposal's currency is {}", info.currency),
+        ));
+    }
+    let minimum = escrow.provider.minimum_charge(&input.currency);
+    if input.amount < minimum {
+        return Err(EscrowError::method(
+            "AmountTooSmall",
+            format!(
+                "the smallest donation is {minimum} minor units of {}",
+                input.currency
+            ),
+        ));
+    }
+    let now = escrow.now();
+    // The provider is called before the transaction (see createPledge).
+    let id = identifiers::derived("dn", &[caller, key, &hex::encode(&hash)]);
+    let checkout = escrow
+        .provider
+        .create_checkout(&CheckoutRequest {
+            reference: &id,
+            amount: input.amount,
+            currency: &input.currency,
+            description: &format!("Donation to {uri}"),
+            idempotency_key: &id,
+        })
+        .await?;
+    let mut tx = escrow.pool.begin().await?;
+    if let Claim::Replay(answer) =
+        idempotency::claim(&mut tx, caller, key, create_donation::NSID, &hash, now).await?
+    {
+        return from_json(answer);
+    }
+    let row: DonationRow = sqlx::query_as(&format!(
+        "INSERT INTO escrow.donation (id, proposal, proposal_cid, donor, maintainer, amount, currency,
+             state, provider, payment_id, checkout_url, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $9, $10, $11, $11)
+         RETURNING {DONATION_COLUMNS}"
+    ))
+    .bind(&id)
+    .bind(uri)
+    .bind(&input.proposal.cid)
+    .bind(caller)
+    .bind(&maintainer)
+    .bind(input.amount)
+    .bind(&input.currency)
+    .bind(escrow.provider.name())
+    .bind(&checkout.payment_id)
+    .bind(&checkout.checkout_url)
+    .bind(now)
+    .fetch_one(&mut *tx)
+    .await?;
+    let transfer_id = format!("{id}:donation");
+    let payable = ledger::payable(&maintainer);
+    ledger::create_transfer(
+        &mut tx,
+        &Transfer {
+            two_phase: true,
+            proposal: Some(uri),
+            donation: Some(&id),
+            backer: Some(caller),
+            maintainer: Some(&maintainer),
+            ..Transfer::new(
+                &transfer_id,
+                &input.currency,
+                ledger::PROVIDER_CLEARING,
+                &payable,
+                input.amount,
+                Kind::Donation,
+            )
+        },
+        now,
+    )
+    .await?;
+    let view = row.view();
+    idempotency::record(&mut tx, caller, key, &to_json(&view)?).await?;
+    tx.commit().await?;
+    Ok(view)
+}

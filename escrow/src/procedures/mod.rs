@@ -1,0 +1,289 @@
+//! The `fund.greenlight.escrow.*` methods as plain async functions over [`Escrow`]; the HTTP
+//! layer ([`crate::http`]) validates requests and responses against the lexicons around them.
+
+pub mod dispute;
+pub mod donation;
+pub mod payout_account;
+pub mod pledge;
+pub mod queries;
+
+use chrono::{DateTime, Utc};
+use greenlight_lexicon::com::atproto::repo::strong_ref::StrongRef;
+use greenlight_lexicon::fund::greenlight::escrow::defs::{DisputeView, DonationView, PledgeView};
+use sqlx::PgConnection;
+
+use crate::clock::datetime;
+use crate::error::EscrowError;
+use crate::proposal_source::{ProposalInfo, Stage};
+use crate::Escrow;
+
+/// A proposal as escrow tracks it.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct ProposalRow {
+    /// AT-URI.
+    pub uri: String,
+    /// Latest CID seen.
+    pub cid: String,
+    /// Stage as last learned.
+    pub stage: String,
+    /// Currency of its money.
+    pub currency: String,
+    /// Who gets paid.
+    pub maintainer: Option<String>,
+    /// End of the latest preview.
+    pub preview_ends_at: Option<DateTime<Utc>>,
+    /// When escrow first saw the release.
+    pub released_at: Option<DateTime<Utc>>,
+    /// End of the verification period.
+    pub verification_ends_at: Option<DateTime<Utc>>,
+    /// `payout` or `refund` once settled.
+    pub settlement: Option<String>,
+}
+
+const PROPOSAL_COLUMNS: &str = "uri, cid, stage, currency, maintainer, preview_ends_at, released_at, verification_ends_at, settlement";
+
+/// Loads a tracked proposal, locking its row for the rest of the transaction when `lock`.
+pub async fn load_proposal(
+    conn: &mut PgConnection,
+    uri: &str,
+    lock: bool,
+) -> Result<Option<ProposalRow>, EscrowError> {
+    let sql = format!(
+        "SELECT {PROPOSAL_COLUMNS} FROM escrow.proposal WHERE uri = $1{}",
+        if lock { " FOR UPDATE" } else { "" }
+    );
+    Ok(sqlx::query_as(&sql).bind(uri).fetch_optional(conn).await?)
+}
+
+/// Asks the source about `uri` and records what it says; starts the verification period the
+/// first time a release is seen. Returns the source's answer (None: unknown or hidden) and
+/// the tracked row (kept for a proposal that disappeared: its money still settles).
+pub async fn sync_proposal(
+    escrow: &Escrow,
+    uri: &str,
+) -> Result<(Option<ProposalInfo>, Option<ProposalRow>), EscrowError> {
+    let info = escrow.proposals.proposal(uri).await?;
+    let mut conn = escrow.pool.acquire().await?;
+    if let Some(info) = &info {
+        record_proposal(escrow, &mut conn, info).await?;
+    }
+    let row = load_proposal(&mut conn, uri, false).await?;
+    Ok((info, row))
+}
+
+/// Records a source's answer about a proposal.
+pub async fn record_proposal(
+    escrow: &Escrow,
+    conn: &mut PgConnection,
+    info: &ProposalInfo,
+) -> Result<(), EscrowError> {
+    let now = escrow.now();
+    // The currency never changes once money is tracked in it; a release once seen stays.
+    sqlx::query(
+        "INSERT INTO escrow.proposal (uri, cid, stage, currency, maintainer, preview_ends_at, synced_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (uri) DO UPDATE SET
+             cid = EXCLUDED.cid,
+             stage = CASE WHEN escrow.proposal.released_at IS NOT NULL THEN 'released' ELSE EXCLUDED.stage END,
+             maintainer = coalesce(EXCLUDED.maintainer, escrow.proposal.maintainer),
+             preview_ends_at = coalesce(EXCLUDED.preview_ends_at, escrow.proposal.preview_ends_at),
+             synced_at = EXCLUDED.synced_at",
+    )
+    .bind(&info.uri)
+    .bind(&info.cid)
+    .bind(info.stage.as_str())
+    .bind(&info.currency)
+    .bind(&info.maintainer)
+    .bind(info.preview_ends_at)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    if info.stage == Stage::Released {
+        sqlx::query(
+            "UPDATE escrow.proposal SET released_at = $2, verification_ends_at = $3
+             WHERE uri = $1 AND released_at IS NULL AND settlement IS NULL",
+        )
+        .bind(&info.uri)
+        .bind(now)
+        .bind(now + escrow.config.verification_period)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// A pledge row.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct PledgeRow {
+    /// Escrow's pledge id.
+    pub id: String,
+    /// The proposal's AT-URI.
+    pub proposal: String,
+    /// The proposal's CID as pledged to.
+    pub proposal_cid: String,
+    /// The backer's DID.
+    pub backer: String,
+    /// Minor units.
+    pub amount: i64,
+    /// ISO 4217.
+    pub currency: String,
+    /// pending, held, cancelled, refunded, paid_out, failed.
+    pub state: String,
+    /// The provider's payment id.
+    pub payment_id: Option<String>,
+    /// The checkout page.
+    pub checkout_url: Option<String>,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Last state change.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Columns of [`PledgeRow`].
+pub const PLEDGE_COLUMNS: &str = "id, proposal, proposal_cid, backer, amount, currency, state, payment_id, checkout_url, created_at, updated_at";
+
+impl PledgeRow {
+    /// The lexicon view.
+    pub fn view(&self) -> PledgeView {
+        PledgeView {
+            id: self.id.clone(),
+            proposal: StrongRef {
+                uri: self.proposal.clone(),
+                cid: self.proposal_cid.clone(),
+            },
+            backer: self.backer.clone(),
+            amount: self.amount,
+            currency: self.currency.clone(),
+            state: self.state.clone(),
+            checkout_url: if self.state == "pending" {
+                self.checkout_url.clone()
+            } else {
+                None
+            },
+            created_at: datetime(self.created_at),
+            updated_at: datetime(self.updated_at),
+        }
+    }
+}
+
+/// A donation row.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct DonationRow {
+    /// Escrow's donation id.
+    pub id: String,
+    /// The proposal's AT-URI.
+    pub proposal: String,
+    /// The proposal's CID.
+    pub proposal_cid: String,
+    /// The donor's DID.
+    pub donor: String,
+    /// Who receives it.
+    pub maintainer: String,
+    /// Minor units.
+    pub amount: i64,
+    /// ISO 4217.
+    pub currency: String,
+    /// The fee, once received.
+    pub fee: Option<i64>,
+    /// pending, received, paid_out, failed.
+    pub state: String,
+    /// The provider's payment id.
+    pub payment_id: Option<String>,
+    /// The checkout page.
+    pub checkout_url: Option<String>,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Last state change.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Columns of [`DonationRow`].
+pub const DONATION_COLUMNS: &str = "id, proposal, proposal_cid, donor, maintainer, amount, currency, fee, state, payment_id, checkout_url, created_at, updated_at";
+
+impl DonationRow {
+    /// The lexicon view.
+    pub fn view(&self) -> DonationView {
+        DonationView {
+            id: self.id.clone(),
+            proposal: StrongRef {
+                uri: self.proposal.clone(),
+                cid: self.proposal_cid.clone(),
+            },
+            donor: self.donor.clone(),
+            amount: self.amount,
+            currency: self.currency.clone(),
+            fee: self.fee,
+            state: self.state.clone(),
+            checkout_url: if self.state == "pending" {
+                self.checkout_url.clone()
+            } else {
+                None
+            },
+            created_at: datetime(self.created_at),
+            updated_at: datetime(self.updated_at),
+        }
+    }
+}
+
+/// A dispute row.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct DisputeRow {
+    /// Escrow's dispute id.
+    pub id: String,
+    /// The proposal's AT-URI.
+    pub proposal: String,
+    /// The proposal's CID.
+    pub proposal_cid: String,
+    /// The filer's DID.
+    pub filer: String,
+    /// The claim.
+    pub reason: String,
+    /// Supporting links.
+    pub evidence: Option<serde_json::Value>,
+    /// open, upheld, rejected.
+    pub state: String,
+    /// The operator's note.
+    pub resolution_note: Option<String>,
+    /// Filed.
+    pub created_at: DateTime<Utc>,
+    /// Resolved.
+    pub resolved_at: Option<DateTime<Utc>>,
+}
+
+/// Columns of [`DisputeRow`].
+pub const DISPUTE_COLUMNS: &str = "id, proposal, proposal_cid, filer, reason, evidence, state, resolution_note, created_at, resolved_at";
+
+impl DisputeRow {
+    /// The lexicon view.
+    pub fn view(&self) -> DisputeView {
+        DisputeView {
+            id: self.id.clone(),
+            proposal: StrongRef {
+                uri: self.proposal.clone(),
+                cid: self.proposal_cid.clone(),
+            },
+            filer: self.filer.clone(),
+            reason: self.reason.clone(),
+            evidence: self
+                .evidence
+                .as_ref()
+                .and_then(|value| serde_json::from_value(value.clone()).ok()),
+            state: self.state.clone(),
+            resolution_note: self.resolution_note.clone(),
+            created_at: datetime(self.created_at),
+            resolved_at: self.resolved_at.map(datetime),
+        }
+    }
+}
+
+/// Serializes a view for storing as an idempotent answer.
+pub fn to_json<T: serde::Serialize>(value: &T) -> Result<serde_json::Value, EscrowError> {
+    serde_json::to_value(value).map_err(|error| EscrowError::Internal(error.to_string()))
+}
+
+/// Reads a stored idempotent answer back.
+pub fn from_json<T: serde::de::DeserializeOwned>(
+    value: serde_json::Value,
+) -> Result<T, EscrowError> {
+    serde_json::from_value(value).map_err(|error| EscrowError::Internal(error.to_string()))
+}

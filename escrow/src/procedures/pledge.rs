@@ -1,0 +1,242 @@
+//! `createPledge`, `cancelPledge`, `getPledge`.
+
+use greenlight_lexicon::fund::greenlight::escrow::defs::PledgeView;
+use greenlight_lexicon::fund::greenlight::escrow::{cancel_pledge, create_pledge};
+
+use super::{from_json, load_proposal, sync_proposal, to_json, PledgeRow, PLEDGE_COLUMNS};
+use crate::error::EscrowError;
+use crate::idempotency::{self, Claim};
+use crate::ledger::{self, Kind, Transfer};
+use crate::proposal_source::Stage;
+use crate::provider::CheckoutRequest;
+use crate::{identifiers, lifecycle, Escrow};
+
+fn not_in_preview() -> EscrowError {
+    EscrowError::method(
+        "ProposalNotInPreview",
+        "pledges are accepted only while the proposal is in preview",
+    )
+}
+
+/// Creates a pending pledge with a checkout; it is held once the payment completes.
+pub async fn create_pledge(
+    escrow: &Escrow,
+    caller: &str,
+    input: &create_pledge::Input,
+) -> Result<PledgeView, EscrowError> {
+    let hash = idempotency::request_hash(create_pledge::NSID, &to_json(input)?);
+    let key = input.idempotency_key.as_str();
+    if let Some(answer) =
+        idempotency::lookup(&mut *escrow.pool.acquire().await?, caller, key, &hash).await?
+    {
+        return from_json(answer);
+    }
+    let uri = input.proposal.uri.as_str();
+    let (info, _) = sync_proposal(escrow, uri).await?;
+    let info = info.ok_or_else(|| EscrowError::method("NotFound", "no such proposal"))?;
+    let now = escrow.now();
+    let in_preview = info.stage == Stage::Preview
+        && info.preview_ends_at.is_some_and(|end| now < end)
+        && info.maintainer.is_some();
+    if !in_preview {
+        return Err(not_in_preview());
+    }
+    if info.currency != input.currency {
+        return Err(EscrowError::method(
+            "CurrencyMismatch",
+            format!("the proposal's currency is {}", info.currency),
+        ));
+    }
+    let minimum = escrow.provider.minimum_charge(&input.currency);
+    if input.amount < minimum {
+        return Err(EscrowError::method(
+            "AmountTooSmall",
+            format!(
+                "the smallest pledge is {minimum} minor units of {}",
+                input.currency
+            ),
+        ));
+    }
+
+    // The provider is called before the transaction, never inside it: concurrent retries
+    // all reach the same checkout (its key is the pledge id) without holding a connection.
+    let id = identifiers::derived("pl", &[caller, key, &hex::encode(&hash)]);
+    let checkout = escrow
+        .provider
+        .create_checkout(&CheckoutRequest {
+            reference: &id,
+            amount: input.amount,
+            currency: &input.currency,
+            description: &format!("Pledge to {uri}"),
+            idempotency_key: &id,
+        })
+        .await?;
+    let mut tx = escrow.pool.begin().await?;
+    if let Claim::Replay(answer) =
+        idempotency::claim(&mut tx, caller, key, create_pledge::NSID, &hash, now).await?
+    {
+        return from_json(answer);
+    }
+    let proposal = load_proposal(&mut tx, uri, true).await?;
+    if proposal.is_none_or(|p| p.settlement.is_some() || p.released_at.is_some()) {
+        return Err(not_in_preview());
+    }
+    let row: PledgeRow = sqlx::query_as(&format!(
+        "INSERT INTO escrow.pledge (id, proposal, proposal_cid, backer, amount, currency, state,
+             provider, payment_id, checkout_url, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8, $9, $10, $10)
+         RETURNING {PLEDGE_COLUMNS}"
+    ))
+    .bind(&id)
+    .bind(uri)
+    .bind(&input.proposal.cid)
+    .bind(caller)
+    .bind(input.amount)
+    .bind(&input.currency)
+    .bind(escrow.provider.name())
+    .bind(&checkout.payment_id)
+    .bind(&checkout.checkout_url)
+    .bind(now)
+    .fetch_one(&mut *tx)
+    .await?;
+    let hold_id = format!("{id}:hold");
+    let held = ledger::held(uri);
+    ledger::create_transfer(
+        &mut tx,
+        &Transfer {
+            two_phase: true,
+            proposal: Some(uri),
+            pledge: Some(&id),
+            backer: Some(caller),
+            ..Transfer::new(
+                &hold_id,
+                &input.currency,
+                ledger::PROVIDER_CLEARING,
+                &held,
+                input.amount,
+                Kind::PledgeHold,
+            )
+        },
+        now,
+    )
+    .await?;
+    let view = row.view();
+    idempotency::record(&mut tx, caller, key, &to_json(&view)?).await?;
+    tx.commit().await?;
+    tracing::info!(pledge = %id, proposal = %uri, amount = input.amount, "pledge created");
+    Ok(view)
+}
+
+/// Loads a pledge, locking it when `lock`.
+pub async fn load_pledge(
+    conn: &mut sqlx::PgConnection,
+    id: &str,
+    lock: bool,
+) -> Result<Option<PledgeRow>, EscrowError> {
+    let sql = format!(
+        "SELECT {PLEDGE_COLUMNS} FROM escrow.pledge WHERE id = $1{}",
+        if lock { " FOR UPDATE" } else { "" }
+    );
+    Ok(sqlx::query_as(&sql).bind(id).fetch_optional(conn).await?)
+}
+
+/// Cancels the caller's pledge during the preview: a pending one is abandoned, a held one
+/// refunded.
+pub async fn cancel_pledge(
+    escrow: &Escrow,
+    caller: &str,
+    input: &cancel_pledge::Input,
+) -> Result<PledgeView, EscrowError> {
+    let hash = idempotency::request_hash(cancel_pledge::NSID, &to_json(input)?);
+    let key = input.idempotency_key.as_str();
+    if let Some(answer) =
+        idempotency::lookup(&mut *escrow.pool.acquire().await?, caller, key, &hash).await?
+    {
+        return from_json(answer);
+    }
+    let not_found = || EscrowError::method("NotFound", "no such pledge");
+    let pledge = load_pledge(&mut *escrow.pool.acquire().await?, &input.pledge, false)
+        .await?
+        .ok_or_else(not_found)?;
+    if pledge.backer != caller {
+        return Err(EscrowError::method(
+            "NotABacker",
+            "the pledge belongs to someone else",
+        ));
+    }
+    // Errors from the AppView leave the decision to what escrow already knows.
+    if let Err(error) = sync_proposal(escrow, &pledge.proposal).await {
+        tracing::warn!(%error, "cancelPledge: could not refresh the proposal");
+    }
+    let now = escrow.now();
+    let mut tx = escrow.pool.begin().await?;
+    if let Claim::Replay(answer) =
+        idempotency::claim(&mut tx, caller, key, cancel_pledge::NSID, &hash, now).await?
+    {
+        return from_json(answer);
+    }
+    let proposal = load_proposal(&mut tx, &pledge.proposal, true)
+        .await?
+        .ok_or_else(not_found)?;
+    let pledge = load_pledge(&mut tx, &input.pledge, true)
+        .await?
+        .ok_or_else(not_found)?;
+    if proposal.released_at.is_some() || proposal.stage == Stage::Released.as_str() {
+        return Err(EscrowError::method(
+            "AlreadyReleased",
+            "a release was declared; pledges can no longer be cancelled",
+        ));
+    }
+    let not_cancellable = |why: &str| EscrowError::method("PledgeNotCancellable", why.to_owned());
+    if pledge.state != "pending" && pledge.state != "held" {
+        return Err(not_cancellable(&format!("the pledge is {}", pledge.state)));
+    }
+    let in_preview = proposal.stage == Stage::Preview.as_str()
+        && proposal.settlement.is_none()
+        && proposal.preview_ends_at.is_some_and(|end| now < end);
+    if !in_preview {
+        return Err(not_cancellable(
+            "pledges can be cancelled only during the preview",
+        ));
+    }
+    if pledge.state == "pending" {
+        ledger::finish_transfer(
+            &mut tx,
+            &format!("{}:hold", pledge.id),
+            ledger::Finish::Void,
+            now,
+        )
+        .await?;
+        sqlx::query("UPDATE escrow.pledge SET state = 'cancelled', updated_at = $2 WHERE id = $1")
+            .bind(&pledge.id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+    } else {
+        lifecycle::decide_refund(&mut tx, &pledge, "cancelled", now).await?;
+    }
+    let row = load_pledge(&mut tx, &pledge.id, false)
+        .await?
+        .ok_or_else(not_found)?;
+    let view = row.view();
+    idempotency::record(&mut tx, caller, key, &to_json(&view)?).await?;
+    tx.commit().await?;
+    if pledge.state == "pending" {
+        if let Some(payment) = &pledge.payment_id {
+            // Best effort: a payment that still goes through is refunded by the webhook path.
+            if let Err(error) = escrow.provider.cancel_checkout(payment).await {
+                tracing::warn!(%error, pledge = %pledge.id, "could not cancel the checkout");
+            }
+        }
+    }
+    escrow.wake.notify_one();
+    Ok(view)
+}
+
+/// One pledge by id.
+pub async fn get_pledge(escrow: &Escrow, id: &str) -> Result<PledgeView, EscrowError> {
+    load_pledge(&mut *escrow.pool.acquire().await?, id, false)
+        .await?
+        .map(|row| row.view())
+        .ok_or_else(|| EscrowError::method("NotFound", "no such pledge"))
+}

@@ -1,0 +1,173 @@
+//! The public queries: `getPledge` (in `pledge`), `getProposalState`, `getLargestContribution`,
+//! `listLedgerEntries`.
+
+use greenlight_lexicon::fund::greenlight::escrow::defs::{LedgerEntry, ProposalState};
+use greenlight_lexicon::fund::greenlight::escrow::{get_largest_contribution, list_ledger_entries};
+
+use super::load_proposal;
+use crate::clock::datetime;
+use crate::error::EscrowError;
+use crate::{ledger, lifecycle, Escrow};
+
+/// The money of one proposal.
+pub async fn get_proposal_state(escrow: &Escrow, uri: &str) -> Result<ProposalState, EscrowError> {
+    let mut conn = escrow.pool.acquire().await?;
+    let proposal = load_proposal(&mut conn, uri, false)
+        .await?
+        .ok_or_else(|| EscrowError::method("NotFound", "escrow knows no such proposal"))?;
+    let held = ledger::balance(&mut conn, &proposal.currency, &ledger::held(uri))
+        .await?
+        .credit_balance();
+    let sums: (i64, i64, i64) = sqlx::query_as(
+        "SELECT coalesce(sum(amount) FILTER (WHERE kind = 'pledge_capture'), 0)::bigint,
+                coalesce(sum(amount) FILTER (WHERE kind = 'refund'), 0)::bigint,
+                coalesce(sum(amount) FILTER (WHERE kind = 'fee'), 0)::bigint
+         FROM escrow.transfer_current WHERE proposal = $1 AND state = 'posted'",
+    )
+    .bind(uri)
+    .fetch_one(&mut *conn)
+    .await?;
+    let donations: i64 = sqlx::query_scalar(
+        "SELECT coalesce(sum(amount), 0)::bigint FROM escrow.donation
+         WHERE proposal = $1 AND state IN ('received', 'paid_out')",
+    )
+    .bind(uri)
+    .fetch_one(&mut *conn)
+    .await?;
+    let pledge_count: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM escrow.pledge WHERE proposal = $1 AND state IN ('held', 'paid_out')",
+    )
+    .bind(uri)
+    .fetch_one(&mut *conn)
+    .await?;
+    let open_disputes = lifecycle::open_disputes(&mut conn, uri).await?;
+    let payout_state = match proposal.settlement.as_deref() {
+        Some("refund") => "refunded",
+        Some(_) => {
+            let waiting: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM escrow.job WHERE id = $1 AND state = 'awaiting_account')",
+            )
+            .bind(format!("payout:{}", lifecycle::payout_key(uri)))
+            .fetch_one(&mut *conn)
+            .await?;
+            if waiting {
+                "awaiting_account"
+            } else {
+                "paid"
+            }
+        }
+        None if open_disputes > 0 => "frozen",
+        None if proposal.released_at.is_some() => "verifying",
+        None => "none",
+    };
+    Ok(ProposalState {
+        proposal: proposal.uri,
+        stage: proposal.stage,
+        currency: proposal.currency,
+        held,
+        paid_out: sums.0,
+        refunded: sums.1,
+        donations,
+        fees: sums.2,
+        pledge_count,
+        preview_ends_at: proposal.preview_ends_at.map(datetime),
+        verification_ends_at: proposal.verification_ends_at.map(datetime),
+        open_disputes,
+        payout_state: payout_state.to_owned(),
+    })
+}
+
+/// A person's largest successful contribution in a currency: a received donation or a pledge
+/// that was paid out.
+pub async fn get_largest_contribution(
+    escrow: &Escrow,
+    params: &get_largest_contribution::Params,
+) -> Result<get_largest_contribution::Output, EscrowError> {
+    let amount: i64 = sqlx::query_scalar(
+        "SELECT greatest(
+             (SELECT coalesce(max(amount), 0) FROM escrow.pledge
+              WHERE backer = $1 AND currency = $2 AND state = 'paid_out'),
+             (SELECT coalesce(max(amount), 0) FROM escrow.donation
+              WHERE donor = $1 AND currency = $2 AND state IN ('received', 'paid_out')))::bigint",
+    )
+    .bind(&params.did)
+    .bind(&params.currency)
+    .fetch_one(&escrow.pool)
+    .await?;
+    Ok(get_largest_contribution::Output {
+        did: params.did.clone(),
+        currency: params.currency.clone(),
+        amount,
+    })
+}
+
+#[derive(sqlx::FromRow)]
+struct EntryRow {
+    seq: i64,
+    id: String,
+    created_at: chrono::DateTime<chrono::Utc>,
+    kind: String,
+    state: String,
+    ledger: String,
+    amount: i64,
+    debit_account: String,
+    credit_account: String,
+    proposal: Option<String>,
+    pledge: Option<String>,
+    donation: Option<String>,
+    backer: Option<String>,
+    maintainer: Option<String>,
+}
+
+/// The public ledger feed, after `cursor`.
+pub async fn list_ledger_entries(
+    escrow: &Escrow,
+    params: &list_ledger_entries::Params,
+) -> Result<list_ledger_entries::Output, EscrowError> {
+    let after = match params.cursor.as_deref() {
+        None | Some("") => 0,
+        Some(cursor) => cursor
+            .parse::<i64>()
+            .ok()
+            .filter(|seq| *seq >= 0)
+            .ok_or_else(|| EscrowError::InvalidRequest("cursor is not a seq".into()))?,
+    };
+    let limit = params.limit.unwrap_or(100).clamp(1, 1000);
+    let mut conn = escrow.pool.acquire().await?;
+    ledger::publish_feed(&mut conn).await?;
+    let rows: Vec<EntryRow> = sqlx::query_as(
+        "SELECT f.seq, t.id, t.created_at, t.kind, s.state, t.ledger, t.amount, t.debit_account,
+                t.credit_account, t.proposal, t.pledge, t.donation, t.backer, t.maintainer
+         FROM escrow.ledger_feed f
+         JOIN escrow.transfer_state s ON s.id = f.state_id
+         JOIN escrow.transfer t ON t.id = s.transfer_id
+         WHERE f.seq > $1 ORDER BY f.seq LIMIT $2",
+    )
+    .bind(after)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?;
+    let cursor = rows.last().map(|row| row.seq.to_string());
+    Ok(list_ledger_entries::Output {
+        cursor,
+        entries: rows
+            .into_iter()
+            .map(|row| LedgerEntry {
+                seq: row.seq,
+                id: row.id,
+                created_at: datetime(row.created_at),
+                kind: row.kind,
+                state: row.state,
+                currency: row.ledger,
+                amount: row.amount,
+                debit_account: row.debit_account,
+                credit_account: row.credit_account,
+                proposal: row.proposal,
+                pledge: row.pledge,
+                donation: row.donation,
+                backer: row.backer,
+                maintainer: row.maintainer,
+            })
+            .collect(),
+    })
+}

@@ -1,0 +1,92 @@
+//! Webhook events in Stripe's format (`{"id","type","created","data":{"object":{...}}}`),
+//! which the sandbox sends too.
+
+use serde_json::Value;
+
+/// What an event tells escrow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventKind {
+    /// A payment completed: the money is in the platform balance.
+    PaymentSucceeded {
+        /// The provider's payment id.
+        payment_id: String,
+        /// Minor units received.
+        amount: i64,
+    },
+    /// A payment attempt failed.
+    PaymentFailed {
+        /// The provider's payment id.
+        payment_id: String,
+    },
+    /// A connected account changed (e.g. finished onboarding).
+    AccountUpdated {
+        /// The provider's account id.
+        account_id: String,
+        /// Whether payouts can reach it now.
+        payouts_enabled: bool,
+    },
+    /// An event escrow records but does not act on.
+    Other,
+}
+
+/// A parsed webhook event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    /// The provider's event id, unique per event (not per delivery).
+    pub id: String,
+    /// The event type, e.g. `payment_intent.succeeded`.
+    pub event_type: String,
+    /// What it means for escrow.
+    pub kind: EventKind,
+}
+
+/// Why an event body was not understood.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("malformed event: {0}")]
+pub struct MalformedEvent(pub &'static str);
+
+/// Parses an event body (already verified).
+pub fn parse(body: &Value) -> Result<Event, MalformedEvent> {
+    let id = body
+        .get("id")
+        .and_then(Value::as_str)
+        .filter(|id| !id.is_empty() && id.len() <= 255)
+        .ok_or(MalformedEvent("no event id"))?;
+    let event_type = body
+        .get("type")
+        .and_then(Value::as_str)
+        .ok_or(MalformedEvent("no event type"))?;
+    let object = body.pointer("/data/object");
+    let object_id = || {
+        object
+            .and_then(|o| o.get("id"))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .ok_or(MalformedEvent("no data.object.id"))
+    };
+    let kind = match event_type {
+        "payment_intent.succeeded" => EventKind::PaymentSucceeded {
+            payment_id: object_id()?,
+            amount: object
+                .and_then(|o| o.get("amount_received").or_else(|| o.get("amount")))
+                .and_then(Value::as_i64)
+                .ok_or(MalformedEvent("no amount"))?,
+        },
+        "payment_intent.payment_failed" | "payment_intent.canceled" => EventKind::PaymentFailed {
+            payment_id: object_id()?,
+        },
+        "account.updated" => EventKind::AccountUpdated {
+            account_id: object_id()?,
+            payouts_enabled: object
+                .and_then(|o| o.get("payouts_enabled"))
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+        },
+        _ => EventKind::Other,
+    };
+    Ok(Event {
+        id: id.to_owned(),
+        event_type: event_type.to_owned(),
+        kind,
+    })
+}

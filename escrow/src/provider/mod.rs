@@ -1,0 +1,183 @@
+//! Payment providers behind one trait: the `sandbox` (the default, no real money) and Stripe.
+//!
+//! Every call that moves money carries an idempotency key derived from the ledger transfer it
+//! belongs to, so a retry after a crash can never move money twice. Both providers send
+//! webhooks in Stripe's event format, signed with Stripe's scheme ([`signature`]), and both go
+//! through the same verification and de-duplication path ([`crate::webhook`]).
+
+pub mod event;
+pub mod sandbox;
+pub mod signature;
+pub mod stripe;
+
+use async_trait::async_trait;
+
+/// A provider call that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderError {
+    /// The provider refused for good (invalid request, insufficient funds, closed account).
+    #[error("the provider refused: {0}")]
+    Rejected(String),
+    /// The provider could not be reached or failed; the call may be retried with its key.
+    #[error("the provider is unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// A payment to collect from a backer or donor.
+#[derive(Debug, Clone)]
+pub struct CheckoutRequest<'a> {
+    /// Escrow's id of the pledge or donation, attached as metadata.
+    pub reference: &'a str,
+    /// Minor units.
+    pub amount: i64,
+    /// ISO 4217, upper case.
+    pub currency: &'a str,
+    /// Shown to the payer.
+    pub description: &'a str,
+    /// Makes the call safe to repeat.
+    pub idempotency_key: &'a str,
+}
+
+/// A payment waiting for the payer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkout {
+    /// The provider's payment id.
+    pub payment_id: String,
+    /// Where the payer completes the payment.
+    pub checkout_url: String,
+}
+
+/// A refund of (part of) a payment.
+#[derive(Debug, Clone)]
+pub struct RefundRequest<'a> {
+    /// The provider's payment id.
+    pub payment_id: &'a str,
+    /// Minor units.
+    pub amount: i64,
+    /// ISO 4217, upper case.
+    pub currency: &'a str,
+    /// The ledger transfer id.
+    pub idempotency_key: &'a str,
+}
+
+/// A transfer from the platform balance to a connected payout account.
+#[derive(Debug, Clone)]
+pub struct TransferRequest<'a> {
+    /// The connected account.
+    pub destination: &'a str,
+    /// Minor units.
+    pub amount: i64,
+    /// ISO 4217, upper case.
+    pub currency: &'a str,
+    /// The ledger transfer id.
+    pub idempotency_key: &'a str,
+}
+
+/// Status of a payout account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountStatus {
+    /// Onboarding is incomplete.
+    Pending,
+    /// Payouts are enabled.
+    Active,
+    /// The provider disabled payouts.
+    Restricted,
+}
+
+impl AccountStatus {
+    /// The lexicon's name for the status.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountStatus::Pending => "pending",
+            AccountStatus::Active => "active",
+            AccountStatus::Restricted => "restricted",
+        }
+    }
+}
+
+/// A payout account at the provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PayoutAccount {
+    /// The provider's account id.
+    pub id: String,
+    /// Whether payouts can reach it.
+    pub status: AccountStatus,
+    /// Where the owner finishes onboarding, while pending.
+    pub onboarding_url: Option<String>,
+}
+
+/// What kind of money left the platform balance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MovementKind {
+    /// Back to a payer.
+    Refund,
+    /// To a connected account.
+    Transfer,
+}
+
+/// One refund or transfer in the provider's records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Movement {
+    /// Refund or transfer.
+    pub kind: MovementKind,
+    /// The idempotency key it was made with (a ledger transfer id).
+    pub idempotency_key: String,
+    /// Minor units.
+    pub amount: i64,
+    /// ISO 4217, upper case.
+    pub currency: String,
+}
+
+/// A payment provider.
+#[async_trait]
+pub trait PaymentProvider: Send + Sync {
+    /// The provider's name in the lexicons (`sandbox`, `stripe`).
+    fn name(&self) -> &'static str;
+    /// The smallest charge the provider accepts in `currency`, in minor units.
+    fn minimum_charge(&self, currency: &str) -> i64;
+    /// The secret webhooks are signed with.
+    fn webhook_secret(&self) -> &[u8];
+    /// Starts collecting a payment.
+    async fn create_checkout(
+        &self,
+        request: &CheckoutRequest<'_>,
+    ) -> Result<Checkout, ProviderError>;
+    /// Stops a payment that was not made yet, so a cancelled pledge cannot be paid.
+    async fn cancel_checkout(&self, payment_id: &str) -> Result<(), ProviderError>;
+    /// The page a payer completes a payment on, when escrow serves it.
+    async fn checkout_page(&self, payment_id: &str) -> Result<Option<String>, ProviderError>;
+    /// Refunds a payment; returns the provider's refund id.
+    async fn refund(&self, request: &RefundRequest<'_>) -> Result<String, ProviderError>;
+    /// Transfers to a connected account; returns the provider's transfer id.
+    async fn transfer(&self, request: &TransferRequest<'_>) -> Result<String, ProviderError>;
+    /// Creates (or, with the same key, finds again) a payout account for `owner`.
+    async fn create_payout_account(
+        &self,
+        owner: &str,
+        idempotency_key: &str,
+    ) -> Result<PayoutAccount, ProviderError>;
+    /// The refund or transfer already made with `idempotency_key`, if any. Jobs ask before
+    /// calling again after a crash, so exactly-once holds even past the provider's own
+    /// idempotency-key retention (Stripe keeps keys for 24 hours).
+    async fn find_movement(
+        &self,
+        kind: MovementKind,
+        idempotency_key: &str,
+        payment_id: Option<&str>,
+    ) -> Result<Option<String>, ProviderError>;
+    /// The platform's balance in `currency`, when the provider's balance is comparable to the
+    /// ledger's clearing account.
+    async fn balance(&self, currency: &str) -> Result<Option<i64>, ProviderError>;
+    /// Every refund and transfer the provider made, when it can list them.
+    async fn movements(&self) -> Result<Option<Vec<Movement>>, ProviderError>;
+}
+
+/// The smallest charge Stripe accepts per currency (its documented minimums), used by both
+/// providers so the sandbox refuses what Stripe would.
+pub fn stripe_minimum_charge(currency: &str) -> i64 {
+    match currency {
+        "GBP" => 30,
+        "JPY" => 50,
+        _ => 50,
+    }
+}
