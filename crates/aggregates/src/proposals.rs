@@ -1,0 +1,650 @@
+//! Proposal state: load a proposal's records, apply the funding rules, store the result.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use greenlight_funding::{
+    derive, Currency, EstimateRecord, Exclusion, LargestContribution, ProjectRecord, ProposalInput,
+    ProposalState, ProposalSubject, StageUpdate, StatusRecord, Timestamp,
+};
+use serde_json::{json, Value};
+use sqlx::PgConnection;
+
+use crate::collection::{ESTIMATE, PROJECT, PROPOSAL, STATUS};
+
+/// How many proposals one round of statements covers, so a rebuild of a large database keeps
+/// its statements (and their arrays) a reasonable size.
+const CHUNK: usize = 500;
+
+/// Formats a moment the way lexicon `datetime` fields want it.
+pub(crate) fn datetime(micros: i64) -> String {
+    DateTime::<Utc>::from_timestamp_micros(micros)
+        .unwrap_or_default()
+        .to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+fn micros_to_datetime(micros: i64) -> DateTime<Utc> {
+    DateTime::<Utc>::from_timestamp_micros(micros).unwrap_or_default()
+}
+
+/// Recomputes the given proposals' state from their records, inside the caller's
+/// transaction. A proposal that is deleted or hidden loses its state rows.
+pub async fn refresh_proposals(
+    conn: &mut PgConnection,
+    uris: &[String],
+) -> Result<(), sqlx::Error> {
+    for chunk in uris.chunks(CHUNK) {
+        refresh_chunk(conn, chunk).await?;
+    }
+    Ok(())
+}
+
+/// Recomputes every aggregate from scratch: money from the stored ledger entries, then every
+/// visible proposal.
+pub async fn rebuild_all(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+    crate::lock(conn).await?;
+    sqlx::query("TRUNCATE appview.proposal_state, appview.estimate_state")
+        .execute(&mut *conn)
+        .await?;
+    crate::money::rebuild_money(conn).await?;
+    let uris: Vec<(String,)> = sqlx::query_as(
+        "SELECT uri FROM appview.record WHERE collection = $1 AND NOT hidden ORDER BY uri",
+    )
+    .bind(PROPOSAL)
+    .fetch_all(&mut *conn)
+    .await?;
+    let uris: Vec<String> = uris.into_iter().map(|(u,)| u).collect();
+    refresh_proposals(conn, &uris).await
+}
+
+/// A proposal record as loaded: uri, did, cid, body, subject uri, createdAt, indexedAt.
+type ProposalTuple = (
+    String,
+    String,
+    String,
+    Value,
+    Option<String>,
+    DateTime<Utc>,
+    DateTime<Utc>,
+);
+/// An estimate record as loaded: uri, did, amount, currency, subject uri, createdAt.
+type EstimateTuple = (
+    String,
+    String,
+    Option<i64>,
+    Option<String>,
+    String,
+    DateTime<Utc>,
+);
+
+struct ProposalRow {
+    uri: String,
+    did: String,
+    cid: String,
+    body: Value,
+    subject_uri: Option<String>,
+    created_at: DateTime<Utc>,
+    indexed_at: DateTime<Utc>,
+}
+
+struct ProjectInfo {
+    record: ProjectRecord,
+    repository: Option<String>,
+}
+
+/// What one proposal's row holds besides the derived state.
+struct Derived {
+    row: ProposalRow,
+    project_uri: Option<String>,
+    repository: Option<String>,
+    state: ProposalState,
+}
+
+async fn refresh_chunk(conn: &mut PgConnection, uris: &[String]) -> Result<(), sqlx::Error> {
+    let uris: Vec<String> = uris
+        .iter()
+        .cloned()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let rows: Vec<ProposalTuple> = sqlx::query_as(
+        "SELECT uri, did, cid, body, subject_uri, created_at, indexed_at FROM appview.record
+             WHERE uri = ANY($1) AND collection = $2 AND NOT hidden",
+    )
+    .bind(&uris)
+    .bind(PROPOSAL)
+    .fetch_all(&mut *conn)
+    .await?;
+    let proposals: Vec<ProposalRow> = rows
+        .into_iter()
+        .map(
+            |(uri, did, cid, body, subject_uri, created_at, indexed_at)| ProposalRow {
+                uri,
+                did,
+                cid,
+                body,
+                subject_uri,
+                created_at,
+                indexed_at,
+            },
+        )
+        .collect();
+
+    let present: BTreeSet<&str> = proposals.iter().map(|p| p.uri.as_str()).collect();
+    let gone: Vec<&str> = uris
+        .iter()
+        .map(String::as_str)
+        .filter(|u| !present.contains(u))
+        .collect();
+    if !gone.is_empty() {
+        let projects: Vec<(Option<String>,)> = sqlx::query_as(
+            "DELETE FROM appview.proposal_state WHERE uri = ANY($1) RETURNING project_uri",
+        )
+        .bind(&gone)
+        .fetch_all(&mut *conn)
+        .await?;
+        let mut changed: Vec<&str> = gone.clone();
+        changed.extend(projects.iter().filter_map(|(p,)| p.as_deref()));
+        crate::notify(conn, &changed).await?;
+        sqlx::query("DELETE FROM appview.estimate_state WHERE proposal_uri = ANY($1)")
+            .bind(&gone)
+            .execute(&mut *conn)
+            .await?;
+    }
+    if proposals.is_empty() {
+        return Ok(());
+    }
+    let present: Vec<String> = proposals.iter().map(|p| p.uri.clone()).collect();
+
+    let projects = load_projects(conn, &proposals).await?;
+    let mut statuses = load_statuses(conn, &present).await?;
+    let mut estimates = load_estimates(conn, &present).await?;
+    let authors: Vec<String> = estimates
+        .values()
+        .flatten()
+        .map(|e| e.author.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let contributions = load_contributions(conn, &authors).await?;
+
+    let mut derived = Vec::with_capacity(proposals.len());
+    for row in proposals {
+        let (subject, project_uri, repository) = subject_of(&row, &projects);
+        let estimates = estimates.remove(&row.uri).unwrap_or_default();
+        let wanted: BTreeSet<(&str, Currency)> = estimates
+            .iter()
+            .map(|e| (e.author.as_str(), e.currency))
+            .collect();
+        let contributions = contributions
+            .iter()
+            .filter(|c| wanted.contains(&(c.author.as_str(), c.currency)))
+            .cloned()
+            .collect();
+        let input = ProposalInput {
+            subject,
+            statuses: statuses.remove(&row.uri).unwrap_or_default(),
+            estimates,
+            contributions,
+        };
+        let state = derive(&input);
+        derived.push(Derived {
+            row,
+            project_uri,
+            repository,
+            state,
+        });
+    }
+    write_states(conn, &derived).await?;
+    let mut changed: BTreeSet<&str> = BTreeSet::new();
+    for d in &derived {
+        changed.insert(&d.row.uri);
+        changed.extend(d.project_uri.as_deref());
+    }
+    crate::notify(conn, &changed.into_iter().collect::<Vec<_>>()).await
+}
+
+fn subject_of(
+    row: &ProposalRow,
+    projects: &BTreeMap<String, ProjectInfo>,
+) -> (ProposalSubject, Option<String>, Option<String>) {
+    let subject = row.body.get("subject");
+    let kind = subject.and_then(|s| s.get("$type")).and_then(Value::as_str);
+    match (kind, &row.subject_uri) {
+        (Some("com.atproto.repo.strongRef"), Some(project_uri)) => {
+            match projects.get(project_uri) {
+                Some(info) => (
+                    ProposalSubject::Project(info.record.clone()),
+                    Some(project_uri.clone()),
+                    info.repository.clone(),
+                ),
+                None => (
+                    ProposalSubject::UnknownProject,
+                    Some(project_uri.clone()),
+                    None,
+                ),
+            }
+        }
+        _ => {
+            let url = subject
+                .and_then(|s| s.get("url"))
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            match url {
+                Some(url) => (
+                    ProposalSubject::Repository { url: url.clone() },
+                    None,
+                    Some(url),
+                ),
+                None => (ProposalSubject::UnknownProject, None, None),
+            }
+        }
+    }
+}
+
+async fn load_projects(
+    conn: &mut PgConnection,
+    proposals: &[ProposalRow],
+) -> Result<BTreeMap<String, ProjectInfo>, sqlx::Error> {
+    let wanted: Vec<&str> = proposals
+        .iter()
+        .filter_map(|p| p.subject_uri.as_deref())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    if wanted.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let rows: Vec<(String, String, Value, Option<String>)> = sqlx::query_as(
+        "SELECT uri, did, body, currency FROM appview.record
+         WHERE uri = ANY($1) AND collection = $2 AND NOT hidden",
+    )
+    .bind(&wanted)
+    .bind(PROJECT)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut projects = BTreeMap::new();
+    for (uri, did, body, currency) in rows {
+        let currency = match currency.as_deref().map(Currency::parse) {
+            None => Currency::USD,
+            Some(Ok(currency)) => currency,
+            Some(Err(error)) => {
+                tracing::warn!(%uri, %error, "project with an unusable currency is ignored");
+                continue;
+            }
+        };
+        let maintainers = body
+            .get("maintainers")
+            .and_then(Value::as_array)
+            .map(|list| {
+                list.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let repository = body
+            .get("repository")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        projects.insert(
+            uri,
+            ProjectInfo {
+                record: ProjectRecord {
+                    owner: did,
+                    maintainers,
+                    currency,
+                },
+                repository,
+            },
+        );
+    }
+    Ok(projects)
+}
+
+async fn load_statuses(
+    conn: &mut PgConnection,
+    proposals: &[String],
+) -> Result<BTreeMap<String, Vec<StatusRecord>>, sqlx::Error> {
+    let rows: Vec<(String, String, Value, String, DateTime<Utc>)> = sqlx::query_as(
+        "SELECT uri, did, body, subject_uri, created_at FROM appview.record
+         WHERE subject_uri = ANY($1) AND collection = $2 AND NOT hidden",
+    )
+    .bind(proposals)
+    .bind(STATUS)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut by_proposal: BTreeMap<String, Vec<StatusRecord>> = BTreeMap::new();
+    for (uri, did, body, subject, created_at) in rows {
+        match stage_update(&body) {
+            Some(update) => by_proposal.entry(subject).or_default().push(StatusRecord {
+                uri,
+                author: did,
+                created_at: Timestamp::from_micros(created_at.timestamp_micros()),
+                update,
+            }),
+            None => tracing::warn!(%uri, "status record with an unreadable stage is ignored"),
+        }
+    }
+    Ok(by_proposal)
+}
+
+/// Reads a status record's `stage` union (already lexicon-valid when indexed).
+fn stage_update(body: &Value) -> Option<StageUpdate> {
+    let stage = body.get("stage")?;
+    let text = |key: &str| stage.get(key).and_then(Value::as_str).map(str::to_owned);
+    match stage.get("$type")?.as_str()? {
+        "fund.greenlight.status#development" => Some(StageUpdate::Development {
+            goal: stage.get("goal")?.as_i64()?,
+            currency: Currency::parse(stage.get("currency")?.as_str()?).ok()?,
+            note: text("note"),
+        }),
+        "fund.greenlight.status#preview" => {
+            let ends_at = DateTime::parse_from_rfc3339(stage.get("endsAt")?.as_str()?).ok()?;
+            Some(StageUpdate::Preview {
+                url: text("url")?,
+                instructions: text("instructions")?,
+                ends_at: Timestamp::from_micros(ends_at.timestamp_micros()),
+            })
+        }
+        "fund.greenlight.status#release" => Some(StageUpdate::Release {
+            source_url: text("sourceUrl")?,
+            revision: text("revision"),
+            license: text("license")?,
+        }),
+        "fund.greenlight.status#decline" => Some(StageUpdate::Decline {
+            reason: text("reason")?,
+        }),
+        _ => None,
+    }
+}
+
+async fn load_estimates(
+    conn: &mut PgConnection,
+    proposals: &[String],
+) -> Result<BTreeMap<String, Vec<EstimateRecord>>, sqlx::Error> {
+    let rows: Vec<EstimateTuple> = sqlx::query_as(
+        "SELECT uri, did, amount, currency, subject_uri, created_at FROM appview.record
+             WHERE subject_uri = ANY($1) AND collection = $2 AND NOT hidden",
+    )
+    .bind(proposals)
+    .bind(ESTIMATE)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut by_proposal: BTreeMap<String, Vec<EstimateRecord>> = BTreeMap::new();
+    for (uri, did, amount, currency, subject, created_at) in rows {
+        let (Some(amount), Some(Ok(currency))) = (amount, currency.as_deref().map(Currency::parse))
+        else {
+            tracing::warn!(%uri, "estimate without a usable amount or currency is ignored");
+            continue;
+        };
+        by_proposal
+            .entry(subject)
+            .or_default()
+            .push(EstimateRecord {
+                uri,
+                author: did,
+                amount,
+                currency,
+                created_at: Timestamp::from_micros(created_at.timestamp_micros()),
+            });
+    }
+    Ok(by_proposal)
+}
+
+async fn load_contributions(
+    conn: &mut PgConnection,
+    authors: &[String],
+) -> Result<Vec<LargestContribution>, sqlx::Error> {
+    if authors.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<(String, String, i64)> = sqlx::query_as(
+        "SELECT did, currency, largest FROM appview.contribution WHERE did = ANY($1) AND largest > 0",
+    )
+    .bind(authors)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(author, currency, amount)| {
+            Some(LargestContribution {
+                author,
+                currency: Currency::parse(&currency).ok()?,
+                amount,
+            })
+        })
+        .collect())
+}
+
+/// The stored JSON of one accepted stage change (`fund.greenlight.defs#stageEvent` without
+/// the author's handle, which the AppView hydrates at read time).
+fn history_json(state: &ProposalState) -> Value {
+    // The view holds at most the latest 100 stage changes.
+    let skip = state.history.len().saturating_sub(100);
+    Value::Array(
+        state
+            .history
+            .iter()
+            .skip(skip)
+            .map(|s| {
+                json!({
+                    "stage": s.update.stage().to_string(),
+                    "uri": s.uri,
+                    "author": s.author,
+                    "createdAt": datetime(s.created_at.as_micros()),
+                })
+            })
+            .collect(),
+    )
+}
+
+struct StageDetails {
+    preview: Option<Value>,
+    release: Option<Value>,
+    decline_reason: Option<String>,
+    released_at: Option<DateTime<Utc>>,
+}
+
+fn stage_details(state: &ProposalState) -> StageDetails {
+    let mut details = StageDetails {
+        preview: None,
+        release: None,
+        decline_reason: None,
+        released_at: None,
+    };
+    for status in &state.history {
+        match &status.update {
+            StageUpdate::Preview {
+                url, instructions, ..
+            } => {
+                let ends_at = state.preview_ends_at.map(|t| datetime(t.as_micros()));
+                details.preview = Some(json!({
+                    "url": url,
+                    "instructions": instructions,
+                    "endsAt": ends_at,
+                }));
+            }
+            StageUpdate::Release {
+                source_url,
+                revision,
+                license,
+            } => {
+                let mut release = json!({ "sourceUrl": source_url, "license": license });
+                if let (Some(revision), Some(map)) = (revision, release.as_object_mut()) {
+                    map.insert("revision".into(), json!(revision));
+                }
+                details.release = Some(release);
+                details.released_at = Some(micros_to_datetime(status.created_at.as_micros()));
+            }
+            StageUpdate::Decline { reason } => details.decline_reason = Some(reason.clone()),
+            StageUpdate::Development { .. } => {}
+        }
+    }
+    details
+}
+
+fn to_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+async fn write_states(conn: &mut PgConnection, derived: &[Derived]) -> Result<(), sqlx::Error> {
+    let n = derived.len();
+    let mut uri = Vec::with_capacity(n);
+    let mut did = Vec::with_capacity(n);
+    let mut cid = Vec::with_capacity(n);
+    let mut project_uri = Vec::with_capacity(n);
+    let mut repository = Vec::with_capacity(n);
+    let mut stage = Vec::with_capacity(n);
+    let mut currency = Vec::with_capacity(n);
+    let mut goal = Vec::with_capacity(n);
+    let mut estimate_count = Vec::with_capacity(n);
+    let mut estimate_total = Vec::with_capacity(n);
+    let mut capped_count = Vec::with_capacity(n);
+    let mut preview_started_at = Vec::with_capacity(n);
+    let mut history = Vec::with_capacity(n);
+    let mut preview = Vec::with_capacity(n);
+    let mut release = Vec::with_capacity(n);
+    let mut decline_reason = Vec::with_capacity(n);
+    let mut released_at = Vec::with_capacity(n);
+    let mut created_at = Vec::with_capacity(n);
+    let mut indexed_at = Vec::with_capacity(n);
+
+    let mut e_uri = Vec::new();
+    let mut e_proposal = Vec::new();
+    let mut e_did = Vec::new();
+    let mut e_counted = Vec::new();
+    let mut e_capped = Vec::new();
+    let mut e_frozen = Vec::new();
+    let mut e_current = Vec::new();
+    let mut e_created = Vec::new();
+
+    for d in derived {
+        let details = stage_details(&d.state);
+        uri.push(d.row.uri.clone());
+        did.push(d.row.did.clone());
+        cid.push(d.row.cid.clone());
+        project_uri.push(d.project_uri.clone());
+        repository.push(d.repository.clone());
+        stage.push(d.state.stage.to_string());
+        currency.push(d.state.currency.to_string());
+        goal.push(d.state.goal);
+        estimate_count.push(to_i64(d.state.totals.counted_estimates));
+        estimate_total.push(d.state.totals.counted_sum.max(0));
+        capped_count.push(to_i64(d.state.totals.capped_estimates));
+        preview_started_at.push(
+            d.state
+                .preview_started_at
+                .map(|t| micros_to_datetime(t.as_micros())),
+        );
+        history.push(history_json(&d.state));
+        preview.push(details.preview);
+        release.push(details.release);
+        decline_reason.push(details.decline_reason);
+        released_at.push(details.released_at);
+        created_at.push(d.row.created_at);
+        indexed_at.push(d.row.indexed_at);
+
+        let mut seen = BTreeSet::new();
+        for verdict in &d.state.estimates {
+            // A repeated URI is malformed input; its first occurrence stands for it.
+            if !seen.insert(verdict.record.uri.as_str()) {
+                continue;
+            }
+            e_uri.push(verdict.record.uri.clone());
+            e_proposal.push(d.row.uri.clone());
+            e_did.push(verdict.record.author.clone());
+            e_counted.push(verdict.counted);
+            e_capped.push(verdict.capped);
+            e_frozen.push(verdict.is_frozen());
+            e_current.push(
+                !verdict
+                    .exclusions
+                    .iter()
+                    .any(|e| matches!(e, Exclusion::Superseded { .. } | Exclusion::DuplicateUri)),
+            );
+            e_created.push(micros_to_datetime(verdict.record.created_at.as_micros()));
+        }
+    }
+
+    sqlx::query(
+        "INSERT INTO appview.proposal_state AS s (uri, did, cid, project_uri, repository, stage,
+             currency, goal, estimate_count, estimate_total, capped_count, preview_started_at,
+             history, preview, release, decline_reason, released_at, search, created_at, indexed_at)
+         SELECT u.uri, u.did, u.cid, u.project_uri, u.repository, u.stage, u.currency, u.goal,
+             u.estimate_count, u.estimate_total, u.capped_count, u.preview_started_at, u.history,
+             u.preview, u.release, u.decline_reason, u.released_at,
+             setweight(to_tsvector('english', coalesce(r.body->>'title', '')), 'A')
+               || setweight(to_tsvector('english', coalesce(
+                    (SELECT string_agg(t, ' ') FROM jsonb_array_elements_text(
+                        CASE WHEN jsonb_typeof(r.body->'tags') = 'array' THEN r.body->'tags'
+                             ELSE '[]'::jsonb END) AS t), '')), 'B')
+               || setweight(to_tsvector('english', coalesce(r.body->>'body', '')), 'C'),
+             u.created_at, u.indexed_at
+         FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                     $7::text[], $8::int8[], $9::int8[], $10::int8[], $11::int8[],
+                     $12::timestamptz[], $13::jsonb[], $14::jsonb[], $15::jsonb[], $16::text[],
+                     $17::timestamptz[], $18::timestamptz[], $19::timestamptz[])
+              AS u(uri, did, cid, project_uri, repository, stage, currency, goal, estimate_count,
+                   estimate_total, capped_count, preview_started_at, history, preview, release,
+                   decline_reason, released_at, created_at, indexed_at)
+         JOIN appview.record r ON r.uri = u.uri
+         ON CONFLICT (uri) DO UPDATE SET
+             did = EXCLUDED.did, cid = EXCLUDED.cid, project_uri = EXCLUDED.project_uri,
+             repository = EXCLUDED.repository, stage = EXCLUDED.stage,
+             currency = EXCLUDED.currency, goal = EXCLUDED.goal,
+             estimate_count = EXCLUDED.estimate_count, estimate_total = EXCLUDED.estimate_total,
+             capped_count = EXCLUDED.capped_count,
+             preview_started_at = EXCLUDED.preview_started_at, history = EXCLUDED.history,
+             preview = EXCLUDED.preview, release = EXCLUDED.release,
+             decline_reason = EXCLUDED.decline_reason, released_at = EXCLUDED.released_at,
+             search = EXCLUDED.search, created_at = EXCLUDED.created_at,
+             indexed_at = EXCLUDED.indexed_at",
+    )
+    .bind(&uri)
+    .bind(&did)
+    .bind(&cid)
+    .bind(&project_uri)
+    .bind(&repository)
+    .bind(&stage)
+    .bind(&currency)
+    .bind(&goal)
+    .bind(&estimate_count)
+    .bind(&estimate_total)
+    .bind(&capped_count)
+    .bind(&preview_started_at)
+    .bind(&history)
+    .bind(&preview)
+    .bind(&release)
+    .bind(&decline_reason)
+    .bind(&released_at)
+    .bind(&created_at)
+    .bind(&indexed_at)
+    .execute(&mut *conn)
+    .await?;
+
+    sqlx::query("DELETE FROM appview.estimate_state WHERE proposal_uri = ANY($1)")
+        .bind(&uri)
+        .execute(&mut *conn)
+        .await?;
+    if !e_uri.is_empty() {
+        sqlx::query(
+            "INSERT INTO appview.estimate_state
+                 (uri, proposal_uri, did, counted, capped, frozen, current, created_at)
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::int8[], $5::bool[],
+                                  $6::bool[], $7::bool[], $8::timestamptz[])
+             ON CONFLICT (uri) DO NOTHING",
+        )
+        .bind(&e_uri)
+        .bind(&e_proposal)
+        .bind(&e_did)
+        .bind(&e_counted)
+        .bind(&e_capped)
+        .bind(&e_frozen)
+        .bind(&e_current)
+        .bind(&e_created)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,370 @@
+//! The aggregates kept up to date batch by batch always equal a recomputation from scratch,
+//! whatever records and ledger entries arrive, in whatever order, with deletions, account
+//! hiding, subject changes and escrow state changes in between.
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use greenlight_aggregates::{
+    apply_ledger_entries, apply_record_changes, rebuild_all, ChangedRecord, LedgerEntry,
+};
+use serde_json::{json, Value};
+use sqlx::PgPool;
+
+const CID: &str = "bafyreidfayvfuwqa7qlnopdjiqrxzs6blmoeu4rujcjtnci5beludirz2a";
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+fn at(minutes: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap() + Duration::minutes(minutes)
+}
+
+fn stamp(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// One indexer batch: write the row, then run the hook in the same transaction.
+#[allow(clippy::too_many_arguments)]
+async fn put(
+    pool: &PgPool,
+    uri: &str,
+    collection: &str,
+    body: Value,
+    subject: Option<&str>,
+    amount: Option<i64>,
+    currency: Option<&str>,
+    created: DateTime<Utc>,
+) {
+    let did = uri.trim_start_matches("at://").split('/').next().unwrap();
+    let rkey = uri.rsplit('/').next().unwrap();
+    let mut tx = pool.begin().await.unwrap();
+    let previous: Option<(Option<String>,)> =
+        sqlx::query_as("SELECT subject_uri FROM appview.record WHERE uri = $1")
+            .bind(uri)
+            .fetch_optional(&mut *tx)
+            .await
+            .unwrap();
+    sqlx::query(
+        "INSERT INTO appview.record (uri, did, collection, rkey, cid, rev, body, subject_uri,
+             created_at, amount, currency)
+         VALUES ($1, $2, $3, $4, $5, '3laaaaaaaaaaa', $6, $7, $8, $9, $10)
+         ON CONFLICT (uri) DO UPDATE SET body = EXCLUDED.body, subject_uri = EXCLUDED.subject_uri,
+             created_at = EXCLUDED.created_at, amount = EXCLUDED.amount, currency = EXCLUDED.currency",
+    )
+    .bind(uri).bind(did).bind(collection).bind(rkey).bind(CID).bind(&body).bind(subject)
+    .bind(created).bind(amount).bind(currency)
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    let previous = previous.and_then(|(s,)| s);
+    apply_record_changes(
+        &mut tx,
+        &[ChangedRecord {
+            uri,
+            collection,
+            subject_uri: subject,
+            previous_subject_uri: previous.as_deref().filter(|p| Some(*p) != subject),
+        }],
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+}
+
+async fn delete(pool: &PgPool, uri: &str) {
+    let mut tx = pool.begin().await.unwrap();
+    let row: Option<(String, Option<String>)> = sqlx::query_as(
+        "DELETE FROM appview.record WHERE uri = $1 RETURNING collection, subject_uri",
+    )
+    .bind(uri)
+    .fetch_optional(&mut *tx)
+    .await
+    .unwrap();
+    if let Some((collection, subject)) = row {
+        apply_record_changes(
+            &mut tx,
+            &[ChangedRecord {
+                uri,
+                collection: &collection,
+                subject_uri: subject.as_deref(),
+                previous_subject_uri: None,
+            }],
+        )
+        .await
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
+}
+
+/// Hides or shows every record of `did`, as an `#account` event does, in one batch.
+async fn set_hidden(pool: &PgPool, did: &str, hidden: bool) {
+    let mut tx = pool.begin().await.unwrap();
+    let rows: Vec<(String, String, Option<String>)> = sqlx::query_as(
+        "UPDATE appview.record SET hidden = $2 WHERE did = $1 AND hidden <> $2
+         RETURNING uri, collection, subject_uri",
+    )
+    .bind(did)
+    .bind(hidden)
+    .fetch_all(&mut *tx)
+    .await
+    .unwrap();
+    let changes: Vec<ChangedRecord> = rows
+        .iter()
+        .map(|(uri, collection, subject)| ChangedRecord {
+            uri,
+            collection,
+            subject_uri: subject.as_deref(),
+            previous_subject_uri: None,
+        })
+        .collect();
+    apply_record_changes(&mut tx, &changes).await.unwrap();
+    tx.commit().await.unwrap();
+}
+
+async fn snapshot(pool: &PgPool) -> Vec<Value> {
+    let mut out = Vec::new();
+    for query in [
+        "SELECT to_jsonb(t) - 'search' || jsonb_build_object('search', t.search::text)
+         FROM appview.proposal_state t ORDER BY uri",
+        "SELECT to_jsonb(t) FROM appview.estimate_state t ORDER BY uri",
+        "SELECT to_jsonb(t) FROM appview.proposal_money t ORDER BY proposal",
+        "SELECT to_jsonb(t) FROM appview.contribution t ORDER BY did, currency",
+    ] {
+        let rows: Vec<(Value,)> = sqlx::query_as(query).fetch_all(pool).await.unwrap();
+        out.push(Value::Array(rows.into_iter().map(|(v,)| v).collect()));
+    }
+    out
+}
+
+async fn assert_matches_rebuild(pool: &PgPool, step: usize) {
+    let incremental = snapshot(pool).await;
+    let mut tx = pool.begin().await.unwrap();
+    rebuild_all(&mut tx).await.unwrap();
+    tx.commit().await.unwrap();
+    let rebuilt = snapshot(pool).await;
+    assert_eq!(incremental, rebuilt, "after step {step}");
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn incremental_aggregates_equal_a_recomputation(pool: PgPool) {
+    let owners = ["did:plc:owner0", "did:plc:owner1"];
+    let people: Vec<String> = (0..8).map(|i| format!("did:plc:person{i}")).collect();
+    let projects = [
+        format!("at://{}/fund.greenlight.project/p0", owners[0]),
+        format!("at://{}/fund.greenlight.project/p1", owners[1]),
+    ];
+    let proposals: Vec<String> = (0..6)
+        .map(|i| {
+            format!(
+                "at://{}/fund.greenlight.proposal/3kprop{i:07}",
+                people[i % people.len()]
+            )
+        })
+        .collect();
+    // Three walks from different seeds, each continuing from where the previous one left.
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    let mut seq = 0i64;
+    let mut estimates: Vec<String> = Vec::new();
+    let mut statuses: Vec<String> = Vec::new();
+
+    for step in 0..1200usize {
+        if step % 400 == 0 {
+            rng =
+                Rng(0x2545_f491_4f6c_dd1d ^ (step as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        }
+        // Times go back and forth so that arrival order and createdAt order disagree.
+        let t = at((step as i64 * 7919) % 1000);
+        match rng.below(14) {
+            0 => {
+                let i = rng.below(2) as usize;
+                let currency = if rng.below(3) == 0 { "EUR" } else { "USD" };
+                let maintainers: Vec<&str> = if rng.below(2) == 0 {
+                    vec![people[0].as_str()]
+                } else {
+                    vec![]
+                };
+                put(&pool, &projects[i], "fund.greenlight.project", json!({
+                    "name": "P", "description": "d", "repository": format!("https://example.com/{i}"),
+                    "currency": currency, "maintainers": maintainers, "createdAt": stamp(t),
+                }), None, None, Some(currency), t).await;
+            }
+            1 => {
+                let p = &proposals[rng.below(proposals.len() as u64) as usize];
+                let subject = if rng.below(4) == 0 {
+                    json!({ "$type": "fund.greenlight.proposal#repository", "url": "https://example.org/r" })
+                } else {
+                    json!({ "$type": "com.atproto.repo.strongRef", "uri": projects[rng.below(2) as usize], "cid": CID })
+                };
+                let subject_uri = subject
+                    .get("uri")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned);
+                put(&pool, p, "fund.greenlight.proposal", json!({
+                    "subject": subject, "title": format!("Feature {step}"), "body": "b", "createdAt": stamp(t),
+                }), subject_uri.as_deref(), None, None, t).await;
+            }
+            2..=5 => {
+                let author = &people[rng.below(people.len() as u64) as usize];
+                let uri = if rng.below(3) == 0 && !estimates.is_empty() {
+                    // An edit of an existing estimate, possibly to another proposal.
+                    estimates[rng.below(estimates.len() as u64) as usize].clone()
+                } else {
+                    format!("at://{author}/fund.greenlight.estimate/3kest{step:08}")
+                };
+                let p = &proposals[rng.below(proposals.len() as u64) as usize];
+                let amount = 1 + rng.below(20_000) as i64;
+                let currency = if rng.below(6) == 0 { "EUR" } else { "USD" };
+                put(&pool, &uri, "fund.greenlight.estimate", json!({
+                    "subject": { "uri": p, "cid": CID }, "amount": amount, "currency": currency, "createdAt": stamp(t),
+                }), Some(p), Some(amount), Some(currency), t).await;
+                estimates.push(uri);
+            }
+            6..=7 => {
+                let author = if rng.below(3) == 0 {
+                    &people[rng.below(people.len() as u64) as usize]
+                } else {
+                    &owners[rng.below(2) as usize].to_string()
+                };
+                let author = author.clone();
+                let p = &proposals[rng.below(proposals.len() as u64) as usize];
+                let stage = match rng.below(4) {
+                    0 => {
+                        json!({ "$type": "fund.greenlight.status#development", "goal": 1 + rng.below(100_000), "currency": "USD" })
+                    }
+                    1 => {
+                        json!({ "$type": "fund.greenlight.status#preview", "url": "https://preview.example.com", "instructions": "Try", "endsAt": stamp(t + Duration::days(7)) })
+                    }
+                    2 => {
+                        json!({ "$type": "fund.greenlight.status#release", "sourceUrl": "https://example.com/src", "license": "MIT" })
+                    }
+                    _ => json!({ "$type": "fund.greenlight.status#decline", "reason": "no" }),
+                };
+                let uri = format!("at://{author}/fund.greenlight.status/3kst{step:09}");
+                put(
+                    &pool,
+                    &uri,
+                    "fund.greenlight.status",
+                    json!({
+                        "subject": { "uri": p, "cid": CID }, "stage": stage, "createdAt": stamp(t),
+                    }),
+                    Some(p),
+                    None,
+                    None,
+                    t,
+                )
+                .await;
+                statuses.push(uri);
+            }
+            8 => {
+                let pool_of = if rng.below(2) == 0 {
+                    &estimates
+                } else {
+                    &statuses
+                };
+                if !pool_of.is_empty() {
+                    let uri = pool_of[rng.below(pool_of.len() as u64) as usize].clone();
+                    delete(&pool, &uri).await;
+                }
+            }
+            9 => {
+                let p = proposals[rng.below(proposals.len() as u64) as usize].clone();
+                if rng.below(3) == 0 {
+                    delete(&pool, &p).await;
+                }
+            }
+            10 => {
+                let who = &people[rng.below(people.len() as u64) as usize];
+                set_hidden(&pool, who, rng.below(2) == 0).await;
+            }
+            _ => {
+                // Escrow: holds, state changes, payouts, refunds and donations.
+                let p = &proposals[rng.below(proposals.len() as u64) as usize];
+                let backer = &people[rng.below(people.len() as u64) as usize];
+                let pledge = format!("pl{}", rng.below(12));
+                let (id, kind, state, pledge_id, debit) = match rng.below(5) {
+                    0 => (
+                        format!("{pledge}:hold"),
+                        "pledge_hold",
+                        ["pending", "posted", "voided"][rng.below(3) as usize],
+                        Some(pledge.clone()),
+                        "provider_clearing".to_owned(),
+                    ),
+                    1 => (
+                        format!("{pledge}:hold"),
+                        "pledge_hold",
+                        "posted",
+                        Some(pledge.clone()),
+                        "provider_clearing".to_owned(),
+                    ),
+                    2 => (
+                        format!("{pledge}:refund"),
+                        "refund",
+                        "posted",
+                        Some(pledge.clone()),
+                        format!("held:{p}"),
+                    ),
+                    3 => (
+                        format!("po:{p}:capture"),
+                        "pledge_capture",
+                        "posted",
+                        None,
+                        format!("held:{p}"),
+                    ),
+                    _ => (
+                        format!("dn{step}"),
+                        "donation",
+                        "posted",
+                        None,
+                        "provider_clearing".to_owned(),
+                    ),
+                };
+                seq += 1;
+                let entry = LedgerEntry {
+                    seq,
+                    id,
+                    created_at: t,
+                    kind: kind.to_owned(),
+                    state: state.to_owned(),
+                    currency: "USD".to_owned(),
+                    amount: 1 + rng.below(5_000) as i64,
+                    debit_account: debit,
+                    credit_account: "x".to_owned(),
+                    proposal: Some(p.clone()),
+                    pledge: pledge_id,
+                    donation: None,
+                    backer: Some(backer.clone()),
+                };
+                let mut tx = pool.begin().await.unwrap();
+                apply_ledger_entries(&mut tx, &[entry]).await.unwrap();
+                tx.commit().await.unwrap();
+            }
+        }
+        if step % 25 == 24 {
+            assert_matches_rebuild(&pool, step).await;
+        }
+    }
+    let counted: (i64,) =
+        sqlx::query_as("SELECT count(*) FROM appview.estimate_state WHERE counted > 0")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert!(counted.0 > 0, "the walk produced counted estimates");
+    let money: (i64,) = sqlx::query_as("SELECT count(*) FROM appview.contribution")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(
+        money.0 > 0,
+        "the walk produced contributions (caps above the newcomer cap)"
+    );
+}

@@ -1,0 +1,445 @@
+//! Whether a record counts: its lexicon, plus the rules a lexicon cannot express.
+//!
+//! The lexicon checks shapes and lengths. On top of it: the record key must have the kind the
+//! lexicon asks for (a TID for most of ours), strongRefs must point at the right collection,
+//! currencies are upper-case ISO letters, amounts stay in range, and nothing may hold a NUL
+//! (Postgres cannot store one in text or jsonb, so it would stall the stream).
+
+use chrono::{DateTime, Utc};
+use greenlight_lexicon::{schema::UserType, Catalog};
+use serde_json::Value;
+
+use crate::event::RecordFields;
+
+/// The record collections this indexer stores.
+pub const COLLECTIONS: [&str; 6] = [PROJECT, PROPOSAL, ESTIMATE, STATUS, PLEDGE, DISPUTE];
+/// `fund.greenlight.project`.
+pub const PROJECT: &str = "fund.greenlight.project";
+/// `fund.greenlight.proposal`.
+pub const PROPOSAL: &str = "fund.greenlight.proposal";
+/// `fund.greenlight.estimate`.
+pub const ESTIMATE: &str = "fund.greenlight.estimate";
+/// `fund.greenlight.status`.
+pub const STATUS: &str = "fund.greenlight.status";
+/// `fund.greenlight.pledge`.
+pub const PLEDGE: &str = "fund.greenlight.pledge";
+/// `fund.greenlight.dispute`.
+pub const DISPUTE: &str = "fund.greenlight.dispute";
+
+/// The NSID prefix of every collection we follow.
+pub const NAMESPACE: &str = "fund.greenlight.";
+
+/// The largest amount a record may carry, in minor units (the lexicons' `maximum`).
+pub const MAX_AMOUNT: i64 = 100_000_000_000;
+
+/// Judges records against the embedded lexicons and the record-level rules.
+#[derive(Debug, Clone, Copy)]
+pub struct RecordRules {
+    catalog: &'static Catalog,
+}
+
+/// Why the rules could not be set up.
+#[derive(Debug, thiserror::Error)]
+#[error("the embedded lexicons do not load: {0}")]
+pub struct RulesError(String);
+
+impl RecordRules {
+    /// Rules over the lexicons embedded in `greenlight-lexicon`.
+    pub fn embedded() -> Result<RecordRules, RulesError> {
+        let catalog = Catalog::embedded().map_err(|err| RulesError(err.to_string()))?;
+        Ok(RecordRules { catalog })
+    }
+
+    /// Checks a record written at `collection/rkey`; on success returns its column fields,
+    /// otherwise a reason a person can act on.
+    pub fn check(
+        &self,
+        collection: &str,
+        rkey: &str,
+        record: &Value,
+    ) -> Result<RecordFields, String> {
+        if !COLLECTIONS.contains(&collection) {
+            return Err(format!(
+                "{collection} is not a Greenlight record collection"
+            ));
+        }
+        self.check_key(collection, rkey)?;
+        if let Some(path) = find_nul(record, "$") {
+            return Err(format!("{path}: contains a NUL character"));
+        }
+        self.catalog
+            .validate_record(collection, record)
+            .map_err(|err| format!("lexicon: {err}"))?;
+        fields_of(collection, record)
+    }
+
+    fn check_key(&self, collection: &str, rkey: &str) -> Result<(), String> {
+        let key_kind =
+            self.catalog
+                .document(collection)
+                .and_then(|doc| match doc.defs.get("main") {
+                    Some(UserType::Record(record)) => record.key.clone(),
+                    _ => None,
+                });
+        if !is_record_key(rkey) {
+            return Err(format!(
+                "record key {rkey:?} is not valid record-key syntax"
+            ));
+        }
+        match key_kind.as_deref() {
+            Some("tid") if !is_tid(rkey) => Err(format!("record key {rkey:?} must be a TID")),
+            Some(kind) if kind.starts_with("literal:") && kind["literal:".len()..] != *rkey => {
+                Err(format!(
+                    "record key {rkey:?} must be {:?}",
+                    &kind["literal:".len()..]
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Pulls the column fields out of a record that passed its lexicon, checking the rules that
+/// depend on them.
+fn fields_of(collection: &str, record: &Value) -> Result<RecordFields, String> {
+    let created_at = record
+        .get("createdAt")
+        .and_then(Value::as_str)
+        .ok_or("$.createdAt: missing")?;
+    let created_at = DateTime::parse_from_rfc3339(created_at)
+        .map_err(|err| format!("$.createdAt: not an RFC 3339 datetime: {err}"))?
+        .with_timezone(&Utc);
+    let mut fields = RecordFields {
+        created_at,
+        ..RecordFields::default()
+    };
+
+    let subject_target = match collection {
+        ESTIMATE | STATUS | PLEDGE | DISPUTE => Some(PROPOSAL),
+        PROPOSAL => {
+            // A proposal's subject is either a strongRef to a project or a bare repository.
+            let subject = record.get("subject");
+            let is_ref = subject
+                .and_then(|s| s.get("$type"))
+                .and_then(Value::as_str)
+                .is_some_and(|t| t == "com.atproto.repo.strongRef");
+            is_ref.then_some(PROJECT)
+        }
+        _ => None,
+    };
+    if let Some(target) = subject_target {
+        let subject = record.get("subject").ok_or("$.subject: missing")?;
+        let uri = subject
+            .get("uri")
+            .and_then(Value::as_str)
+            .ok_or("$.subject.uri: missing")?;
+        let cid = subject
+            .get("cid")
+            .and_then(Value::as_str)
+            .ok_or("$.subject.cid: missing")?;
+        check_strong_ref_uri(uri, target).map_err(|reason| format!("$.subject.uri: {reason}"))?;
+        fields.subject_uri = Some(uri.to_owned());
+        fields.subject_cid = Some(cid.to_owned());
+    }
+
+    match collection {
+        ESTIMATE | PLEDGE => {
+            fields.amount = Some(amount_at(record, "amount", "$.amount")?);
+            fields.currency = Some(currency_at(record, "currency", "$.currency")?);
+        }
+        PROJECT => {
+            // The lexicon's default applies when the field is absent.
+            fields.currency = Some(match record.get("currency") {
+                None => "USD".to_owned(),
+                Some(_) => currency_at(record, "currency", "$.currency")?,
+            });
+        }
+        STATUS => {
+            let stage = record.get("stage").ok_or("$.stage: missing")?;
+            let stage_type = stage
+                .get("$type")
+                .and_then(Value::as_str)
+                .ok_or("$.stage.$type: missing")?;
+            let stage_type = stage_type.strip_prefix("lex:").unwrap_or(stage_type);
+            let stage_type = if stage_type.starts_with('#') {
+                format!("{STATUS}{stage_type}")
+            } else {
+                stage_type.to_owned()
+            };
+            if stage_type == format!("{STATUS}#development") {
+                fields.amount = Some(amount_at(stage, "goal", "$.stage.goal")?);
+                fields.currency = Some(currency_at(stage, "currency", "$.stage.currency")?);
+            }
+            fields.stage = Some(stage_type);
+        }
+        _ => {}
+    }
+    Ok(fields)
+}
+
+fn amount_at(object: &Value, key: &str, path: &str) -> Result<i64, String> {
+    let amount = object
+        .get(key)
+        .and_then(Value::as_i64)
+        .ok_or_else(|| format!("{path}: missing or not an integer"))?;
+    if !(1..=MAX_AMOUNT).contains(&amount) {
+        return Err(format!("{path}: {amount} is outside 1..={MAX_AMOUNT}"));
+    }
+    Ok(amount)
+}
+
+fn currency_at(object: &Value, key: &str, path: &str) -> Result<String, String> {
+    let currency = object
+        .get(key)
+        .and_then(Value::as_str)
+        .ok_or_else(|| format!("{path}: missing"))?;
+    if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_uppercase()) {
+        return Err(format!(
+            "{path}: {currency:?} is not an upper-case ISO 4217 code"
+        ));
+    }
+    Ok(currency.to_owned())
+}
+
+/// Checks that a strongRef uri is `at://<did>/<collection>/<rkey>` for the expected collection.
+fn check_strong_ref_uri(uri: &str, collection: &str) -> Result<(), String> {
+    let rest = uri
+        .strip_prefix("at://")
+        .ok_or_else(|| format!("{uri:?} is not an at:// URI"))?;
+    let mut parts = rest.split('/');
+    let (Some(authority), Some(target), Some(rkey), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(format!(
+            "{uri:?} does not name a record (at://DID/COLLECTION/RKEY)"
+        ));
+    };
+    if !is_did(authority) {
+        return Err(format!("{uri:?} must name its repo by DID"));
+    }
+    if target != collection {
+        return Err(format!(
+            "{uri:?} points at {target}, expected a {collection} record"
+        ));
+    }
+    if !is_record_key(rkey) {
+        return Err(format!("{uri:?} has an invalid record key"));
+    }
+    Ok(())
+}
+
+/// The first path at which a string (or key) contains U+0000.
+fn find_nul(value: &Value, path: &str) -> Option<String> {
+    match value {
+        Value::String(s) if s.contains('\0') => Some(path.to_owned()),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| find_nul(item, &format!("{path}[{i}]"))),
+        Value::Object(map) => map.iter().find_map(|(key, item)| {
+            if key.contains('\0') {
+                Some(path.to_owned())
+            } else {
+                find_nul(item, &format!("{path}.{key}"))
+            }
+        }),
+        _ => None,
+    }
+}
+
+/// Replaces NULs in every string of `value`, so a rejected body can still be stored.
+pub fn without_nul(value: Value) -> Value {
+    match value {
+        Value::String(s) if s.contains('\0') => Value::String(s.replace('\0', "\u{FFFD}")),
+        Value::Array(items) => Value::Array(items.into_iter().map(without_nul).collect()),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (k.replace('\0', "\u{FFFD}"), without_nul(v)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+/// Replaces NULs in a string bound for a text column.
+pub fn text_without_nul(text: &str) -> String {
+    text.replace('\0', "\u{FFFD}")
+}
+
+/// atproto DID syntax: `did:<method>:<id>`, ASCII, at most 2 KiB.
+pub fn is_did(did: &str) -> bool {
+    let Some(rest) = did.strip_prefix("did:") else {
+        return false;
+    };
+    let Some((method, id)) = rest.split_once(':') else {
+        return false;
+    };
+    did.len() <= 2048
+        && !method.is_empty()
+        && method.bytes().all(|b| b.is_ascii_lowercase())
+        && !id.is_empty()
+        && !id.ends_with(':')
+        && !id.ends_with('%')
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'%' | b'-'))
+}
+
+/// atproto record-key syntax: 1–512 of `A-Za-z0-9._:~-`, not `.` or `..`.
+pub fn is_record_key(rkey: &str) -> bool {
+    (1..=512).contains(&rkey.len())
+        && rkey != "."
+        && rkey != ".."
+        && rkey
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'~' | b'-'))
+}
+
+/// A TID: 13 base32-sortable characters whose first has the top bit clear.
+pub fn is_tid(s: &str) -> bool {
+    const ALPHABET: &[u8] = b"234567abcdefghijklmnopqrstuvwxyz";
+    let bytes = s.as_bytes();
+    bytes.len() == 13
+        && bytes.iter().all(|b| ALPHABET.contains(b))
+        && b"234567abcdefghij".contains(&bytes[0])
+}
+
+/// An NSID-shaped collection name we follow (`fund.greenlight.*`).
+pub fn is_ours(collection: &str) -> bool {
+    collection.starts_with(NAMESPACE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const PROPOSAL_URI: &str = "at://did:plc:abc/fund.greenlight.proposal/3kabcdefghijk";
+    const CID: &str = "bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm";
+
+    fn rules() -> RecordRules {
+        RecordRules::embedded().unwrap()
+    }
+
+    fn estimate(amount: Value, currency: &str, uri: &str) -> Value {
+        json!({
+            "$type": ESTIMATE,
+            "subject": {"uri": uri, "cid": CID},
+            "amount": amount,
+            "currency": currency,
+            "createdAt": "2025-01-02T03:04:05.000Z",
+        })
+    }
+
+    #[test]
+    fn a_valid_estimate_yields_its_fields() {
+        let fields = rules()
+            .check(
+                ESTIMATE,
+                "3kabcdefghijk",
+                &estimate(json!(2500), "EUR", PROPOSAL_URI),
+            )
+            .unwrap();
+        assert_eq!(fields.subject_uri.as_deref(), Some(PROPOSAL_URI));
+        assert_eq!(fields.subject_cid.as_deref(), Some(CID));
+        assert_eq!(fields.amount, Some(2500));
+        assert_eq!(fields.currency.as_deref(), Some("EUR"));
+        assert_eq!(fields.created_at.to_rfc3339(), "2025-01-02T03:04:05+00:00");
+    }
+
+    #[test]
+    fn rejects_what_the_lexicon_cannot_express() {
+        let r = rules();
+        let err = r
+            .check(
+                ESTIMATE,
+                "not-a-tid",
+                &estimate(json!(1), "USD", PROPOSAL_URI),
+            )
+            .unwrap_err();
+        assert!(err.contains("must be a TID"), "{err}");
+        let err = r
+            .check(
+                ESTIMATE,
+                "3kabcdefghijk",
+                &estimate(json!(1), "usd", PROPOSAL_URI),
+            )
+            .unwrap_err();
+        assert!(err.contains("ISO 4217"), "{err}");
+        let wrong_target = "at://did:plc:abc/fund.greenlight.project/3kabcdefghijk";
+        let err = r
+            .check(
+                ESTIMATE,
+                "3kabcdefghijk",
+                &estimate(json!(1), "USD", wrong_target),
+            )
+            .unwrap_err();
+        assert!(err.contains("expected a fund.greenlight.proposal"), "{err}");
+        let err = r
+            .check(
+                ESTIMATE,
+                "3kabcdefghijk",
+                &estimate(json!(-5), "USD", PROPOSAL_URI),
+            )
+            .unwrap_err();
+        assert!(err.starts_with("lexicon: $.amount"), "{err}");
+        let err = r
+            .check(
+                ESTIMATE,
+                "3kabcdefghijk",
+                &estimate(json!(1u64 << 62), "USD", PROPOSAL_URI),
+            )
+            .unwrap_err();
+        assert!(err.contains("$.amount"), "{err}");
+        let mut wrong_type = estimate(json!(1), "USD", PROPOSAL_URI);
+        wrong_type["$type"] = json!(PLEDGE);
+        let err = r.check(ESTIMATE, "3kabcdefghijk", &wrong_type).unwrap_err();
+        assert!(err.contains("$type"), "{err}");
+        let mut nul = estimate(json!(1), "USD", PROPOSAL_URI);
+        nul["currency"] = json!("U\0D");
+        let err = r.check(ESTIMATE, "3kabcdefghijk", &nul).unwrap_err();
+        assert!(err.contains("NUL"), "{err}");
+    }
+
+    #[test]
+    fn status_stage_and_goal_are_extracted() {
+        let record = json!({
+            "$type": STATUS,
+            "subject": {"uri": PROPOSAL_URI, "cid": CID},
+            "stage": {"$type": "fund.greenlight.status#development", "goal": 500000, "currency": "USD"},
+            "createdAt": "2025-01-02T03:04:05Z",
+        });
+        let fields = rules().check(STATUS, "3kabcdefghijk", &record).unwrap();
+        assert_eq!(
+            fields.stage.as_deref(),
+            Some("fund.greenlight.status#development")
+        );
+        assert_eq!(fields.amount, Some(500000));
+    }
+
+    #[test]
+    fn a_project_takes_any_key_and_defaults_to_usd() {
+        let record = json!({
+            "$type": PROJECT,
+            "name": "Greenlight",
+            "description": "",
+            "repository": "https://example.com/greenlight.git",
+            "createdAt": "2025-01-02T03:04:05Z",
+        });
+        let fields = rules().check(PROJECT, "greenlight", &record).unwrap();
+        assert_eq!(fields.currency.as_deref(), Some("USD"));
+        assert!(rules().check(PROJECT, "..", &record).is_err());
+    }
+
+    #[test]
+    fn syntax_checks() {
+        assert!(is_tid("3kabcdefghijk"));
+        assert!(!is_tid("zkabcdefghijk"));
+        assert!(!is_tid("3kabcdefghij"));
+        assert!(is_did("did:plc:abc123"));
+        assert!(is_did("did:web:localhost%3A3000"));
+        assert!(!is_did("did:plc:"));
+        assert!(!is_did("plc:abc"));
+        assert!(!is_record_key("a/b"));
+    }
+}
