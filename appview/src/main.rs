@@ -1,28 +1,137 @@
-//! The Greenlight AppView: serves funding totals, proposals, embeds and pages over XRPC.
+//! The Greenlight AppView binary: `serve` (the default) or `bench`.
+
+use std::time::Duration;
 
 use anyhow::Context;
+use clap::{Parser, Subcommand};
+use greenlight_appview::escrow_feed::EscrowFeed;
+use greenlight_appview::{bench, AppView, Config};
+use tokio_util::sync::CancellationToken;
 
-/// Where the AppView listens unless `GREENLIGHT_APPVIEW_BIND` says otherwise.
-const DEFAULT_BIND: &str = "127.0.0.1:2584";
+#[derive(Parser)]
+#[command(about = "The Greenlight AppView")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Postgres URL of the AppView database.
+    #[arg(long, env = "DATABASE_URL")]
+    database_url: Option<String>,
+    /// Address to listen on.
+    #[arg(
+        long,
+        env = "GREENLIGHT_APPVIEW_BIND",
+        default_value = "127.0.0.1:2584"
+    )]
+    bind: String,
+    /// Public base URL (names our did:web); defaults to http://localhost:<port>.
+    #[arg(long, env = "GREENLIGHT_APPVIEW_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Base URL of the escrow whose public ledger feed to follow; none: money totals are zero.
+    #[arg(long, env = "GREENLIGHT_ESCROW_URL")]
+    escrow_url: Option<String>,
+    /// Verification period after a release, in days.
+    #[arg(long, env = "GREENLIGHT_VERIFICATION_DAYS", default_value_t = 14)]
+    verification_days: u64,
+    /// Database connections.
+    #[arg(long, default_value_t = 16)]
+    connections: u32,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve XRPC (the default).
+    Serve,
+    /// Recompute every aggregate from the stored records and escrow entries (after an
+    /// upgrade, or to check the incremental upkeep).
+    Rebuild,
+    /// Seed a scratch database and measure getFundingTotals and getProposal against a trivial
+    /// handler at 64 connections.
+    Bench(bench::BenchArgs),
+}
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
-    let database_url = std::env::var("DATABASE_URL")
-        .context("DATABASE_URL is not set (scripts/postgres start prints one)")?;
-    let bind = std::env::var("GREENLIGHT_APPVIEW_BIND").unwrap_or_else(|_| DEFAULT_BIND.into());
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Bench(args)) => {
+            let url = cli
+                .serve
+                .database_url
+                .context("DATABASE_URL is not set (scripts/postgres start prints one)")?;
+            let report = bench::run(&url, &args).await?;
+            println!("{report}");
+            Ok(())
+        }
+        Some(Command::Rebuild) => {
+            let url = cli
+                .serve
+                .database_url
+                .context("DATABASE_URL is not set (scripts/postgres start prints one)")?;
+            let pool = greenlight_store::open(&url, 2).await?;
+            let started = std::time::Instant::now();
+            let mut tx = pool.begin().await?;
+            greenlight_aggregates::rebuild_all(&mut tx).await?;
+            tx.commit().await?;
+            tracing::info!(
+                seconds = started.elapsed().as_secs_f64(),
+                "aggregates rebuilt"
+            );
+            Ok(())
+        }
+        Some(Command::Serve) | None => serve(cli.serve).await,
+    }
+}
 
-    let _pool = greenlight_store::open(&database_url, 16).await?;
-    let router = greenlight_xrpc::with_conventions(axum::Router::new(), env!("CARGO_PKG_VERSION"));
-    let listener = tokio::net::TcpListener::bind(&bind)
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let database_url = args
+        .database_url
+        .context("DATABASE_URL is not set (scripts/postgres start prints one)")?;
+    let pool = greenlight_store::open(&database_url, args.connections).await?;
+    let listener = tokio::net::TcpListener::bind(&args.bind)
         .await
-        .with_context(|| format!("cannot listen on {bind}"))?;
-    tracing::info!(address = %bind, "AppView listening");
-    greenlight_xrpc::serve(listener, router).await?;
+        .with_context(|| format!("cannot listen on {}", args.bind))?;
+    let local = listener.local_addr()?;
+    let mut config = match args.public_url {
+        Some(url) => Config::new(url),
+        None => Config::local(local),
+    };
+    config.escrow_url = args.escrow_url;
+    config.verification_period = Duration::from_secs(args.verification_days * 24 * 3600);
+    let app = AppView::new(pool.clone(), config.clone())?;
+    let shutdown = CancellationToken::new();
+    let cache = app.spawn_cache_listener(shutdown.clone());
+    let follower = match &config.escrow_url {
+        Some(url) => {
+            let feed = EscrowFeed::new(pool, url)?;
+            tracing::info!(escrow = %url, "following the escrow ledger feed");
+            Some(tokio::spawn(feed.run(
+                config.escrow_poll,
+                app.metrics().clone(),
+                shutdown.clone(),
+            )))
+        }
+        None => {
+            tracing::info!("no escrow configured: money totals stay zero");
+            None
+        }
+    };
+    tracing::info!(address = %local, did = %greenlight_appview::did_web::did_for(&config.public_url), "AppView listening");
+    greenlight_xrpc::serve(listener, app.router()).await?;
+    shutdown.cancel();
+    let _ = cache.await;
+    if let Some(follower) = follower {
+        let _ = follower.await;
+    }
     Ok(())
 }

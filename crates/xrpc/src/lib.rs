@@ -90,12 +90,24 @@ struct Health {
 /// `version` is reported by the health check, so operators can see what is deployed.
 pub fn with_conventions(router: Router, version: &'static str) -> Router {
     router
-        .route("/xrpc/_health", get(move || async move { Json(Health { version }) }))
+        .route(
+            "/xrpc/_health",
+            get(move || async move { Json(Health { version }) }),
+        )
         .fallback(unknown_method)
 }
 
 /// Serves `router` on `listener` until Ctrl-C or SIGTERM, then lets requests in flight finish.
+///
+/// Connections are `TCP_NODELAY`: XRPC answers are small and must not wait on Nagle's
+/// algorithm for the client's delayed ACK.
 pub async fn serve(listener: tokio::net::TcpListener, router: Router) -> std::io::Result<()> {
+    use axum::serve::ListenerExt;
+    let listener = listener.tap_io(|tcp| {
+        if let Err(error) = tcp.set_nodelay(true) {
+            tracing::debug!(%error, "cannot set TCP_NODELAY");
+        }
+    });
     axum::serve(listener, router)
         .with_graceful_shutdown(shutdown_signal())
         .await

@@ -1,0 +1,52 @@
+//! How an AppView is configured: from the command line or the environment.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// Everything an AppView instance needs to know about its deployment.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Public base URL clients and PDSes reach us at (`https://appview.example`); its host
+    /// names our did:web.
+    pub public_url: String,
+    /// Fragment of our DID document's AppView service entry (without `#`).
+    pub service_id: String,
+    /// Base URL of the escrow service whose public ledger feed we follow; none means every
+    /// money total is zero.
+    pub escrow_url: Option<String>,
+    /// How long the escrow follower waits after an empty page.
+    pub escrow_poll: Duration,
+    /// Length of the verification period after a release (for `verificationEndsAt`).
+    pub verification_period: Duration,
+    /// `Cache-Control: max-age` of funding totals, in seconds.
+    pub totals_max_age: u32,
+    /// The platform fee escrow publishes, in basis points (shown to backers on pages).
+    pub platform_fee_basis_points: u32,
+    /// How long after a preview ends escrow waits for a release before refunding (shown to
+    /// backers on pages).
+    pub release_grace: Duration,
+    /// `Cache-Control: max-age` of badges, widgets and oEmbed answers, in seconds.
+    pub embed_max_age: u32,
+}
+
+impl Config {
+    /// A configuration for an AppView reachable at `public_url`, with the defaults otherwise.
+    pub fn new(public_url: impl Into<String>) -> Config {
+        Config {
+            public_url: public_url.into().trim_end_matches('/').to_owned(),
+            service_id: "greenlight_appview".to_owned(),
+            escrow_url: None,
+            escrow_poll: Duration::from_millis(250),
+            verification_period: Duration::from_secs(14 * 24 * 3600),
+            totals_max_age: 1,
+            platform_fee_basis_points: 500,
+            release_grace: Duration::from_secs(7 * 24 * 3600),
+            embed_max_age: 300,
+        }
+    }
+
+    /// A configuration for a local AppView listening on `addr` over plain HTTP.
+    pub fn local(addr: SocketAddr) -> Config {
+        Config::new(format!("http://localhost:{}", addr.port()))
+    }
+}

@@ -1,0 +1,167 @@
+//! How amounts, stages and moments read for people on badges, widgets and pages.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+/// Digits after the decimal point of a currency's minor unit (ISO 4217).
+fn minor_digits(currency: &str) -> u32 {
+    match currency {
+        "JPY" | "KRW" | "CLP" | "ISK" | "VND" => 0,
+        "BHD" | "JOD" | "KWD" | "OMR" | "TND" => 3,
+        _ => 2,
+    }
+}
+
+fn symbol(currency: &str) -> Option<&'static str> {
+    match currency {
+        "USD" => Some("$"),
+        "EUR" => Some("€"),
+        "GBP" => Some("£"),
+        "JPY" => Some("¥"),
+        _ => None,
+    }
+}
+
+fn grouped(n: u128) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// An amount in minor units as people write it: `$1,240`, `$12.50`, `CHF 30`.
+/// Whole amounts drop their zero cents, which keeps badges short.
+pub fn money(minor: i64, currency: &str) -> String {
+    let digits = minor_digits(currency);
+    let scale = 10u128.pow(digits);
+    let abs = u128::from(minor.unsigned_abs());
+    let (whole, frac) = (abs / scale, abs % scale);
+    let mut number = grouped(whole);
+    if frac != 0 {
+        number.push('.');
+        number.push_str(&format!("{frac:0width$}", width = digits as usize));
+    }
+    let sign = if minor < 0 { "-" } else { "" };
+    match symbol(currency) {
+        Some(symbol) => format!("{sign}{symbol}{number}"),
+        None => format!("{sign}{currency} {number}"),
+    }
+}
+
+/// A stage's name for people.
+pub fn stage_name(stage: &str) -> &'static str {
+    match stage {
+        "proposed" => "Proposed",
+        "development" => "In development",
+        "preview" => "In preview",
+        "released" => "Released",
+        "declined" => "Declined",
+        _ => "Unknown",
+    }
+}
+
+/// A stage's colour on badges and pills (all pass WCAG AA against white text).
+pub fn stage_colour(stage: &str) -> &'static str {
+    match stage {
+        "proposed" => "#4b5563",
+        "development" => "#1d4ed8",
+        "preview" => "#a14a00",
+        "released" => "#166534",
+        "declined" => "#b91c1c",
+        _ => "#4b5563",
+    }
+}
+
+/// A lexicon datetime as a calendar date (`21 Nov 2026`), or the raw text if unparsable.
+pub fn date(value: &str) -> String {
+    DateTime::parse_from_rfc3339(value)
+        .map(|d| d.with_timezone(&Utc).format("%-d %b %Y").to_string())
+        .unwrap_or_else(|_| value.to_owned())
+}
+
+/// A lexicon datetime with its time (`21 Nov 2026, 14:05 UTC`).
+pub fn moment(value: &str) -> String {
+    DateTime::parse_from_rfc3339(value)
+        .map(|d| {
+            d.with_timezone(&Utc)
+                .format("%-d %b %Y, %H:%M UTC")
+                .to_string()
+        })
+        .unwrap_or_else(|_| value.to_owned())
+}
+
+/// Whole days in a duration, for sentences such as "14 days".
+pub fn days(duration: std::time::Duration) -> u64 {
+    duration.as_secs() / 86_400
+}
+
+/// A percentage with two decimals dropped when zero: 500 basis points → `5%`.
+pub fn percent(basis_points: u32) -> String {
+    if basis_points.is_multiple_of(100) {
+        format!("{}%", basis_points / 100)
+    } else {
+        format!("{}.{:02}%", basis_points / 100, basis_points % 100)
+    }
+}
+
+/// A string at a JSON pointer of a view, or `""`.
+pub fn text<'a>(view: &'a Value, pointer: &str) -> &'a str {
+    view.pointer(pointer).and_then(Value::as_str).unwrap_or("")
+}
+
+/// An integer at a JSON pointer of a view, or 0.
+pub fn int(view: &Value, pointer: &str) -> i64 {
+    view.pointer(pointer).and_then(Value::as_i64).unwrap_or(0)
+}
+
+/// How a person is named: `@handle` when verified, else their DID.
+pub fn actor_name(actor: &Value) -> String {
+    match actor.get("handle").and_then(Value::as_str) {
+        Some(handle) => format!("@{handle}"),
+        None => text(actor, "/did").to_owned(),
+    }
+}
+
+/// How far `part` is toward `whole`, in whole percent from 0 to 100.
+pub fn progress(part: i64, whole: i64) -> i64 {
+    if whole <= 0 {
+        return 0;
+    }
+    let ratio = i128::from(part.max(0)) * 100 / i128::from(whole);
+    i64::try_from(ratio.min(100)).unwrap_or(100)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn money_reads_like_people_write_it() {
+        assert_eq!(money(124_000, "USD"), "$1,240");
+        assert_eq!(money(500_000_000, "USD"), "$5,000,000");
+        assert_eq!(money(1_250, "EUR"), "€12.50");
+        assert_eq!(money(3_000, "CHF"), "CHF 30");
+        assert_eq!(money(1_500, "JPY"), "¥1,500");
+        assert_eq!(money(5, "USD"), "$0.05");
+        assert_eq!(money(0, "USD"), "$0");
+    }
+
+    #[test]
+    fn progress_is_clamped() {
+        assert_eq!(progress(50, 200), 25);
+        assert_eq!(progress(500, 200), 100);
+        assert_eq!(progress(5, 0), 0);
+        assert_eq!(progress(-5, 10), 0);
+    }
+
+    #[test]
+    fn percents() {
+        assert_eq!(percent(500), "5%");
+        assert_eq!(percent(250), "2.50%");
+    }
+}

@@ -1,0 +1,187 @@
+//! The Greenlight AppView: XRPC queries over proposals, projects, estimates, pledges and
+//! funding totals, following the reference AppView's shape for each method: a *skeleton*
+//! query picks the URIs (filters, order, keyset cursor), [`hydrate`] loads everything their
+//! views need in a few batched queries, and [`views`] presents them as the lexicon's views.
+//!
+//! The aggregates it reads (`appview.proposal_state`, `proposal_money`, ...) are kept by
+//! `greenlight-aggregates`, from the indexer's transactions and the [`escrow_feed`].
+
+pub mod badge;
+pub mod bench;
+pub mod cache;
+pub mod conditional;
+pub mod config;
+pub mod cursor;
+pub mod did_web;
+pub mod display;
+pub mod embed;
+pub mod escrow_feed;
+pub mod html;
+pub mod hydrate;
+pub mod metrics;
+pub mod oembed;
+pub mod pages;
+pub mod params;
+pub mod views;
+pub mod widget;
+pub mod xrpc;
+
+use std::sync::Arc;
+
+use axum::http::{header, HeaderValue, Method};
+use axum::routing::get;
+use axum::Router;
+use greenlight_lexicon::Catalog;
+use sqlx::PgPool;
+use tower_http::cors::{Any, CorsLayer};
+
+pub use config::Config;
+pub use metrics::Metrics;
+
+/// Why an AppView could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum AppViewError {
+    /// The embedded lexicons did not load.
+    #[error("cannot load the lexicons: {0}")]
+    Lexicons(String),
+}
+
+struct Inner {
+    pool: PgPool,
+    config: Config,
+    catalog: &'static Catalog,
+    metrics: Arc<Metrics>,
+    cache: Arc<cache::ViewCache>,
+}
+
+/// A running AppView's shared state: database pool, configuration, lexicons and metrics.
+#[derive(Clone)]
+pub struct AppView(Arc<Inner>);
+
+impl AppView {
+    /// An AppView over `pool` (already migrated) configured by `config`.
+    pub fn new(pool: PgPool, config: Config) -> Result<AppView, AppViewError> {
+        let catalog = Catalog::embedded().map_err(|e| AppViewError::Lexicons(e.to_string()))?;
+        Ok(AppView(Arc::new(Inner {
+            pool,
+            config,
+            catalog,
+            metrics: Metrics::new(),
+            cache: cache::ViewCache::new(200_000, std::time::Duration::from_secs(60)),
+        })))
+    }
+
+    /// The view cache; it serves only while [`AppView::spawn_cache_listener`] runs.
+    pub fn cache(&self) -> &Arc<cache::ViewCache> {
+        &self.0.cache
+    }
+
+    /// Turns the view cache on: listens for aggregate changes until `shutdown`.
+    pub fn spawn_cache_listener(
+        &self,
+        shutdown: tokio_util::sync::CancellationToken,
+    ) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(self.0.cache.clone().listen(self.0.pool.clone(), shutdown))
+    }
+
+    /// The database pool.
+    pub fn pool(&self) -> &PgPool {
+        &self.0.pool
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.0.config
+    }
+
+    /// The lexicons parameters and responses are checked against.
+    pub fn catalog(&self) -> &'static Catalog {
+        self.0.catalog
+    }
+
+    /// The metrics every request updates.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.0.metrics
+    }
+
+    /// Serves [`AppView::router`] on `listener` until the task is dropped (tests, benchmarks;
+    /// the binary uses `greenlight_xrpc::serve`, which also stops on signals).
+    pub async fn serve(self, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+        use axum::serve::ListenerExt;
+        // Small responses go out at once rather than waiting on Nagle's algorithm.
+        let listener = listener.tap_io(|tcp| {
+            if let Err(error) = tcp.set_nodelay(true) {
+                tracing::debug!(%error, "cannot set TCP_NODELAY");
+            }
+        });
+        axum::serve(listener, self.router()).await
+    }
+
+    /// The HTTP routes: every query, `/.well-known/did.json`, `/metrics`, `/xrpc/_health`,
+    /// the pages, badges, widgets and oEmbed of [`pages::routes`], CORS for browsers, and
+    /// XRPC errors for everything else.
+    pub fn router(&self) -> Router {
+        let xrpc = Router::new()
+            .route(
+                "/xrpc/fund.greenlight.getProposal",
+                get(xrpc::proposals::get_proposal),
+            )
+            .route(
+                "/xrpc/fund.greenlight.listProposals",
+                get(xrpc::proposals::list_proposals),
+            )
+            .route(
+                "/xrpc/fund.greenlight.searchProposals",
+                get(xrpc::proposals::search_proposals),
+            )
+            .route(
+                "/xrpc/fund.greenlight.getProject",
+                get(xrpc::projects::get_project),
+            )
+            .route(
+                "/xrpc/fund.greenlight.listProjects",
+                get(xrpc::projects::list_projects),
+            )
+            .route(
+                "/xrpc/fund.greenlight.getFundingTotals",
+                get(xrpc::totals::get_funding_totals),
+            )
+            .route(
+                "/xrpc/fund.greenlight.listEstimates",
+                get(xrpc::estimates::list_estimates),
+            )
+            .route(
+                "/xrpc/fund.greenlight.listPledges",
+                get(xrpc::pledges::list_pledges),
+            )
+            .route(
+                "/xrpc/fund.greenlight.getActor",
+                get(xrpc::actor::get_actor),
+            )
+            .route("/.well-known/did.json", get(did_web::serve_document))
+            .route("/metrics", get(xrpc::render_metrics))
+            .merge(pages::routes())
+            .with_state(self.clone());
+        let cors = CorsLayer::new()
+            .allow_origin(Any)
+            .allow_methods([Method::GET, Method::OPTIONS])
+            .allow_headers(Any)
+            .expose_headers([header::ETAG])
+            .max_age(std::time::Duration::from_secs(86_400));
+        greenlight_xrpc::with_conventions(xrpc, env!("CARGO_PKG_VERSION"))
+            .layer(axum::middleware::from_fn_with_state(
+                self.metrics().clone(),
+                metrics::track,
+            ))
+            .layer(cors)
+            .layer(axum::middleware::map_response(no_sniff))
+    }
+}
+
+async fn no_sniff(mut response: axum::response::Response) -> axum::response::Response {
+    response.headers_mut().insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    response
+}

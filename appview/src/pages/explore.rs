@@ -1,0 +1,137 @@
+//! `/`: proposals by stage, sorted by estimates, pledges or age, a page at a time.
+
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde_json::Value;
+
+use super::layout::{page as frame, proposal_card};
+use crate::html::{query_value, Markup};
+use crate::xrpc;
+use crate::AppView;
+
+const STAGES: [(&str, &str); 6] = [
+    ("", "All"),
+    ("proposed", "Proposed"),
+    ("development", "In development"),
+    ("preview", "In preview"),
+    ("released", "Released"),
+    ("declined", "Declined"),
+];
+
+const SORTS: [(&str, &str); 3] = [
+    ("top", "Most estimated"),
+    ("pledged", "Most pledged"),
+    ("new", "Newest"),
+];
+
+/// The page's own query: which stage, which order, where in the list.
+#[derive(Debug, Default)]
+struct Filter {
+    stage: String,
+    sort: String,
+    cursor: Option<String>,
+}
+
+impl Filter {
+    fn parse(query: Option<&str>) -> Filter {
+        let mut filter = Filter {
+            sort: "top".to_owned(),
+            ..Filter::default()
+        };
+        for (key, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+            match key.as_ref() {
+                "stage" => filter.stage = value.into_owned(),
+                "sort" => filter.sort = value.into_owned(),
+                "cursor" => filter.cursor = Some(value.into_owned()),
+                _ => {}
+            }
+        }
+        filter
+    }
+
+    /// The `listProposals` query for this filter.
+    fn list_query(&self) -> String {
+        let mut q = form_urlencoded::Serializer::new(String::new());
+        q.append_pair("sort", &self.sort).append_pair("limit", "30");
+        if !self.stage.is_empty() {
+            q.append_pair("stage", &self.stage);
+        }
+        if let Some(cursor) = &self.cursor {
+            q.append_pair("cursor", cursor);
+        }
+        q.finish()
+    }
+
+    fn href(&self, stage: &str, sort: &str) -> String {
+        let mut href = format!("/?sort={}", query_value(sort));
+        if !stage.is_empty() {
+            href.push_str("&stage=");
+            href.push_str(&query_value(stage));
+        }
+        href
+    }
+}
+
+/// `GET /`.
+pub async fn page(
+    State(app): State<AppView>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let filter = Filter::parse(query.as_deref());
+    let listed = match xrpc::proposals::list(&app, Some(&filter.list_query())).await {
+        Ok(listed) => listed,
+        Err(error) => return super::error_page(&headers, &error),
+    };
+    let proposals = listed
+        .get("proposals")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let mut m = Markup::new();
+    m.raw("<h1>Explore proposals</h1><p class=\"lede\">Features people want built in open-source projects, what they would pay for them, and what backers have pledged into escrow.</p>");
+    m.raw("<nav class=\"tabs\" aria-label=\"Stage\"><ul>");
+    for (stage, name) in STAGES {
+        m.raw("<li><a href=\"")
+            .text(&filter.href(stage, &filter.sort))
+            .raw("\"");
+        if filter.stage == stage {
+            m.raw(" aria-current=\"page\"");
+        }
+        m.raw(">").raw(name).raw("</a></li>");
+    }
+    m.raw("</ul></nav><nav class=\"tabs sort\" aria-label=\"Order\"><span>Sort:</span><ul>");
+    for (sort, name) in SORTS {
+        m.raw("<li><a href=\"")
+            .text(&filter.href(&filter.stage, sort))
+            .raw("\"");
+        if filter.sort == sort {
+            m.raw(" aria-current=\"true\"");
+        }
+        m.raw(">").raw(name).raw("</a></li>");
+    }
+    m.raw("</ul></nav>");
+    if proposals.is_empty() {
+        m.raw("<p class=\"empty\">No proposals here yet.</p>");
+    } else {
+        m.raw("<ul class=\"cards\">");
+        for view in &proposals {
+            proposal_card(&mut m, view);
+        }
+        m.raw("</ul>");
+    }
+    if let Some(cursor) = listed.get("cursor").and_then(Value::as_str) {
+        let mut href = filter.href(&filter.stage, &filter.sort);
+        href.push_str("&cursor=");
+        href.push_str(&query_value(cursor));
+        m.raw("<p class=\"more\"><a rel=\"next\" href=\"")
+            .text(&href)
+            .raw("\">More proposals →</a></p>");
+    }
+    super::respond(
+        &headers,
+        StatusCode::OK,
+        frame("Explore proposals", &Markup::new(), &m),
+    )
+}

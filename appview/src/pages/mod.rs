@@ -1,0 +1,152 @@
+//! Server-rendered pages people read: explore, a project, a proposal, a person. Plain HTML
+//! and one small stylesheet; no JavaScript. The data comes from the same functions as the
+//! XRPC methods (`listProposals`, `getProject`, `getProposal`, `getActor`, ...).
+
+pub mod explore;
+pub mod layout;
+pub mod person;
+pub mod project;
+pub mod proposal;
+
+use std::sync::OnceLock;
+
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+use greenlight_xrpc::XrpcError;
+
+use crate::html::Markup;
+use crate::{badge, oembed, widget, AppView};
+
+/// The stylesheet, compiled in.
+pub const STYLESHEET: &str = include_str!("greenlight.css");
+
+/// Where the stylesheet is served; the `v` query names its content so it can be cached for
+/// a year and still change with a new release.
+pub fn stylesheet_path() -> &'static str {
+    static PATH: OnceLock<String> = OnceLock::new();
+    PATH.get_or_init(|| {
+        let tag = crate::conditional::etag(STYLESHEET.as_bytes());
+        format!(
+            "/static/greenlight.css?v={}",
+            tag.trim_matches('"').get(..12).unwrap_or("")
+        )
+    })
+}
+
+/// The routes of pages, embeds and static files (state: the AppView).
+pub fn routes() -> Router<AppView> {
+    Router::new()
+        .route("/", get(explore::page))
+        .route("/proposal/{did}/{rkey}", get(proposal::page))
+        .route(
+            "/proposal/{did}/{rkey}/badge.svg",
+            get(badge::proposal_badge),
+        )
+        .route(
+            "/proposal/{did}/{rkey}/widget",
+            get(widget::proposal_widget),
+        )
+        .route("/project/{did}/{rkey}", get(project::page))
+        .route("/project/{did}/{rkey}/badge.svg", get(badge::project_badge))
+        .route("/project/{did}/{rkey}/widget", get(widget::project_widget))
+        .route("/person/{actor}", get(person::page))
+        .route(oembed::PATH, get(oembed::serve))
+        .route("/static/greenlight.css", get(stylesheet))
+}
+
+/// `GET /static/greenlight.css`.
+pub async fn stylesheet(State(_app): State<AppView>, headers: HeaderMap) -> Response {
+    crate::conditional::respond(
+        &headers,
+        "text/css; charset=utf-8",
+        "public, max-age=31536000, immutable",
+        STYLESHEET,
+    )
+}
+
+/// Adds a Content-Security-Policy that forbids scripts, plugins and foreign assets. Embeds
+/// (`frameable`) may be framed by any site and carry their styles inline; pages may not be
+/// framed and take styles only from us.
+pub fn no_scripts(response: &mut Response, frameable: bool) {
+    let policy = if frameable {
+        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; base-uri 'none'; form-action 'none'"
+    } else {
+        "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    };
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(policy),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("strict-origin-when-cross-origin"),
+    );
+}
+
+/// A finished page: HTML, ETag, short caching (the numbers move), no scripts.
+pub fn respond(headers: &HeaderMap, status: StatusCode, html: String) -> Response {
+    let cache = if status.is_success() {
+        "public, max-age=10"
+    } else {
+        "no-store"
+    };
+    let mut response = crate::conditional::respond_with_status(
+        headers,
+        status,
+        "text/html; charset=utf-8",
+        cache,
+        html,
+    );
+    no_scripts(&mut response, false);
+    response
+}
+
+/// The page for a failure: 404 for what is not indexed, 400 for a malformed address,
+/// otherwise 503 (details stay in our logs).
+pub fn error_page(headers: &HeaderMap, error: &XrpcError) -> Response {
+    let (status, heading, text): (StatusCode, &'static str, &'static str) = match error {
+        XrpcError::Method {
+            name: "NotFound", ..
+        } => (
+            StatusCode::NOT_FOUND,
+            "Not found",
+            "Nothing is indexed at this address. It may have been deleted or hidden by its author.",
+        ),
+        XrpcError::InvalidRequest(_) | XrpcError::Method { .. } => (
+            StatusCode::BAD_REQUEST,
+            "This address is not valid",
+            "Check the link you followed.",
+        ),
+        _ => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Something went wrong",
+            "Greenlight could not load this page. Please try again in a moment.",
+        ),
+    };
+    let mut body = Markup::new();
+    body.raw("<h1>")
+        .raw(heading)
+        .raw("</h1><p>")
+        .raw(text)
+        .raw("</p><p><a href=\"/\">Explore proposals</a></p>");
+    respond(
+        headers,
+        status,
+        layout::page(heading, &Markup::new(), &body),
+    )
+}
+
+/// The 404 page.
+pub fn not_found(headers: &HeaderMap) -> Response {
+    error_page(
+        headers,
+        &XrpcError::Method {
+            name: "NotFound",
+            message: String::new(),
+        },
+    )
+}

@@ -1,0 +1,131 @@
+//! `/project/{did}/{rkey}`: a project, who maintains it, its totals and its proposals.
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde_json::Value;
+
+use super::layout::{money_rules, page as frame, person_link, proposal_card};
+use crate::display::{int, money, text};
+use crate::embed::{self, page_path, Kind};
+use crate::html::{query_value, Markup};
+use crate::{oembed, xrpc, AppView};
+
+/// `GET /project/{did}/{rkey}`.
+pub async fn page(
+    State(app): State<AppView>,
+    Path((did, rkey)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let Some(uri) = embed::record_uri(Kind::Project, &did, &rkey) else {
+        return super::not_found(&headers);
+    };
+    let project = match embed::load_view(&app, Kind::Project, &uri).await {
+        Ok(Some(project)) => project,
+        Ok(None) => return super::not_found(&headers),
+        Err(error) => return super::error_page(&headers, &error),
+    };
+    let sort = form_urlencoded::parse(query.as_deref().unwrap_or("").as_bytes())
+        .find(|(k, _)| k == "sort")
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_else(|| "top".to_owned());
+    let list_query = format!(
+        "project={}&sort={}&limit=100",
+        query_value(&uri),
+        query_value(&sort)
+    );
+    let proposals = match xrpc::proposals::list(&app, Some(&list_query)).await {
+        Ok(listed) => listed
+            .get("proposals")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default(),
+        Err(error) => return super::error_page(&headers, &error),
+    };
+
+    let public_url = &app.config().public_url;
+    let name = text(&project, "/name");
+    let currency = text(&project, "/currency");
+    let totals = project.get("totals").unwrap_or(&Value::Null);
+    let path = page_path(Kind::Project, &uri);
+    let page_url = format!("{public_url}{path}");
+    let mut head = Markup::new();
+    head.raw("<link rel=\"alternate\" type=\"application/json+oembed\" href=\"")
+        .text(&oembed::discovery_url(public_url, &page_url))
+        .raw("\" title=\"")
+        .text(name)
+        .raw("\">");
+
+    let mut m = Markup::new();
+    m.raw("<nav class=\"crumbs\" aria-label=\"Breadcrumb\"><a href=\"/\">Explore</a></nav><header class=\"head\"><h1>")
+        .text(name)
+        .raw("</h1><p class=\"byline\">Maintained by ");
+    person_link(&mut m, project.get("owner").unwrap_or(&Value::Null));
+    if let Some(maintainers) = project.get("maintainers").and_then(Value::as_array) {
+        for maintainer in maintainers {
+            m.raw(", ");
+            person_link(&mut m, maintainer);
+        }
+    }
+    m.raw("</p></header><div class=\"prose\">")
+        .text(text(&project, "/description"))
+        .raw("</div><dl class=\"facts\"><div><dt>Repository</dt><dd>");
+    let repository = text(&project, "/repository");
+    m.external_link(repository, repository).raw("</dd></div>");
+    let website = text(&project, "/website");
+    if !website.is_empty() {
+        m.raw("<div><dt>Website</dt><dd>")
+            .external_link(website, website)
+            .raw("</dd></div>");
+    }
+    m.raw("<div><dt>Currency</dt><dd>")
+        .text(currency)
+        .raw("</dd></div></dl>");
+
+    m.raw("<section class=\"funding\" aria-labelledby=\"funding\"><h2 id=\"funding\" class=\"sr-only\">Funding</h2><dl class=\"stats\"><div><dt>Pledged</dt><dd>")
+        .text(&money(
+            int(totals, "/pledgedHeld").saturating_add(int(totals, "/paidOut")),
+            currency,
+        ))
+        .raw("</dd></div><div><dt>Paid out</dt><dd>")
+        .text(&money(int(totals, "/paidOut"), currency))
+        .raw("</dd></div><div><dt>Estimated</dt><dd>")
+        .text(&money(int(totals, "/estimateTotal"), currency))
+        .raw("</dd></div><div><dt>Proposals</dt><dd>")
+        .num(int(&project, "/proposalCount"))
+        .raw("</dd></div></dl></section>");
+
+    m.raw("<section aria-labelledby=\"proposals\"><h2 id=\"proposals\">Proposals</h2><nav class=\"tabs sort\" aria-label=\"Order\"><span>Sort:</span><ul>");
+    for (key, label) in [
+        ("top", "Most estimated"),
+        ("pledged", "Most pledged"),
+        ("new", "Newest"),
+    ] {
+        m.raw("<li><a href=\"")
+            .text(&format!("{path}?sort={key}"))
+            .raw("\"");
+        if sort == key {
+            m.raw(" aria-current=\"true\"");
+        }
+        m.raw(">").raw(label).raw("</a></li>");
+    }
+    m.raw("</ul></nav>");
+    if proposals.is_empty() {
+        m.raw("<p class=\"empty\">No proposals for this project yet.</p>");
+    } else {
+        m.raw("<ul class=\"cards\">");
+        for view in &proposals {
+            proposal_card(&mut m, view);
+        }
+        m.raw("</ul>");
+    }
+    m.raw("</section>");
+    money_rules(&mut m, app.config());
+    m.raw("<section aria-labelledby=\"embed\"><h2 id=\"embed\">Badge</h2><p><img src=\"")
+        .text(&format!("{path}/badge.svg"))
+        .raw("\" alt=\"Funding badge for this project\" height=\"20\"></p><label for=\"badge-md\">Markdown</label><textarea id=\"badge-md\" readonly rows=\"2\">")
+        .text(&format!("[![Greenlight]({public_url}{path}/badge.svg)]({page_url})"))
+        .raw("</textarea></section>");
+    super::respond(&headers, StatusCode::OK, frame(name, &head, &m))
+}

@@ -1,0 +1,561 @@
+//! `/proposal/{did}/{rkey}`: everything a backer needs before giving money — who builds it,
+//! what was promised, where the preview is, what happens to the money if the release never
+//! comes — then the timeline, the proposal text, estimates, pledges and disputes.
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde_json::Value;
+
+use super::layout::{page as frame, person_link, progress_bar, stage_pill};
+use crate::display::{actor_name, date, days, int, moment, money, percent, text};
+use crate::embed::{self, page_path, Kind};
+use crate::html::{query_value, Markup};
+use crate::{hydrate, oembed, xrpc, AppView};
+
+/// Everything the page shows, loaded before rendering.
+struct Loaded {
+    view: Value,
+    project: Option<Value>,
+    estimates: (Vec<Value>, bool),
+    pledges: (Vec<Value>, bool),
+    disputes: Vec<hydrate::DisputeRow>,
+    dispute_handles: HashMap<String, String>,
+}
+
+/// `GET /proposal/{did}/{rkey}`.
+pub async fn page(
+    State(app): State<AppView>,
+    Path((did, rkey)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(uri) = embed::record_uri(Kind::Proposal, &did, &rkey) else {
+        return super::not_found(&headers);
+    };
+    match load(&app, &uri).await {
+        Ok(Some(loaded)) => super::respond(&headers, StatusCode::OK, render(&app, &loaded)),
+        Ok(None) => super::not_found(&headers),
+        Err(error) => super::error_page(&headers, &error),
+    }
+}
+
+/// The items of a list answer, and whether it has more pages.
+fn list(value: Result<Value, greenlight_xrpc::XrpcError>, key: &str) -> (Vec<Value>, bool) {
+    match value {
+        Ok(value) => (
+            value
+                .get(key)
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default(),
+            value.get("cursor").is_some(),
+        ),
+        Err(error) => {
+            tracing::warn!(%error, "cannot list {key} for a proposal page");
+            (Vec::new(), false)
+        }
+    }
+}
+
+async fn load(app: &AppView, uri: &str) -> Result<Option<Loaded>, greenlight_xrpc::XrpcError> {
+    let Some(view) = embed::load_view(app, Kind::Proposal, uri).await? else {
+        return Ok(None);
+    };
+    let project_uri = view
+        .pointer("/subject/uri")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let by_proposal = format!("proposal={}&limit=100", query_value(uri));
+    let (project, estimates, pledges, disputes) = tokio::join!(
+        async {
+            match &project_uri {
+                Some(p) => embed::load_view(app, Kind::Project, p).await,
+                None => Ok(None),
+            }
+        },
+        xrpc::estimates::list(app, Some(&by_proposal)),
+        xrpc::pledges::list(app, Some(&by_proposal)),
+        hydrate::disputes(app.pool(), uri, 100),
+    );
+    let disputes = disputes.map_err(xrpc::internal)?;
+    let dispute_handles = hydrate::handles(app.pool(), disputes.iter().map(|d| d.did.as_str()))
+        .await
+        .map_err(xrpc::internal)?;
+    Ok(Some(Loaded {
+        view,
+        project: project?,
+        estimates: list(estimates, "estimates"),
+        pledges: list(pledges, "pledges"),
+        disputes,
+        dispute_handles,
+    }))
+}
+
+/// The stages in order, for the timeline (`declined` replaces `released` when it happened).
+fn timeline_stages(current: &str) -> [&'static str; 4] {
+    if current == "declined" {
+        ["proposed", "development", "preview", "declined"]
+    } else {
+        ["proposed", "development", "preview", "released"]
+    }
+}
+
+fn stage_rank(stage: &str) -> usize {
+    match stage {
+        "proposed" => 0,
+        "development" => 1,
+        "preview" => 2,
+        _ => 3,
+    }
+}
+
+fn render(app: &AppView, loaded: &Loaded) -> String {
+    let view = &loaded.view;
+    let config = app.config();
+    let public_url = &config.public_url;
+    let title = text(view, "/title");
+    let stage = text(view, "/stage");
+    let currency = text(view, "/currency");
+    let totals = view.get("totals").unwrap_or(&Value::Null);
+    let pledged = int(totals, "/pledgedHeld").saturating_add(int(totals, "/paidOut"));
+    let goal = view.get("goal").and_then(Value::as_i64);
+    let path = page_path(Kind::Proposal, text(view, "/uri"));
+    let page_url = format!("{public_url}{path}");
+
+    let mut head = Markup::new();
+    head.raw("<link rel=\"alternate\" type=\"application/json+oembed\" href=\"")
+        .text(&oembed::discovery_url(public_url, &page_url))
+        .raw("\" title=\"")
+        .text(title)
+        .raw("\"><meta name=\"description\" content=\"")
+        .text(&format!(
+            "{} pledged toward a feature proposal on Greenlight.",
+            money(pledged, currency)
+        ))
+        .raw("\">");
+
+    let mut m = Markup::new();
+    // Breadcrumbs and heading.
+    m.raw("<nav class=\"crumbs\" aria-label=\"Breadcrumb\"><a href=\"/\">Explore</a>");
+    if let Some(project) = &loaded.project {
+        m.raw(" <span aria-hidden=\"true\">›</span> <a href=\"")
+            .text(&page_path(Kind::Project, text(project, "/uri")))
+            .raw("\">")
+            .text(text(project, "/name"))
+            .raw("</a>");
+    }
+    m.raw("</nav><article class=\"proposal\"><header class=\"head\"><p>");
+    stage_pill(&mut m, stage);
+    m.raw("</p><h1>")
+        .text(title)
+        .raw("</h1><p class=\"byline\">Proposed by ");
+    person_link(&mut m, view.get("author").unwrap_or(&Value::Null));
+    m.raw(" on ").text(&date(text(view, "/createdAt")));
+    match (
+        &loaded.project,
+        view.pointer("/subject/url").and_then(Value::as_str),
+    ) {
+        (Some(project), _) => {
+            m.raw(" for ")
+                .raw("<a href=\"")
+                .text(&page_path(Kind::Project, text(project, "/uri")))
+                .raw("\">")
+                .text(text(project, "/name"))
+                .raw("</a>");
+        }
+        (None, Some(repository)) => {
+            m.raw(" for ").external_link(repository, repository);
+        }
+        (None, None) => {}
+    }
+    m.raw("</p></header>");
+
+    // Funding at a glance.
+    m.raw("<section class=\"funding\" aria-labelledby=\"funding\"><h2 id=\"funding\" class=\"sr-only\">Funding</h2><p class=\"big\"><strong>")
+        .text(&money(pledged, currency))
+        .raw("</strong> pledged");
+    if let Some(goal) = goal {
+        m.raw(" of a ")
+            .text(&money(goal, currency))
+            .raw(" goal</p>");
+        progress_bar(&mut m, pledged, goal, "Pledged toward the goal");
+    } else {
+        m.raw("</p>");
+    }
+    let backers = int(totals, "/backerCount");
+    let estimators = int(totals, "/estimateCount");
+    m.raw("<dl class=\"stats\"><div><dt>Backers</dt><dd>")
+        .num(backers)
+        .raw("</dd></div><div><dt>Estimated</dt><dd>");
+    if estimators == 0 {
+        m.raw("None yet");
+    } else {
+        m.text(&money(int(totals, "/estimateTotal"), currency))
+            .raw(" <span class=\"muted\">by ")
+            .num(estimators)
+            .raw(if estimators == 1 {
+                " person"
+            } else {
+                " people"
+            })
+            .raw("</span>");
+    }
+    m.raw("</dd></div><div><dt>In escrow</dt><dd>")
+        .raw(escrow_words(text(view, "/escrowState")))
+        .raw("</dd></div>");
+    if int(totals, "/refunded") > 0 {
+        m.raw("<div><dt>Refunded</dt><dd>")
+            .text(&money(int(totals, "/refunded"), currency))
+            .raw("</dd></div>");
+    }
+    m.raw("</dl></section>");
+
+    before_you_back(&mut m, app, loaded);
+    timeline(&mut m, view);
+
+    // The proposal itself, as its author wrote it (shown as text, not interpreted).
+    m.raw(
+        "<section aria-labelledby=\"what\"><h2 id=\"what\">The proposal</h2><div class=\"prose\">",
+    )
+    .text(text(view, "/body"))
+    .raw("</div>");
+    if let Some(tags) = view.get("tags").and_then(Value::as_array) {
+        m.raw("<ul class=\"tags\" aria-label=\"Tags\">");
+        for tag in tags.iter().filter_map(Value::as_str) {
+            m.raw("<li>").text(tag).raw("</li>");
+        }
+        m.raw("</ul>");
+    }
+    m.raw("</section>");
+
+    disputes(&mut m, loaded);
+    estimates(&mut m, &loaded.estimates, currency);
+    pledges(&mut m, &loaded.pledges);
+
+    // Embeds.
+    m.raw("<section aria-labelledby=\"embed\"><h2 id=\"embed\">Share and embed</h2><p><img src=\"")
+        .text(&format!("{path}/badge.svg"))
+        .raw("\" alt=\"Funding badge for this proposal\" height=\"20\"></p><label for=\"badge-md\">Badge for a README (Markdown)</label><textarea id=\"badge-md\" readonly rows=\"3\">")
+        .text(&format!("[![Greenlight]({public_url}{path}/badge.svg)]({page_url})"))
+        .raw("</textarea><label for=\"widget-html\">Widget for a web page (HTML)</label><textarea id=\"widget-html\" readonly rows=\"3\">")
+        .text(&format!(
+            "<iframe src=\"{public_url}{path}/widget\" width=\"400\" height=\"210\" style=\"border:0\" title=\"Greenlight funding\"></iframe>"
+        ))
+        .raw("</textarea></section></article>");
+    frame(title, &head, &m)
+}
+
+fn escrow_words(state: &str) -> &'static str {
+    match state {
+        "open" => "Taking pledges",
+        "verifying" => "Holding pledges during verification",
+        "paid" => "Paid to the maintainer",
+        "refunded" => "Refunded to backers",
+        _ => "Nothing held yet",
+    }
+}
+
+/// The plain-language box: who, what, where, and what happens to the money.
+fn before_you_back(m: &mut Markup, app: &AppView, loaded: &Loaded) {
+    let view = &loaded.view;
+    let config = app.config();
+    let currency = text(view, "/currency");
+    let stage = text(view, "/stage");
+    m.raw("<section class=\"backer\" aria-labelledby=\"before\"><h2 id=\"before\">Before you back this</h2><dl>");
+
+    m.raw("<dt>Who builds it</dt><dd>");
+    match &loaded.project {
+        Some(project) => {
+            person_link(m, project.get("owner").unwrap_or(&Value::Null));
+            m.raw(" maintains <a href=\"")
+                .text(&page_path(Kind::Project, text(project, "/uri")))
+                .raw("\">")
+                .text(text(project, "/name"))
+                .raw("</a>");
+            let maintainers: Vec<&Value> = project
+                .get("maintainers")
+                .and_then(Value::as_array)
+                .map(|list| list.iter().collect())
+                .unwrap_or_default();
+            if !maintainers.is_empty() {
+                m.raw(", with ");
+                for (i, maintainer) in maintainers.iter().enumerate() {
+                    if i > 0 {
+                        m.raw(", ");
+                    }
+                    person_link(m, maintainer);
+                }
+            }
+            m.raw(". Only they can post progress on this proposal. Releases land in ");
+            let repository = text(project, "/repository");
+            m.external_link(repository, repository).raw(".");
+        }
+        None => {
+            m.raw("This proposal is about a repository whose maintainer is not on Greenlight yet, so nobody has taken it on. Money can only be pledged once a maintainer starts a preview.");
+        }
+    }
+    m.raw("</dd>");
+
+    m.raw("<dt>What is promised</dt><dd>");
+    match view.get("goal").and_then(Value::as_i64) {
+        Some(goal) => {
+            m.raw("The feature described below, released as open source. The maintainer set a goal of ")
+                .text(&money(goal, currency))
+                .raw(".");
+        }
+        None if stage == "proposed" => {
+            m.raw("Nothing yet: the maintainer has not started development. People are estimating what they would pay.");
+        }
+        None => {
+            m.raw("The feature described below, released as open source. No money goal was set.");
+        }
+    }
+    m.raw("</dd>");
+
+    m.raw("<dt>Where to try it</dt><dd>");
+    match view.get("preview") {
+        Some(preview) => {
+            let url = text(preview, "/url");
+            m.raw("A public preview: ").external_link(url, url);
+            let ends = text(preview, "/endsAt");
+            let ended = chrono::DateTime::parse_from_rfc3339(ends)
+                .is_ok_and(|end| end < chrono::Utc::now());
+            if !ends.is_empty() {
+                m.raw(if ended {
+                    ", which ended "
+                } else {
+                    ", open until "
+                })
+                .text(&moment(ends));
+            }
+            m.raw(".");
+            let instructions = text(preview, "/instructions");
+            if !instructions.is_empty() {
+                m.raw(" <span class=\"quote\">“")
+                    .text(instructions)
+                    .raw("”</span>");
+            }
+        }
+        None => {
+            m.raw("No preview yet. Pledges open when the maintainer publishes a preview you can try first.");
+        }
+    }
+    m.raw("</dd>");
+
+    match (stage, view.get("release")) {
+        ("released", Some(release)) => {
+            let source = text(release, "/sourceUrl");
+            m.raw("<dt>The release</dt><dd>It came: the source is published at ")
+                .external_link(source, source)
+                .raw(" under ")
+                .text(text(release, "/license"))
+                .raw(". Check that it contains what the preview showed.</dd>");
+        }
+        ("declined", _) => {
+            m.raw("<dt>The money</dt><dd>The maintainer declined this proposal, so every pledge held for it is refunded in full. Nothing is kept.</dd>");
+        }
+        _ => {
+            m.raw("<dt>If the release never comes</dt><dd>Your pledge waits in escrow; nobody is paid while it does. If the maintainer declines, or does not publish the source code within ")
+                .num(days(config.release_grace) as i64)
+                .raw(" days after the preview ends, every pledge is refunded in full. Nothing is ever kept. You can also cancel your pledge yourself while the preview is open.</dd>");
+        }
+    }
+
+    m.raw("<dt>After the release</dt><dd>The money is held for a ")
+        .num(days(config.verification_period) as i64)
+        .raw("-day verification period so backers can check that the code was really released. Any backer can open a dispute then; if it is upheld, everyone is refunded. Otherwise the pledges are paid to the maintainer, minus a ")
+        .text(&percent(config.platform_fee_basis_points))
+        .raw(" platform fee.");
+    if let Some(ends) = view.get("verificationEndsAt").and_then(Value::as_str) {
+        m.raw(" This proposal's verification ends ")
+            .text(&moment(ends))
+            .raw(".");
+    }
+    m.raw("</dd></dl></section>");
+}
+
+fn timeline(m: &mut Markup, view: &Value) {
+    let current = text(view, "/stage");
+    let history: Vec<&Value> = view
+        .get("stageHistory")
+        .and_then(Value::as_array)
+        .map(|events| events.iter().collect())
+        .unwrap_or_default();
+    let latest = |stage: &str| {
+        history
+            .iter()
+            .rev()
+            .find(|e| text(e, "/stage") == stage)
+            .copied()
+    };
+    let currency = text(view, "/currency");
+    m.raw("<section aria-labelledby=\"timeline\"><h2 id=\"timeline\">Timeline</h2><ol class=\"timeline\">");
+    for stage in timeline_stages(current) {
+        let state = match stage_rank(stage).cmp(&stage_rank(current)) {
+            std::cmp::Ordering::Less => "done",
+            std::cmp::Ordering::Equal => "current",
+            std::cmp::Ordering::Greater => "upcoming",
+        };
+        m.raw("<li class=\"").raw(state).raw("\"");
+        if state == "current" {
+            m.raw(" aria-current=\"step\"");
+        }
+        m.raw("><h3>")
+            .raw(crate::display::stage_name(stage))
+            .raw("</h3>");
+        let event = latest(stage);
+        let when = match (stage, event) {
+            ("proposed", _) => Some(text(view, "/createdAt")),
+            (_, Some(event)) => Some(text(event, "/createdAt")),
+            _ => None,
+        };
+        match when {
+            Some(when) if state != "upcoming" => {
+                m.raw("<p class=\"when\">").text(&date(when));
+                if let Some(event) = event {
+                    m.raw(" · ")
+                        .text(&actor_name(event.get("author").unwrap_or(&Value::Null)));
+                }
+                m.raw("</p>");
+            }
+            _ => {
+                m.raw("<p class=\"when\">Not yet</p>");
+            }
+        }
+        match stage {
+            "development" if state != "upcoming" => {
+                if let Some(goal) = view.get("goal").and_then(Value::as_i64) {
+                    m.raw("<p>Goal: ").text(&money(goal, currency)).raw("</p>");
+                }
+            }
+            "preview" => {
+                if let Some(preview) = view.get("preview") {
+                    let url = text(preview, "/url");
+                    m.raw("<p>Preview: ").external_link(url, url);
+                    let ends = text(preview, "/endsAt");
+                    if !ends.is_empty() {
+                        m.raw(" · until ").text(&date(ends));
+                    }
+                    m.raw("</p>");
+                }
+            }
+            "released" => {
+                if let Some(release) = view.get("release") {
+                    let source = text(release, "/sourceUrl");
+                    m.raw("<p>Source: ")
+                        .external_link(source, source)
+                        .raw("</p><p>License ")
+                        .text(text(release, "/license"));
+                    let revision = text(release, "/revision");
+                    if !revision.is_empty() {
+                        m.raw(" · revision <code>").text(revision).raw("</code>");
+                    }
+                    m.raw("</p>");
+                }
+            }
+            "declined" => {
+                let reason = text(view, "/declineReason");
+                if !reason.is_empty() {
+                    m.raw("<p class=\"quote\">“").text(reason).raw("”</p>");
+                }
+                m.raw("<p>Every pledge is refunded.</p>");
+            }
+            _ => {}
+        }
+        m.raw("</li>");
+    }
+    m.raw("</ol></section>");
+}
+
+fn disputes(m: &mut Markup, loaded: &Loaded) {
+    let stage = text(&loaded.view, "/stage");
+    if loaded.disputes.is_empty() && stage != "released" {
+        return;
+    }
+    m.raw("<section aria-labelledby=\"disputes\"><h2 id=\"disputes\">Disputes</h2>");
+    if loaded.disputes.is_empty() {
+        m.raw("<p>No backer has disputed the release.</p>");
+    } else {
+        m.raw("<p>An operator reviews every dispute; an open dispute stops the payout until it is resolved.</p><ul class=\"list\">");
+        for dispute in &loaded.disputes {
+            let actor = crate::views::actor_ref(&dispute.did, &loaded.dispute_handles);
+            m.raw("<li>");
+            person_link(m, &actor);
+            m.raw(" on ")
+                .text(&dispute.created_at.format("%-d %b %Y").to_string())
+                .raw(": <span class=\"quote\">“")
+                .text(text(&dispute.body, "/reason"))
+                .raw("”</span>");
+            if let Some(evidence) = dispute.body.get("evidence").and_then(Value::as_array) {
+                for url in evidence.iter().filter_map(Value::as_str).take(10) {
+                    m.raw(" ").external_link(url, "evidence");
+                }
+            }
+            m.raw("</li>");
+        }
+        m.raw("</ul>");
+    }
+    m.raw("</section>");
+}
+
+fn estimates(m: &mut Markup, (estimates, more): &(Vec<Value>, bool), currency: &str) {
+    m.raw("<section aria-labelledby=\"estimates\"><h2 id=\"estimates\">Estimates</h2><p class=\"muted\">What people say they would pay. No money moves. An estimate counts at most twice the person's largest paid contribution (at least ")
+        .text(&money(greenlight_funding::estimate_cap(None), currency))
+        .raw("), and estimates made after the preview began are shown but not counted.</p>");
+    if estimates.is_empty() {
+        m.raw("<p class=\"empty\">No estimates yet.</p></section>");
+        return;
+    }
+    m.raw("<div class=\"table\"><table><thead><tr><th scope=\"col\">Who</th><th scope=\"col\" class=\"num\">Would pay</th><th scope=\"col\" class=\"num\">Counts</th></tr></thead><tbody>");
+    for e in estimates {
+        let currency = text(e, "/currency");
+        m.raw("<tr><td>");
+        person_link(m, e.get("author").unwrap_or(&Value::Null));
+        m.raw("</td><td class=\"num\">")
+            .text(&money(int(e, "/amount"), currency))
+            .raw("</td><td class=\"num\">")
+            .text(&money(int(e, "/countedAmount"), currency));
+        if e.get("frozen").and_then(Value::as_bool) == Some(true) {
+            m.raw(" <span class=\"note\">after preview</span>");
+        } else if e.get("capped").and_then(Value::as_bool) == Some(true) {
+            m.raw(" <span class=\"note\">capped</span>");
+        }
+        m.raw("</td></tr>");
+    }
+    m.raw("</tbody></table></div>");
+    if *more {
+        m.raw("<p class=\"muted\">Showing the newest 100.</p>");
+    }
+    m.raw("</section>");
+}
+
+fn pledges(m: &mut Markup, (pledges, more): &(Vec<Value>, bool)) {
+    m.raw("<section aria-labelledby=\"pledges\"><h2 id=\"pledges\">Pledges</h2>");
+    if pledges.is_empty() {
+        m.raw("<p class=\"empty\">No pledges yet.</p></section>");
+        return;
+    }
+    m.raw("<div class=\"table\"><table><thead><tr><th scope=\"col\">Backer</th><th scope=\"col\" class=\"num\">Amount</th><th scope=\"col\">In escrow</th></tr></thead><tbody>");
+    for p in pledges {
+        m.raw("<tr><td>");
+        person_link(m, p.get("backer").unwrap_or(&Value::Null));
+        m.raw("</td><td class=\"num\">")
+            .text(&money(int(p, "/amount"), text(p, "/currency")))
+            .raw("</td><td>")
+            .raw(match text(p, "/state") {
+                "held" => "Held",
+                "paid" => "Paid out",
+                "refunded" => "Refunded",
+                "cancelled" => "Cancelled",
+                _ => "Not confirmed by escrow",
+            })
+            .raw("</td></tr>");
+    }
+    m.raw("</tbody></table></div>");
+    if *more {
+        m.raw("<p class=\"muted\">Showing the newest 100.</p>");
+    }
+    m.raw("</section>");
+}
