@@ -7,7 +7,8 @@
 //! 3. The provider call, with the pending transfer's id as its idempotency key.
 //! 4. `done`: the transfer is posted with the provider's reference; or `failed` when the
 //!    provider refused for good (the transfer is voided, the money stays owed, an operator
-//!    looks).
+//!    looks and, once the cause is fixed, retries it with [`retry_failed`]: the job becomes
+//!    `superseded` by a new one).
 //!
 //! A crash anywhere resumes from the stored state: a `reserved` job calls the provider again
 //! with the same key, and the provider answers with the refund or transfer it already made,
@@ -19,7 +20,7 @@ use sqlx::PgConnection;
 use crate::error::EscrowError;
 use crate::ledger::{self, Finish, Kind, Transfer};
 use crate::provider::{MovementKind, ProviderError, RefundRequest, TransferRequest};
-use crate::Escrow;
+use crate::{identifiers, Escrow};
 
 /// A job to queue.
 #[derive(Debug, Clone)]
@@ -122,6 +123,62 @@ pub async fn wake_payouts(
     .execute(conn)
     .await?
     .rows_affected())
+}
+
+/// Retries a job the provider refused for good, once its cause is fixed: the failed job is
+/// superseded by a new one with its own ledger transfer (a new provider idempotency key, since
+/// the provider already answered the old one). Returns the new job's id. Only a `failed` job
+/// can be retried, and only once: a second call is refused with `JobNotRetryable`.
+pub async fn retry_failed(escrow: &Escrow, id: &str) -> Result<String, EscrowError> {
+    let now = escrow.now();
+    let mut tx = escrow.pool.begin().await?;
+    let job: Option<JobRow> = sqlx::query_as(&format!(
+        "SELECT {JOB_COLUMNS} FROM escrow.job WHERE id = $1 FOR UPDATE"
+    ))
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let job = match job {
+        Some(job) if job.state == "failed" => job,
+        Some(job) => {
+            return Err(EscrowError::method(
+                "JobNotRetryable",
+                format!("job {id} is {}, not failed", job.state),
+            ))
+        }
+        None => return Err(EscrowError::method("NotFound", format!("no job {id}"))),
+    };
+    let retry_id = identifiers::derived("job", &[&job.id, "retry"]);
+    let ready = match (job.kind.as_str(), &job.maintainer) {
+        ("payout", Some(maintainer)) => {
+            has_active_account(&mut tx, maintainer, escrow.provider.name()).await?
+        }
+        _ => true,
+    };
+    sqlx::query(
+        "INSERT INTO escrow.job (id, kind, state, currency, amount, transfer_id, debit_account,
+             proposal, pledge, donation, backer, maintainer, payment_id, run_after, created_at,
+             updated_at, retry_of)
+         SELECT $2, kind, $3, currency, amount, $4, debit_account, proposal, pledge, donation,
+             backer, maintainer, payment_id, $5, $5, $5, id
+         FROM escrow.job WHERE id = $1",
+    )
+    .bind(&job.id)
+    .bind(&retry_id)
+    .bind(if ready { "ready" } else { "awaiting_account" })
+    .bind(identifiers::derived("tr", &[&job.transfer_id, "retry"]))
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("UPDATE escrow.job SET state = 'superseded', updated_at = $2 WHERE id = $1")
+        .bind(&job.id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    tracing::info!(job = %job.id, retry = %retry_id, "failed job retried");
+    escrow.wake.notify_one();
+    Ok(retry_id)
 }
 
 /// A job as stored.

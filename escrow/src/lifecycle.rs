@@ -45,19 +45,7 @@ pub async fn decide_refund(
     let refunds = ledger::refunds(&pledge.backer);
     ledger::create_transfer(
         conn,
-        &Transfer {
-            proposal: Some(&pledge.proposal),
-            pledge: Some(&pledge.id),
-            backer: Some(&pledge.backer),
-            ..Transfer::new(
-                &transfer_id,
-                &pledge.currency,
-                &held,
-                &refunds,
-                pledge.amount,
-                Kind::Refund,
-            )
-        },
+        &pledge.transfer(&transfer_id, &held, &refunds, Kind::Refund),
         at,
     )
     .await?;
@@ -144,6 +132,14 @@ pub async fn settle_refund(
     Ok(abandoned)
 }
 
+/// The sum of pledges' amounts; a sum beyond `i64` is refused, never wrapped or panicked on.
+fn total_of(pledges: &[PledgeRow]) -> Result<i64, EscrowError> {
+    pledges
+        .iter()
+        .try_fold(0_i64, |sum, pledge| sum.checked_add(pledge.amount))
+        .ok_or_else(|| EscrowError::Internal("held pledges sum beyond i64".into()))
+}
+
 /// The id under which a proposal's payout transfers and job are named.
 pub fn payout_key(proposal: &str) -> String {
     identifiers::derived("po", &[proposal])
@@ -159,7 +155,7 @@ async fn settle_payout(
     at: DateTime<Utc>,
 ) -> Result<Vec<String>, EscrowError> {
     let held = pledges_in(conn, &proposal.uri, "held").await?;
-    let total: i64 = held.iter().map(|pledge| pledge.amount).sum();
+    let total = total_of(&held)?;
     let split = fee::split(total, escrow.config.fee_basis_points);
     let key = payout_key(&proposal.uri);
     let held_account = ledger::held(&proposal.uri);
@@ -382,5 +378,35 @@ pub async fn run_worker(escrow: std::sync::Arc<Escrow>, interval: Duration) {
             _ = tokio::time::sleep(interval) => {}
             _ = escrow.wake.notified() => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pledge(amount: i64) -> PledgeRow {
+        let at = chrono::DateTime::<Utc>::UNIX_EPOCH;
+        PledgeRow {
+            id: format!("pl_{amount}"),
+            proposal: "at://did:plc:a/fund.greenlight.proposal/3k".into(),
+            proposal_cid: "bafyreib".into(),
+            backer: "did:plc:b".into(),
+            amount,
+            currency: "USD".into(),
+            state: "held".into(),
+            payment_id: None,
+            checkout_url: None,
+            created_at: at,
+            updated_at: at,
+        }
+    }
+
+    #[test]
+    fn a_payout_total_that_would_overflow_is_refused() {
+        assert_eq!(total_of(&[]).unwrap(), 0);
+        assert_eq!(total_of(&[pledge(1_200), pledge(800)]).unwrap(), 2_000);
+        assert_eq!(total_of(&[pledge(i64::MAX), pledge(0)]).unwrap(), i64::MAX);
+        assert!(total_of(&[pledge(i64::MAX), pledge(1)]).is_err());
     }
 }

@@ -52,8 +52,17 @@ async fn main() -> anyhow::Result<()> {
                 bail!("{} invariant violations", violations.len())
             }
         }
+        "retry-job" => {
+            let Some(job) = std::env::args().nth(2) else {
+                bail!("usage: greenlight-escrow retry-job <failed job id>");
+            };
+            let escrow = build().await?;
+            let retry = greenlight_escrow::jobs::retry_failed(&escrow, &job).await?;
+            println!("job {job} superseded by {retry}; the worker runs it");
+            Ok(())
+        }
         "bench" => bench_command().await,
-        other => bail!("unknown command {other:?}: serve, migrate, reconcile or bench"),
+        other => bail!("unknown command {other:?}: serve, migrate, reconcile, retry-job or bench"),
     }
 }
 

@@ -11,45 +11,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-/// A proposal's lifecycle stage (DESIGN §3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stage {
-    /// Proposed; nothing to pay for yet.
-    Proposed,
-    /// In development: donations accepted.
-    Development,
-    /// In preview: pledges accepted until the preview ends.
-    Preview,
-    /// Released as open source: verification runs.
-    Released,
-    /// Declined: everything held is refunded.
-    Declined,
-}
-
-impl Stage {
-    /// The lexicon's name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Stage::Proposed => "proposed",
-            Stage::Development => "development",
-            Stage::Preview => "preview",
-            Stage::Released => "released",
-            Stage::Declined => "declined",
-        }
-    }
-
-    /// Parses the lexicon's name.
-    pub fn parse(name: &str) -> Option<Stage> {
-        Some(match name {
-            "proposed" => Stage::Proposed,
-            "development" => Stage::Development,
-            "preview" => Stage::Preview,
-            "released" => Stage::Released,
-            "declined" => Stage::Declined,
-            _ => return None,
-        })
-    }
-}
+/// A proposal's lifecycle stage (DESIGN §3): the funding rules' own, so escrow and the
+/// AppView name and parse stages the same way.
+pub use greenlight_funding::Stage;
 
 /// What escrow needs to know about a proposal.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,6 +67,13 @@ impl AppViewProposals {
 pub fn from_proposal_view(view: &Value) -> Result<ProposalInfo, SourceError> {
     let text = |pointer: &str| view.pointer(pointer).and_then(Value::as_str);
     let uri = text("/uri").ok_or_else(|| SourceError("proposalView without uri".into()))?;
+    let cid = text("/cid").ok_or_else(|| SourceError("proposalView without cid".into()))?;
+    // Money is booked in this currency for good: a missing or malformed one is refused rather
+    // than guessed.
+    let currency = text("/currency")
+        .map(greenlight_funding::Currency::parse)
+        .ok_or_else(|| SourceError("proposalView without currency".into()))?
+        .map_err(|error| SourceError(error.to_string()))?;
     let stage = text("/stage")
         .and_then(Stage::parse)
         .ok_or_else(|| SourceError("proposalView without a known stage".into()))?;
@@ -120,9 +91,9 @@ pub fn from_proposal_view(view: &Value) -> Result<ProposalInfo, SourceError> {
         .map(|at| at.with_timezone(&Utc));
     Ok(ProposalInfo {
         uri: uri.to_owned(),
-        cid: text("/cid").unwrap_or_default().to_owned(),
+        cid: cid.to_owned(),
         stage,
-        currency: text("/currency").unwrap_or("USD").to_owned(),
+        currency: currency.as_str().to_owned(),
         maintainer,
         preview_ends_at,
     })
@@ -154,7 +125,16 @@ impl ProposalSource for AppViewProposals {
                 "getProposal answered {status}: {body}"
             )));
         }
-        from_proposal_view(&body).map(Some)
+        let info = from_proposal_view(&body)?;
+        // Whatever answered must be about the proposal asked for, or its stage and currency
+        // would be booked under another proposal's name.
+        if info.uri != uri {
+            return Err(SourceError(format!(
+                "getProposal for {uri} answered about {}",
+                info.uri
+            )));
+        }
+        Ok(Some(info))
     }
 }
 
@@ -229,8 +209,55 @@ mod tests {
         );
         let bare = serde_json::json!({
             "uri": "at://did:plc:a/fund.greenlight.proposal/3k", "stage": "proposed",
+            "cid": "bafyreib", "currency": "USD",
             "subject": {"$type": "fund.greenlight.defs#repositoryRef", "url": "https://git.example/x"}
         });
         assert_eq!(from_proposal_view(&bare).unwrap().maintainer, None);
+    }
+
+    #[tokio::test]
+    async fn an_answer_about_another_proposal_is_refused() {
+        let app = axum::Router::new().route(
+            "/xrpc/fund.greenlight.getProposal",
+            axum::routing::get(|| async {
+                axum::Json(serde_json::json!({
+                    "uri": "at://did:plc:a/fund.greenlight.proposal/other", "cid": "bafyreib",
+                    "stage": "preview", "currency": "USD",
+                    "subject": {"$type": "fund.greenlight.defs#projectRef",
+                                "uri": "at://did:plc:owner/fund.greenlight.project/app"},
+                }))
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let source = AppViewProposals::new(&format!("http://{address}"));
+        let asked = "at://did:plc:a/fund.greenlight.proposal/asked";
+        assert!(source.proposal(asked).await.is_err());
+        let other = "at://did:plc:a/fund.greenlight.proposal/other";
+        assert_eq!(source.proposal(other).await.unwrap().unwrap().uri, other);
+    }
+
+    #[test]
+    fn a_proposal_view_without_a_valid_currency_or_cid_is_refused() {
+        let view = |currency: Value, cid: Value| {
+            serde_json::json!({
+                "uri": "at://did:plc:a/fund.greenlight.proposal/3k", "stage": "preview",
+                "cid": cid, "currency": currency,
+                "subject": {"$type": "fund.greenlight.defs#projectRef",
+                            "uri": "at://did:plc:owner/fund.greenlight.project/app"},
+            })
+        };
+        let cid = || Value::from("bafyreib");
+        assert!(from_proposal_view(&view(Value::Null, cid())).is_err());
+        assert!(from_proposal_view(&view("usd".into(), cid())).is_err());
+        assert!(from_proposal_view(&view("DOLLARS".into(), cid())).is_err());
+        assert!(from_proposal_view(&view("EUR".into(), Value::Null)).is_err());
+        assert_eq!(
+            from_proposal_view(&view("EUR".into(), cid()))
+                .unwrap()
+                .currency,
+            "EUR"
+        );
     }
 }

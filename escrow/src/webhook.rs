@@ -161,19 +161,7 @@ async fn payment_succeeded(
                 let held = ledger::held(&pledge.proposal);
                 ledger::create_transfer(
                     conn,
-                    &Transfer {
-                        proposal: Some(&pledge.proposal),
-                        pledge: Some(&pledge.id),
-                        backer: Some(&pledge.backer),
-                        ..Transfer::new(
-                            &late_id,
-                            &pledge.currency,
-                            ledger::PROVIDER_CLEARING,
-                            &held,
-                            amount,
-                            Kind::PledgeHold,
-                        )
-                    },
+                    &pledge.transfer(&late_id, ledger::PROVIDER_CLEARING, &held, Kind::PledgeHold),
                     now,
                 )
                 .await?;

@@ -5,8 +5,9 @@
 mod support;
 
 use chrono::Duration;
+use greenlight_escrow::jobs;
 use greenlight_escrow::procedures::{dispute, donation, pledge, queries};
-use greenlight_escrow::proposal_source::{ProposalInfo, Stage};
+use greenlight_escrow::proposal_source::{ProposalInfo, ProposalSource, Stage};
 use greenlight_lexicon::fund::greenlight::escrow::{
     cancel_pledge, create_donation, file_dispute, get_largest_contribution, resolve_dispute,
 };
@@ -367,6 +368,94 @@ async fn pledges_are_checked_against_the_proposal(pool: PgPool) {
     assert_eq!(
         error_name(pledge::create_pledge(&h.escrow, "did:plc:a", &late).await),
         "ProposalNotInPreview"
+    );
+    h.assert_books_sound().await;
+}
+
+#[sqlx::test(migrator = "greenlight_escrow::MIGRATOR")]
+async fn the_currency_first_booked_stays_whatever_the_appview_says_later(pool: PgPool) {
+    let h = Harness::new(pool).await;
+    h.connect_maintainer().await;
+    let uri = h.preview(12);
+    h.held_pledge("did:plc:alice", &uri, 1_000).await;
+    // The project's currency is edited: the AppView now reports EUR for the proposal.
+    h.proposals.put(ProposalInfo {
+        currency: "EUR".into(),
+        ..h.proposals.proposal(&uri).await.unwrap().unwrap()
+    });
+    // A pledge in EUR would sit in a ledger the payout never reads; escrow refuses it.
+    let mut euros = h.pledge_input(&uri, 1_000);
+    euros.currency = "EUR".into();
+    assert_eq!(
+        error_name(pledge::create_pledge(&h.escrow, "did:plc:bob", &euros).await),
+        "CurrencyMismatch"
+    );
+    h.held_pledge("did:plc:bob", &uri, 500).await;
+
+    h.set_stage(&uri, Stage::Released);
+    h.tick().await.unwrap();
+    h.advance(Duration::days(14));
+    let report = h.tick().await.unwrap();
+    assert_eq!(report.paid, vec![uri.clone()]);
+    // Everything held (1 500 USD) paid out, 5 % fee (75) kept.
+    assert_eq!(h.provider_movements().await, ((0, 0), (1, 1_425)));
+    assert_eq!(state(&h, &uri).await.held, 0);
+    h.assert_books_sound().await;
+}
+
+#[sqlx::test(migrator = "greenlight_escrow::MIGRATOR")]
+async fn a_payout_the_provider_refused_is_retried_not_lost(pool: PgPool) {
+    let h = Harness::new(pool).await;
+    // The maintainer's payout account names one the provider no longer has.
+    sqlx::query(
+        "INSERT INTO escrow.payout_account (did, provider, account_id, status, created_at, updated_at)
+         VALUES ($1, $2, 'acct_gone', 'active', now(), now())",
+    )
+    .bind(MAINTAINER)
+    .bind(h.escrow.provider.name())
+    .execute(&h.pool)
+    .await
+    .unwrap();
+    let uri = h.preview(13);
+    h.held_pledge("did:plc:alice", &uri, 2_000).await;
+    h.set_stage(&uri, Stage::Released);
+    h.tick().await.unwrap();
+    h.advance(Duration::days(14));
+    let report = h.tick().await.unwrap();
+    assert_eq!(report.jobs.failed, 1);
+    assert_eq!(h.provider_movements().await.1, (0, 0));
+    // Still owed to the maintainer, in the books and by a (failed) job.
+    assert_eq!(
+        h.balance(&format!("payable:{MAINTAINER}"))
+            .await
+            .credit_balance(),
+        1_900
+    );
+    h.assert_books_sound().await;
+    let failed: String = sqlx::query_scalar("SELECT id FROM escrow.job WHERE state = 'failed'")
+        .fetch_one(&h.pool)
+        .await
+        .unwrap();
+
+    // The maintainer reconnects; an operator retries the payout, once.
+    sqlx::query("UPDATE escrow.payout_account SET status = 'restricted' WHERE did = $1")
+        .bind(MAINTAINER)
+        .execute(&h.pool)
+        .await
+        .unwrap();
+    h.connect_maintainer().await;
+    jobs::retry_failed(&h.escrow, &failed).await.unwrap();
+    assert_eq!(
+        error_name(jobs::retry_failed(&h.escrow, &failed).await),
+        "JobNotRetryable"
+    );
+    h.tick().await.unwrap();
+    assert_eq!(h.provider_movements().await.1, (1, 1_900));
+    assert_eq!(
+        h.balance(&format!("payable:{MAINTAINER}"))
+            .await
+            .credit_balance(),
+        0
     );
     h.assert_books_sound().await;
 }

@@ -83,10 +83,30 @@ impl Stage {
             Stage::Declined => "declined",
         }
     }
+
+    /// The stage named `name` as in records and queries ([`Stage::as_str`]), if any.
+    pub fn parse(name: &str) -> Option<Stage> {
+        Stage::ALL.into_iter().find(|stage| stage.as_str() == name)
+    }
 }
 
 impl fmt::Display for Stage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_reads_back_every_name_and_nothing_else() {
+        for stage in Stage::ALL {
+            assert_eq!(Stage::parse(stage.as_str()), Some(stage));
+        }
+        assert_eq!(Stage::parse("Preview"), None);
+        assert_eq!(Stage::parse("verifying"), None);
+        assert_eq!(Stage::parse(""), None);
     }
 }

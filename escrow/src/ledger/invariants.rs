@@ -104,13 +104,40 @@ const SQL_CHECKS: &[(&str, &str)] = &[
             OR (p.state IN ('failed') AND t.state IS DISTINCT FROM 'voided')",
     ),
     (
+        // Nothing is confiscated: once a proposal is settled, none of its pledges is left
+        // held or awaiting payment, and only a payout settlement pays pledges out.
+        "pledge_outcome_matches_settlement",
+        "SELECT p.id || ' is ' || p.state || ' but its proposal settled '
+                || coalesce(r.settlement, 'not at all')
+         FROM escrow.pledge p JOIN escrow.proposal r ON r.uri = p.proposal
+         WHERE (p.state = 'paid_out' AND r.settlement IS DISTINCT FROM 'payout')
+            OR (p.state IN ('held', 'pending') AND r.settlement IS NOT NULL)",
+    ),
+    (
+        // The fee and the maintainer's share add up to exactly what the paid-out pledges held.
+        "payout_splits_what_was_held",
+        "WITH paid AS (
+             SELECT proposal, sum(amount) AS total FROM escrow.pledge
+             WHERE state = 'paid_out' GROUP BY proposal),
+         split AS (
+             -- By the account debited, not the transfer's optional proposal reference.
+             SELECT substr(debit_account, 6) AS proposal, sum(amount) AS total
+             FROM escrow.transfer
+             WHERE kind IN ('fee', 'pledge_capture') AND debit_account LIKE 'held:%'
+             GROUP BY debit_account)
+         SELECT coalesce(p.proposal, s.proposal) || ': paid-out pledges ' || coalesce(p.total, 0)
+                || ', fee and capture ' || coalesce(s.total, 0)
+         FROM paid p FULL JOIN split s ON s.proposal = p.proposal
+         WHERE coalesce(p.total, 0) <> coalesce(s.total, 0)",
+    ),
+    (
         "refunds_owed_match_refund_jobs",
         "WITH owed AS (
              SELECT ledger, substr(name, 9) AS backer, credits_posted - debits_posted AS balance
              FROM escrow.account_balance WHERE name LIKE 'refunds:%'),
          queued AS (
              SELECT currency, backer, sum(amount) AS amount FROM escrow.job
-             WHERE kind = 'refund' AND state <> 'done' GROUP BY currency, backer)
+             WHERE kind = 'refund' AND state NOT IN ('done', 'superseded') GROUP BY currency, backer)
          SELECT coalesce(o.backer, q.backer) || ' ' || coalesce(o.ledger, q.currency) || ': owed '
                 || coalesce(o.balance, 0) || ', unfinished refund jobs ' || coalesce(q.amount, 0)
          FROM owed o FULL JOIN queued q ON q.backer = o.backer AND q.currency = o.ledger
@@ -123,7 +150,7 @@ const SQL_CHECKS: &[(&str, &str)] = &[
              FROM escrow.account_balance WHERE name LIKE 'payable:%'),
          queued AS (
              SELECT currency, maintainer, sum(amount) AS amount FROM escrow.job
-             WHERE kind = 'payout' AND state <> 'done' GROUP BY currency, maintainer)
+             WHERE kind = 'payout' AND state NOT IN ('done', 'superseded') GROUP BY currency, maintainer)
          SELECT coalesce(o.maintainer, q.maintainer) || ' ' || coalesce(o.ledger, q.currency)
                 || ': payable ' || coalesce(o.balance, 0) || ', unfinished payout jobs '
                 || coalesce(q.amount, 0)
@@ -136,7 +163,7 @@ const SQL_CHECKS: &[(&str, &str)] = &[
          FROM escrow.job j LEFT JOIN escrow.transfer_current t ON t.id = j.transfer_id
          WHERE (j.state = 'done' AND t.state IS DISTINCT FROM 'posted')
             OR (j.state = 'reserved' AND t.state IS DISTINCT FROM 'pending')
-            OR (j.state = 'failed' AND t.state IS DISTINCT FROM 'voided')
+            OR (j.state IN ('failed', 'superseded') AND t.state IS DISTINCT FROM 'voided')
             OR (j.state IN ('ready', 'awaiting_account') AND t.state IS NOT NULL)",
     ),
 ];

@@ -3,13 +3,12 @@
 use greenlight_lexicon::fund::greenlight::escrow::create_donation;
 use greenlight_lexicon::fund::greenlight::escrow::defs::DonationView;
 
-use super::{from_json, sync_proposal, to_json, DonationRow, DONATION_COLUMNS};
+use super::{from_json, sync_proposal, to_json, DonationRow, Payment, DONATION_COLUMNS};
 use crate::error::EscrowError;
 use crate::idempotency::{self, Claim};
 use crate::ledger::{self, Kind, Transfer};
 use crate::proposal_source::Stage;
-use crate::provider::CheckoutRequest;
-use crate::{identifiers, Escrow};
+use crate::Escrow;
 
 /// Creates a pending donation with a checkout.
 pub async fn create_donation(
@@ -25,8 +24,10 @@ pub async fn create_donation(
         return from_json(answer);
     }
     let uri = input.proposal.uri.as_str();
-    let (info, _) = sync_proposal(escrow, uri).await?;
-    let info = info.ok_or_else(|| EscrowError::method("NotFound", "no such proposal"))?;
+    let (info, tracked) = sync_proposal(escrow, uri).await?;
+    let (info, tracked) = info
+        .zip(tracked)
+        .ok_or_else(|| EscrowError::method("NotFound", "no such proposal"))?;
     let maintainer = match (&info.stage, &info.maintainer) {
         (Stage::Development, Some(maintainer)) => maintainer.clone(),
         _ => {
@@ -36,35 +37,19 @@ pub async fn create_donation(
             ))
         }
     };
-    if info.currency != input.currency {
-        return Err(EscrowError::method(
-            "CurrencyMismatch",
-            format!("the proposal's currency is {}", info.currency),
-        ));
-    }
-    let minimum = escrow.provider.minimum_charge(&input.currency);
-    if input.amount < minimum {
-        return Err(EscrowError::method(
-            "AmountTooSmall",
-            format!(
-                "the smallest donation is {minimum} minor units of {}",
-                input.currency
-            ),
-        ));
-    }
+    let payment = Payment {
+        what: "Donation",
+        caller,
+        key,
+        hash: &hash,
+        proposal: uri,
+        amount: input.amount,
+        currency: &input.currency,
+    };
+    payment.check(escrow, &tracked)?;
     let now = escrow.now();
-    // The provider is called before the transaction (see createPledge).
-    let id = identifiers::derived("dn", &[caller, key, &hex::encode(&hash)]);
-    let checkout = escrow
-        .provider
-        .create_checkout(&CheckoutRequest {
-            reference: &id,
-            amount: input.amount,
-            currency: &input.currency,
-            description: &format!("Donation to {uri}"),
-            idempotency_key: &id,
-        })
-        .await?;
+    let id = payment.id("dn");
+    let checkout = payment.checkout(escrow, &id).await?;
     let mut tx = escrow.pool.begin().await?;
     if let Claim::Replay(answer) =
         idempotency::claim(&mut tx, caller, key, create_donation::NSID, &hash, now).await?

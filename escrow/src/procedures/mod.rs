@@ -14,8 +14,10 @@ use sqlx::PgConnection;
 
 use crate::clock::datetime;
 use crate::error::EscrowError;
+use crate::ledger::{Kind, Transfer};
 use crate::proposal_source::{ProposalInfo, Stage};
-use crate::Escrow;
+use crate::provider::{Checkout, CheckoutRequest};
+use crate::{identifiers, Escrow};
 
 /// A proposal as escrow tracks it.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -112,6 +114,92 @@ pub async fn record_proposal(
     Ok(())
 }
 
+/// What a backer or donor asked to pay: checked against the proposal, never trusted.
+#[derive(Debug, Clone, Copy)]
+pub struct Payment<'a> {
+    /// `Pledge` or `Donation`, for messages.
+    pub what: &'static str,
+    /// The caller's DID.
+    pub caller: &'a str,
+    /// The caller's idempotency key.
+    pub key: &'a str,
+    /// [`crate::idempotency::request_hash`] of the request.
+    pub hash: &'a [u8],
+    /// The proposal's AT-URI.
+    pub proposal: &'a str,
+    /// Minor units asked for.
+    pub amount: i64,
+    /// The currency asked for.
+    pub currency: &'a str,
+}
+
+impl Payment<'_> {
+    /// Refuses a currency other than the one escrow books `proposal` in (fixed when escrow
+    /// first saw it, whatever the AppView says later) and an amount below the provider's
+    /// minimum charge.
+    pub fn check(&self, escrow: &Escrow, proposal: &ProposalRow) -> Result<(), EscrowError> {
+        if proposal.currency != self.currency {
+            return Err(EscrowError::method(
+                "CurrencyMismatch",
+                format!("the proposal's currency is {}", proposal.currency),
+            ));
+        }
+        let minimum = escrow.provider.minimum_charge(self.currency);
+        if self.amount < minimum {
+            return Err(EscrowError::method(
+                "AmountTooSmall",
+                format!(
+                    "the smallest {} is {minimum} minor units of {}",
+                    self.what.to_lowercase(),
+                    self.currency
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The id of the pledge or donation, derived from the caller, key and body so that
+    /// retries and concurrent duplicates name the same one.
+    pub fn id(&self, prefix: &str) -> String {
+        identifiers::derived(prefix, &[self.caller, self.key, &hex::encode(self.hash)])
+    }
+
+    /// Opens the provider's checkout for `id`, keyed by it. Called before the transaction,
+    /// never inside it: concurrent duplicates all reach the same checkout without holding a
+    /// connection.
+    pub async fn checkout(&self, escrow: &Escrow, id: &str) -> Result<Checkout, EscrowError> {
+        let description = format!("{} to {}", self.what, self.proposal);
+        Ok(escrow
+            .provider
+            .create_checkout(&CheckoutRequest {
+                reference: id,
+                amount: self.amount,
+                currency: self.currency,
+                description: &description,
+                idempotency_key: id,
+            })
+            .await?)
+    }
+}
+
+/// The strong reference to the proposal version a pledge, donation or dispute was made for.
+fn proposal_ref(uri: &str, cid: &str) -> StrongRef {
+    StrongRef {
+        uri: uri.to_owned(),
+        cid: cid.to_owned(),
+    }
+}
+
+/// What a pledge or donation view shows of its checkout: the page only while the payment is
+/// awaited.
+fn checkout_while_pending(state: &str, checkout_url: &Option<String>) -> Option<String> {
+    if state == "pending" {
+        checkout_url.clone()
+    } else {
+        None
+    }
+}
+
 /// A pledge row.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct PledgeRow {
@@ -143,23 +231,33 @@ pub struct PledgeRow {
 pub const PLEDGE_COLUMNS: &str = "id, proposal, proposal_cid, backer, amount, currency, state, payment_id, checkout_url, created_at, updated_at";
 
 impl PledgeRow {
+    /// A posted movement of this pledge's whole amount, naming the pledge, its proposal and
+    /// its backer in the ledger (and so in the public feed).
+    pub fn transfer<'a>(
+        &'a self,
+        id: &'a str,
+        debit: &'a str,
+        credit: &'a str,
+        kind: Kind,
+    ) -> Transfer<'a> {
+        Transfer {
+            proposal: Some(&self.proposal),
+            pledge: Some(&self.id),
+            backer: Some(&self.backer),
+            ..Transfer::new(id, &self.currency, debit, credit, self.amount, kind)
+        }
+    }
+
     /// The lexicon view.
     pub fn view(&self) -> PledgeView {
         PledgeView {
             id: self.id.clone(),
-            proposal: StrongRef {
-                uri: self.proposal.clone(),
-                cid: self.proposal_cid.clone(),
-            },
+            proposal: proposal_ref(&self.proposal, &self.proposal_cid),
             backer: self.backer.clone(),
             amount: self.amount,
             currency: self.currency.clone(),
             state: self.state.clone(),
-            checkout_url: if self.state == "pending" {
-                self.checkout_url.clone()
-            } else {
-                None
-            },
+            checkout_url: checkout_while_pending(&self.state, &self.checkout_url),
             created_at: datetime(self.created_at),
             updated_at: datetime(self.updated_at),
         }
@@ -205,20 +303,13 @@ impl DonationRow {
     pub fn view(&self) -> DonationView {
         DonationView {
             id: self.id.clone(),
-            proposal: StrongRef {
-                uri: self.proposal.clone(),
-                cid: self.proposal_cid.clone(),
-            },
+            proposal: proposal_ref(&self.proposal, &self.proposal_cid),
             donor: self.donor.clone(),
             amount: self.amount,
             currency: self.currency.clone(),
             fee: self.fee,
             state: self.state.clone(),
-            checkout_url: if self.state == "pending" {
-                self.checkout_url.clone()
-            } else {
-                None
-            },
+            checkout_url: checkout_while_pending(&self.state, &self.checkout_url),
             created_at: datetime(self.created_at),
             updated_at: datetime(self.updated_at),
         }
@@ -258,10 +349,7 @@ impl DisputeRow {
     pub fn view(&self) -> DisputeView {
         DisputeView {
             id: self.id.clone(),
-            proposal: StrongRef {
-                uri: self.proposal.clone(),
-                cid: self.proposal_cid.clone(),
-            },
+            proposal: proposal_ref(&self.proposal, &self.proposal_cid),
             filer: self.filer.clone(),
             reason: self.reason.clone(),
             evidence: self

@@ -3,13 +3,12 @@
 use greenlight_lexicon::fund::greenlight::escrow::defs::PledgeView;
 use greenlight_lexicon::fund::greenlight::escrow::{cancel_pledge, create_pledge};
 
-use super::{from_json, load_proposal, sync_proposal, to_json, PledgeRow, PLEDGE_COLUMNS};
+use super::{from_json, load_proposal, sync_proposal, to_json, Payment, PledgeRow, PLEDGE_COLUMNS};
 use crate::error::EscrowError;
 use crate::idempotency::{self, Claim};
 use crate::ledger::{self, Kind, Transfer};
 use crate::proposal_source::Stage;
-use crate::provider::CheckoutRequest;
-use crate::{identifiers, lifecycle, Escrow};
+use crate::{lifecycle, Escrow};
 
 fn not_in_preview() -> EscrowError {
     EscrowError::method(
@@ -32,8 +31,10 @@ pub async fn create_pledge(
         return from_json(answer);
     }
     let uri = input.proposal.uri.as_str();
-    let (info, _) = sync_proposal(escrow, uri).await?;
-    let info = info.ok_or_else(|| EscrowError::method("NotFound", "no such proposal"))?;
+    let (info, tracked) = sync_proposal(escrow, uri).await?;
+    let (info, tracked) = info
+        .zip(tracked)
+        .ok_or_else(|| EscrowError::method("NotFound", "no such proposal"))?;
     let now = escrow.now();
     let in_preview = info.stage == Stage::Preview
         && info.preview_ends_at.is_some_and(|end| now < end)
@@ -41,36 +42,18 @@ pub async fn create_pledge(
     if !in_preview {
         return Err(not_in_preview());
     }
-    if info.currency != input.currency {
-        return Err(EscrowError::method(
-            "CurrencyMismatch",
-            format!("the proposal's currency is {}", info.currency),
-        ));
-    }
-    let minimum = escrow.provider.minimum_charge(&input.currency);
-    if input.amount < minimum {
-        return Err(EscrowError::method(
-            "AmountTooSmall",
-            format!(
-                "the smallest pledge is {minimum} minor units of {}",
-                input.currency
-            ),
-        ));
-    }
-
-    // The provider is called before the transaction, never inside it: concurrent retries
-    // all reach the same checkout (its key is the pledge id) without holding a connection.
-    let id = identifiers::derived("pl", &[caller, key, &hex::encode(&hash)]);
-    let checkout = escrow
-        .provider
-        .create_checkout(&CheckoutRequest {
-            reference: &id,
-            amount: input.amount,
-            currency: &input.currency,
-            description: &format!("Pledge to {uri}"),
-            idempotency_key: &id,
-        })
-        .await?;
+    let payment = Payment {
+        what: "Pledge",
+        caller,
+        key,
+        hash: &hash,
+        proposal: uri,
+        amount: input.amount,
+        currency: &input.currency,
+    };
+    payment.check(escrow, &tracked)?;
+    let id = payment.id("pl");
+    let checkout = payment.checkout(escrow, &id).await?;
     let mut tx = escrow.pool.begin().await?;
     if let Claim::Replay(answer) =
         idempotency::claim(&mut tx, caller, key, create_pledge::NSID, &hash, now).await?
@@ -105,17 +88,7 @@ pub async fn create_pledge(
         &mut tx,
         &Transfer {
             two_phase: true,
-            proposal: Some(uri),
-            pledge: Some(&id),
-            backer: Some(caller),
-            ..Transfer::new(
-                &hold_id,
-                &input.currency,
-                ledger::PROVIDER_CLEARING,
-                &held,
-                input.amount,
-                Kind::PledgeHold,
-            )
+            ..row.transfer(&hold_id, ledger::PROVIDER_CLEARING, &held, Kind::PledgeHold)
         },
         now,
     )
