@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use futures_util::stream::{self, StreamExt};
 use greenlight_identity::Resolver;
+use greenlight_lexicon::format::is_valid_cid;
 use serde::Deserialize;
 use serde_json::Value;
 use sqlx::postgres::PgPool;
@@ -25,12 +26,15 @@ use tokio::sync::{Mutex, Semaphore};
 
 use crate::event::{EventBody, RecordOp, SourceEvent};
 use crate::metrics::Metrics;
-use crate::record_rules::{is_did, is_record_key, COLLECTIONS};
+use crate::record_rules::{is_did, is_record_key, is_tid, COLLECTIONS};
 use crate::source::firehose::FrameJudge;
 use crate::writer::Writer;
 
 /// Records asked for per `listRecords` page (the protocol's maximum).
 const PAGE_SIZE: u32 = 100;
+
+/// The largest response body read from a relay or PDS.
+const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
 
 /// What to backfill and how hard to push.
 #[derive(Debug, Clone)]
@@ -255,24 +259,18 @@ impl Backfill {
         for collection in COLLECTIONS {
             let mut cursor: Option<String> = None;
             loop {
-                let mut request = self
-                    .http
-                    .get(format!(
-                        "{}/xrpc/com.atproto.sync.listReposByCollection",
-                        relay.trim_end_matches('/')
-                    ))
-                    .query(&[("collection", collection), ("limit", "1000")]);
+                let mut query = vec![("collection", collection), ("limit", "1000")];
                 if let Some(cursor) = &cursor {
-                    request = request.query(&[("cursor", cursor)]);
+                    query.push(("cursor", cursor.as_str()));
                 }
-                let page: ListReposPage = request
-                    .send()
+                let url = format!(
+                    "{}/xrpc/com.atproto.sync.listReposByCollection",
+                    relay.trim_end_matches('/')
+                );
+                let page: ListReposPage = self
+                    .get_json(&url, &query)
                     .await
-                    .and_then(|r| r.error_for_status())
-                    .map_err(|err| BackfillError::Relay(err.to_string()))?
-                    .json()
-                    .await
-                    .map_err(|err| BackfillError::Relay(err.to_string()))?;
+                    .map_err(BackfillError::Relay)?;
                 let empty = page.repos.is_empty();
                 dids.extend(page.repos.into_iter().map(|r| r.did));
                 match page.cursor {
@@ -314,6 +312,11 @@ impl Backfill {
                 &[("did", did)],
             )
             .await?;
+        // Every listed record is written with this rev, and revs compare as strings: one that
+        // is not a TID could outrank every later version.
+        if !is_tid(&latest.rev) {
+            return Err(format!("getLatestCommit rev {:?} is not a TID", latest.rev));
+        }
         sqlx::query!(
             "UPDATE appview.backfill_repo SET pds = $2, rev = $3 WHERE did = $1",
             did,
@@ -339,8 +342,9 @@ impl Backfill {
                 let page: RecordsPage = self
                     .get_json(&format!("{pds}/xrpc/com.atproto.repo.listRecords"), &query)
                     .await?;
+                let listed_any = !page.records.is_empty();
                 let mut ops = Vec::with_capacity(page.records.len());
-                for record in &page.records {
+                for record in page.records {
                     let Some(rkey) = record.uri.rsplit('/').next() else {
                         continue;
                     };
@@ -349,12 +353,9 @@ impl Backfill {
                         tracing::warn!(uri = %record.uri, "listRecords returned a foreign uri; skipping");
                         continue;
                     }
-                    let action = self.judge.judge_record(
-                        collection,
-                        rkey,
-                        Some(record.cid.clone()),
-                        record.value.clone(),
-                    );
+                    // The cid is stored as given; only a well-formed one can be.
+                    let cid = Some(record.cid).filter(|cid| is_valid_cid(cid));
+                    let action = self.judge.judge_record(collection, rkey, cid, record.value);
                     ops.push(RecordOp {
                         did: did.to_owned(),
                         collection: collection.to_owned(),
@@ -375,7 +376,7 @@ impl Backfill {
                         .map_err(|err| err.to_string())?;
                 }
                 match page.cursor {
-                    Some(next) if !page.records.is_empty() && Some(&next) != cursor.as_ref() => {
+                    Some(next) if listed_any && Some(&next) != cursor.as_ref() => {
                         cursor = Some(next)
                     }
                     _ => break,
@@ -393,24 +394,51 @@ impl Backfill {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let result = async {
-                self.http
-                    .get(url)
-                    .query(query)
-                    .send()
-                    .await?
-                    .error_for_status()?
-                    .json::<T>()
-                    .await
-            }
-            .await;
-            match result {
-                Ok(value) => return Ok(value),
-                Err(err) if attempt < 4 && !err.is_decode() && !err.is_status() => {
+            match self.get_bounded(url, query).await {
+                Ok(body) => {
+                    return serde_json::from_slice(&body)
+                        .map_err(|err| format!("GET {url}: unexpected response: {err}"))
+                }
+                Err(Some(err)) if attempt < 4 && !err.is_status() => {
                     tokio::time::sleep(crate::pipeline::backoff(attempt)).await;
                 }
-                Err(err) => return Err(format!("GET {url}: {err}")),
+                Err(Some(err)) => return Err(format!("GET {url}: {err}")),
+                Err(None) => {
+                    return Err(format!(
+                        "GET {url}: response is larger than {MAX_RESPONSE_BYTES} bytes"
+                    ))
+                }
             }
         }
+    }
+
+    /// A successful response's body, read up to [`MAX_RESPONSE_BYTES`] (`Err(None)` beyond):
+    /// a PDS is anyone's server and must not make us buffer without limit.
+    async fn get_bounded(
+        &self,
+        url: &str,
+        query: &[(&str, &str)],
+    ) -> Result<Vec<u8>, Option<reqwest::Error>> {
+        let mut response = self
+            .http
+            .get(url)
+            .query(query)
+            .send()
+            .await?
+            .error_for_status()?;
+        if response
+            .content_length()
+            .is_some_and(|length| length > MAX_RESPONSE_BYTES as u64)
+        {
+            return Err(None);
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await? {
+            if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
+                return Err(None);
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
     }
 }

@@ -393,6 +393,21 @@ impl StreamGenerator {
         (0..n).map(|_| self.next_event().frame).collect()
     }
 
+    /// A `#commit` frame deleting `path` in `did`'s repo at `rev`, for tests of hostile input.
+    #[cfg(test)]
+    pub(crate) fn delete_frame(&mut self, did: &str, rev: &str, path: &str) -> Vec<u8> {
+        self.seq += 1;
+        let op = Ipld::Map(
+            [
+                ("action".to_owned(), Ipld::String("delete".into())),
+                ("path".to_owned(), Ipld::String(path.to_owned())),
+                ("cid".to_owned(), Ipld::Null),
+            ]
+            .into(),
+        );
+        self.commit_frame(did, rev, op, None)
+    }
+
     fn next_event(&mut self) -> GeneratedEvent {
         self.seq += 1;
         let roll = self.below(1000);

@@ -4,9 +4,11 @@
 //! the two cores overlap. The channel is bounded: when the database falls behind, the source
 //! stops reading its socket (backpressure) instead of buffering without limit.
 //!
-//! A batch that fails is retried with capped backoff. Connection errors are retried as they
-//! are, forever; any other database error splits the batch so that one event the database
-//! cannot take is stored as a rejected event instead of stalling the stream.
+//! A batch that fails is retried with capped backoff. An error the data caused (Postgres
+//! classes 22, 23, 54) splits the batch at once, so that one event the database cannot take is
+//! stored as a rejected event instead of stalling the stream; every other error (connection
+//! trouble, a missing table, permissions) is retried as it is, forever, so that a broken
+//! database never turns valid records into rejections behind the cursor.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -152,8 +154,8 @@ fn add(total: &mut BatchOutcome, outcome: &BatchOutcome) {
     total.visibility_changes += outcome.visibility_changes;
 }
 
-/// Retries connection-level failures forever (capped backoff); returns other errors after a
-/// few attempts.
+/// Retries failures that are not the data's fault forever (capped backoff); returns an error
+/// the data caused at once, so that the caller can split the batch around the event.
 async fn write_with_retry(
     writer: &Writer,
     events: &[SourceEvent],
@@ -164,34 +166,55 @@ async fn write_with_retry(
         match writer.write_batch(events).await {
             Ok(outcome) => return Ok(outcome),
             Err(err) => {
-                attempt += 1;
-                metrics.write_retried();
-                let transient = is_transient(&err);
-                if !transient && attempt >= 3 {
+                let blame = blame(&err);
+                if blame == Blame::Data {
                     return Err(err);
                 }
+                attempt += 1;
+                metrics.write_retried();
                 let delay = backoff(attempt);
-                tracing::warn!(%err, attempt, ?delay, transient, "batch write failed; retrying");
+                if blame == Blame::Operator && attempt >= 3 {
+                    // Splitting would turn every event into a rejection and move the cursor
+                    // past valid records; holding the stream until someone fixes the database
+                    // loses nothing.
+                    tracing::error!(%err, attempt, ?delay, "the database keeps refusing batches for a reason that is not in the data; retrying");
+                } else {
+                    tracing::warn!(%err, attempt, ?delay, ?blame, "batch write failed; retrying");
+                }
                 tokio::time::sleep(delay).await;
             }
         }
     }
 }
 
-/// Whether an error is about reaching the database rather than about the data.
-fn is_transient(err: &WriteError) -> bool {
+/// Whose fault a failed write is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Blame {
+    /// Reaching the database (connection, pool, serialization, shutdown): it passes.
+    Transient,
+    /// Something in the events: a value Postgres refuses or a limit it exceeds.
+    Data,
+    /// Anything else (a missing table, permissions, a bug): someone must fix it.
+    Operator,
+}
+
+fn blame(err: &WriteError) -> Blame {
     match err {
         WriteError::Database(err) => match err {
             sqlx::Error::Io(_)
             | sqlx::Error::PoolTimedOut
             | sqlx::Error::PoolClosed
             | sqlx::Error::WorkerCrashed
-            | sqlx::Error::Tls(_) => true,
-            // Serialization failures, deadlocks, shutdowns and connection exceptions.
-            sqlx::Error::Database(db) => db.code().is_some_and(|code| {
-                code.starts_with("40") || code.starts_with("08") || code.starts_with("57")
-            }),
-            _ => false,
+            | sqlx::Error::Tls(_) => Blame::Transient,
+            sqlx::Error::Encode(_) => Blame::Data,
+            sqlx::Error::Database(db) => match db.code().as_deref().map(|code| code.get(..2)) {
+                // Serialization failures and deadlocks, connection exceptions, shutdowns.
+                Some(Some("40" | "08" | "57")) => Blame::Transient,
+                // Data exceptions, integrity constraints, program limits (oversized values).
+                Some(Some("22" | "23" | "54")) => Blame::Data,
+                _ => Blame::Operator,
+            },
+            _ => Blame::Operator,
         },
     }
 }

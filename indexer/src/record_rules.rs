@@ -6,6 +6,7 @@
 //! (Postgres cannot store one in text or jsonb, so it would stall the stream).
 
 use chrono::{DateTime, Utc};
+use greenlight_lexicon::format::is_valid_datetime_strict;
 use greenlight_lexicon::{schema::UserType, Catalog};
 use serde_json::Value;
 
@@ -64,7 +65,9 @@ impl RecordRules {
             ));
         }
         self.check_key(collection, rkey)?;
-        if let Some(path) = find_nul(record, "$") {
+        // The path is only built for the rare record that has a NUL.
+        if has_nul(record) {
+            let path = find_nul(record, "$").unwrap_or_else(|| "$".to_owned());
             return Err(format!("{path}: contains a NUL character"));
         }
         self.catalog
@@ -102,13 +105,7 @@ impl RecordRules {
 /// Pulls the column fields out of a record that passed its lexicon, checking the rules that
 /// depend on them.
 fn fields_of(collection: &str, record: &Value) -> Result<RecordFields, String> {
-    let created_at = record
-        .get("createdAt")
-        .and_then(Value::as_str)
-        .ok_or("$.createdAt: missing")?;
-    let created_at = DateTime::parse_from_rfc3339(created_at)
-        .map_err(|err| format!("$.createdAt: not an RFC 3339 datetime: {err}"))?
-        .with_timezone(&Utc);
+    let created_at = datetime_at(record, "createdAt", "$.createdAt")?;
     let mut fields = RecordFields {
         created_at,
         ..RecordFields::default()
@@ -169,12 +166,35 @@ fn fields_of(collection: &str, record: &Value) -> Result<RecordFields, String> {
             if stage_type == format!("{STATUS}#development") {
                 fields.amount = Some(amount_at(stage, "goal", "$.stage.goal")?);
                 fields.currency = Some(currency_at(stage, "currency", "$.stage.currency")?);
+            } else if stage_type == format!("{STATUS}#preview") {
+                // Pledging closes at `endsAt`: it must name one unambiguous instant.
+                datetime_at(stage, "endsAt", "$.stage.endsAt")?;
             }
             fields.stage = Some(stage_type);
         }
         _ => {}
     }
     Ok(fields)
+}
+
+/// A datetime the AppView can compute with. The lexicon validator mirrors the reference
+/// implementation and lets through strings the atproto spec refuses (no timezone, `24:00`,
+/// February 30, ...); reading those as some instant would silently guess, so they are refused.
+fn datetime_at(object: &Value, key: &str, path: &str) -> Result<DateTime<Utc>, String> {
+    let text = object
+        .get(key)
+        .and_then(Value::as_str)
+        .ok_or_else(|| format!("{path}: missing"))?;
+    if !is_valid_datetime_strict(text) {
+        return Err(format!(
+            "{path}: {text:?} is not an RFC 3339 datetime with a timezone (YYYY-MM-DDTHH:MM:SS[.fff](Z|+HH:MM))"
+        ));
+    }
+    // The spec's pattern lets days past the month's end through (JavaScript `Date` rolls them
+    // over); chrono refuses them, and so do we rather than guess the day.
+    DateTime::parse_from_rfc3339(text)
+        .map(|time| time.with_timezone(&Utc))
+        .map_err(|err| format!("{path}: {text:?} is not a real date and time: {err}"))
 }
 
 fn amount_at(object: &Value, key: &str, path: &str) -> Result<i64, String> {
@@ -226,6 +246,18 @@ fn check_strong_ref_uri(uri: &str, collection: &str) -> Result<(), String> {
         return Err(format!("{uri:?} has an invalid record key"));
     }
     Ok(())
+}
+
+/// Whether any string or key in `value` contains U+0000.
+fn has_nul(value: &Value) -> bool {
+    match value {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().any(has_nul),
+        Value::Object(map) => map
+            .iter()
+            .any(|(key, item)| key.contains('\0') || has_nul(item)),
+        _ => false,
+    }
 }
 
 /// The first path at which a string (or key) contains U+0000.
@@ -293,6 +325,19 @@ pub fn is_record_key(rkey: &str) -> bool {
         && rkey
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'~' | b'-'))
+}
+
+/// NSID syntax as far as storing it safely needs: 3+ non-empty dot-separated segments of
+/// ASCII letters, digits and `-`, at most 317 characters.
+pub fn is_nsid(nsid: &str) -> bool {
+    nsid.len() <= 317
+        && nsid.split('.').count() >= 3
+        && nsid.split('.').all(|segment| {
+            (1..=63).contains(&segment.len())
+                && segment
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
 }
 
 /// A TID: 13 base32-sortable characters whose first has the top bit clear.
@@ -429,6 +474,65 @@ mod tests {
         let fields = rules().check(PROJECT, "greenlight", &record).unwrap();
         assert_eq!(fields.currency.as_deref(), Some("USD"));
         assert!(rules().check(PROJECT, "..", &record).is_err());
+    }
+
+    #[test]
+    fn datetimes_the_lexicon_lets_through_but_the_spec_refuses_are_rejected() {
+        let r = rules();
+        for created_at in [
+            "2025-01-02T03:04:05",  // no timezone
+            "2025-01-02T24:00:00Z", // hour 24
+            "2025-02-30T03:04:05Z", // past the month's end
+            "20250102T030405Z",     // basic format
+        ] {
+            let mut record = estimate(json!(1), "USD", PROPOSAL_URI);
+            record["createdAt"] = json!(created_at);
+            let err = r.check(ESTIMATE, "3kabcdefghijk", &record).unwrap_err();
+            assert!(err.starts_with("$.createdAt: "), "{created_at}: {err}");
+        }
+        let mut record = estimate(json!(1), "USD", PROPOSAL_URI);
+        record["createdAt"] = json!("2025-01-02T03:04:05.123+02:00");
+        let fields = r.check(ESTIMATE, "3kabcdefghijk", &record).unwrap();
+        assert_eq!(
+            fields.created_at.to_rfc3339(),
+            "2025-01-02T01:04:05.123+00:00"
+        );
+    }
+
+    #[test]
+    fn a_preview_must_end_at_a_real_instant() {
+        let preview = |ends_at: &str| {
+            json!({
+                "$type": STATUS,
+                "subject": {"uri": PROPOSAL_URI, "cid": CID},
+                "stage": {
+                    "$type": "fund.greenlight.status#preview",
+                    "url": "https://example.com/preview",
+                    "instructions": "Try it.",
+                    "endsAt": ends_at,
+                },
+                "createdAt": "2025-01-02T03:04:05Z",
+            })
+        };
+        let r = rules();
+        assert!(r
+            .check(STATUS, "3kabcdefghijk", &preview("2025-03-01T00:00:00Z"))
+            .is_ok());
+        for ends_at in ["2025-03-01T00:00:00", "2025-02-29T00:00:00Z"] {
+            let err = r
+                .check(STATUS, "3kabcdefghijk", &preview(ends_at))
+                .unwrap_err();
+            assert!(err.starts_with("$.stage.endsAt: "), "{ends_at}: {err}");
+        }
+    }
+
+    #[test]
+    fn nsid_syntax() {
+        assert!(is_nsid("fund.greenlight.proposal"));
+        assert!(!is_nsid("fund.greenlight"));
+        assert!(!is_nsid("fund.greenlight."));
+        assert!(!is_nsid("fund.greenlight.a\0b"));
+        assert!(!is_nsid("fund.greenlight.a/b"));
     }
 
     #[test]

@@ -7,7 +7,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
 use greenlight_firehose::{Commit, DecodeError, Frame, OpAction};
 use greenlight_identity::Resolver;
 use serde_json::json;
@@ -16,15 +15,26 @@ use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 
-use crate::cursor::stored_cursor;
 use crate::event::{EventBody, RecordAction, RecordOp, RejectedEvent, SourceEvent, ValidRecord};
 use crate::metrics::Metrics;
-use crate::record_rules::{is_did, is_ours, is_record_key, RecordRules};
-use crate::source::{reconnect_delay, with_query};
+use crate::record_rules::{is_did, is_nsid, is_ours, is_record_key, is_tid, RecordRules};
+use crate::source::{with_query, Received, Subscription};
 use crate::verify::{CommitVerifier, VerifyError};
 
 /// The longest frame accepted; real commit frames are capped far below this by relays.
 const MAX_FRAME_BYTES: usize = 16 * 1024 * 1024;
+
+/// Signature checks of one commit before its identity counts as unavailable (the waits
+/// between them add up to about 3 s).
+const IDENTITY_ATTEMPTS: u32 = 5;
+
+/// Why a commit's signature was not accepted.
+enum SignatureProblem {
+    /// The commit is not validly signed by its repo.
+    Invalid(String),
+    /// The repo's identity could not be looked up, even after retrying.
+    Unavailable(String),
+}
 
 /// Turns firehose frames into judged events.
 #[derive(Clone)]
@@ -198,8 +208,30 @@ impl FrameJudge {
         if !is_did(&commit.repo) {
             return self.reject(None, format!("commit for invalid DID {:?}", commit.repo));
         }
+        // Revisions order versions of a record by string comparison: one that is not a TID
+        // could outrank every later version.
+        if !is_tid(&commit.rev) {
+            return self.reject(
+                Some(commit.repo.clone()),
+                format!("commit rev {:?} is not a TID", commit.rev),
+            );
+        }
         if let Some(verifier) = &self.verifier {
-            if let Err(reason) = self.check_signature(verifier.as_ref(), commit).await {
+            if let Err(problem) = self.check_signature(verifier.as_ref(), commit).await {
+                let reason = match problem {
+                    SignatureProblem::Invalid(reason) => reason,
+                    SignatureProblem::Unavailable(reason) => {
+                        // Holding the stream until an identity answers would let one DID
+                        // whose host never does stall everyone; its repo is re-read by
+                        // backfill instead.
+                        tracing::warn!(did = %commit.repo, rev = %commit.rev, %reason, "identity still unavailable; queueing the repo for backfill");
+                        self.metrics
+                            .rejected("identity unavailable; repo queued for backfill");
+                        return EventBody::Resync {
+                            did: commit.repo.clone(),
+                        };
+                    }
+                };
                 tracing::warn!(did = %commit.repo, rev = %commit.rev, %reason, "rejecting a commit");
                 self.metrics.rejected(&reason);
                 let paths: Vec<_> = ours.iter().map(|op| op.path.clone()).collect();
@@ -218,10 +250,10 @@ impl FrameJudge {
                     format!("op path {:?} is not collection/rkey", op.path),
                 );
             };
-            if !is_record_key(rkey) {
+            if !is_nsid(collection) || !is_record_key(rkey) {
                 return self.reject(
                     Some(commit.repo.clone()),
-                    format!("op path {:?} has an invalid record key", op.path),
+                    format!("op path {:?} is not a valid collection/rkey", op.path),
                 );
             }
             let action = match op.action {
@@ -287,34 +319,37 @@ impl FrameJudge {
         &self,
         verifier: &dyn CommitVerifier,
         commit: &Commit,
-    ) -> Result<(), String> {
-        let signed = commit
-            .signed_commit()
-            .map_err(|err| format!("cannot read the signed commit: {err}"))?;
+    ) -> Result<(), SignatureProblem> {
+        let signed = commit.signed_commit().map_err(|err| {
+            SignatureProblem::Invalid(format!("cannot read the signed commit: {err}"))
+        })?;
         if signed.did != commit.repo {
-            return Err(format!(
+            return Err(SignatureProblem::Invalid(format!(
                 "signed commit is for {} but the event names {}",
                 signed.did, commit.repo
-            ));
+            )));
         }
         if signed.rev != commit.rev {
-            return Err(format!(
+            return Err(SignatureProblem::Invalid(format!(
                 "signed commit has rev {} but the event says {}",
                 signed.rev, commit.rev
-            ));
+            )));
         }
-        let unsigned = signed
-            .unsigned_bytes()
-            .map_err(|err| format!("cannot re-encode the signed commit: {err}"))?;
-        // An identity lookup that fails for a passing reason is retried (holding the stream
-        // back) rather than turning a good commit into a rejected one.
+        let unsigned = signed.unsigned_bytes().map_err(|err| {
+            SignatureProblem::Invalid(format!("cannot re-encode the signed commit: {err}"))
+        })?;
+        // An identity lookup that fails for a passing reason is retried a few times (holding
+        // the stream back briefly) rather than turning a good commit into a rejected one.
         let mut attempt = 0;
         loop {
             match verifier.verify(&commit.repo, &unsigned, &signed.sig).await {
                 Ok(()) => return Ok(()),
-                Err(VerifyError::Invalid(reason)) => return Err(reason),
+                Err(VerifyError::Invalid(reason)) => return Err(SignatureProblem::Invalid(reason)),
                 Err(VerifyError::Unavailable(reason)) => {
                     attempt += 1;
+                    if attempt >= IDENTITY_ATTEMPTS {
+                        return Err(SignatureProblem::Unavailable(reason));
+                    }
                     let delay = crate::pipeline::backoff(attempt);
                     tracing::warn!(did = %commit.repo, %reason, ?delay, "identity unavailable; retrying the signature check");
                     tokio::time::sleep(delay).await;
@@ -357,112 +392,99 @@ impl FirehoseSource {
         tx: mpsc::Sender<SourceEvent>,
         shutdown: CancellationToken,
     ) {
-        let mut attempt: u32 = 0;
-        let mut skip_cursor = false;
-        while !shutdown.is_cancelled() {
-            let cursor = match stored_cursor(&pool, &self.name).await {
-                Ok(cursor) => cursor,
-                Err(err) => {
-                    tracing::warn!(%err, "cannot read the stored cursor");
-                    attempt += 1;
-                    if sleep_or_shutdown(reconnect_delay(attempt, self.max_backoff), &shutdown)
-                        .await
-                    {
-                        break;
-                    }
-                    continue;
-                }
-            };
-            let url = match cursor {
-                Some(cursor) if !skip_cursor => {
-                    with_query(&self.endpoint(), "cursor", &cursor.to_string())
-                }
-                _ => self.endpoint(),
-            };
-            skip_cursor = false;
-            tracing::info!(%url, "connecting to the firehose");
-            let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
-                .max_message_size(Some(MAX_FRAME_BYTES))
-                .max_frame_size(Some(MAX_FRAME_BYTES));
-            let connect =
-                tokio_tungstenite::connect_async_with_config(url.as_str(), Some(config), false);
-            let connected = tokio::select! {
-                result = connect => result,
-                _ = shutdown.cancelled() => break,
-            };
-            match connected {
-                Ok((mut socket, _)) => {
-                    let mut received_any = false;
-                    loop {
-                        let message = tokio::select! {
-                            message = socket.next() => message,
-                            _ = shutdown.cancelled() => {
-                                let _ = socket.close(None).await;
-                                return;
-                            }
-                        };
-                        let bytes = match message {
-                            Some(Ok(Message::Binary(bytes))) => bytes,
-                            Some(Ok(Message::Close(frame))) => {
-                                tracing::info!(?frame, "firehose closed the connection");
-                                break;
-                            }
-                            Some(Ok(Message::Ping(payload))) => {
-                                let _ = socket.send(Message::Pong(payload)).await;
-                                continue;
-                            }
-                            Some(Ok(_)) => continue,
-                            Some(Err(err)) => {
-                                tracing::warn!(%err, "firehose connection failed");
-                                break;
-                            }
-                            None => break,
-                        };
-                        received_any = true;
-                        let outcome = tokio::select! {
-                            outcome = judge.judge(&bytes) => outcome,
-                            _ = shutdown.cancelled() => return,
-                        };
-                        match outcome {
-                            FrameOutcome::Event(event) => {
-                                let sent = tokio::select! {
-                                    sent = tx.send(event) => sent,
-                                    _ = shutdown.cancelled() => return,
-                                };
-                                if sent.is_err() {
-                                    return;
-                                }
-                            }
-                            FrameOutcome::Skip => {}
-                            FrameOutcome::ServerError { error, message } => {
-                                tracing::warn!(%error, ?message, "firehose error frame");
-                                if error == "FutureCursor" {
-                                    // Our cursor is ahead of the server (it was reset): go live.
-                                    skip_cursor = true;
-                                }
-                                break;
+        let subscription = Subscription {
+            kind: "firehose",
+            cursor_name: &self.name,
+            max_message_bytes: MAX_FRAME_BYTES,
+            max_backoff: self.max_backoff,
+        };
+        let endpoint = self.endpoint();
+        let url_for = |cursor: Option<i64>| match cursor {
+            Some(cursor) => with_query(&endpoint, "cursor", &cursor.to_string()),
+            None => endpoint.clone(),
+        };
+        let judge = &judge;
+        subscription
+            .follow(
+                &pool,
+                &judge.metrics,
+                &tx,
+                &shutdown,
+                url_for,
+                |message| async move {
+                    let Message::Binary(bytes) = message else {
+                        return Received::Skip;
+                    };
+                    match judge.judge(&bytes).await {
+                        FrameOutcome::Event(event) => Received::Event(event),
+                        FrameOutcome::Skip => Received::Skip,
+                        FrameOutcome::ServerError { error, message } => {
+                            tracing::warn!(%error, ?message, "firehose error frame");
+                            Received::Reconnect {
+                                live: error == "FutureCursor",
                             }
                         }
                     }
-                    if received_any {
-                        attempt = 0;
-                    }
-                }
-                Err(err) => tracing::warn!(%err, "cannot connect to the firehose"),
-            }
-            judge.metrics.reconnected();
-            attempt += 1;
-            if sleep_or_shutdown(reconnect_delay(attempt, self.max_backoff), &shutdown).await {
-                break;
-            }
-        }
+                },
+            )
+            .await;
     }
 }
 
-/// Sleeps; returns true if shutdown was requested meanwhile.
-pub(crate) async fn sleep_or_shutdown(delay: Duration, shutdown: &CancellationToken) -> bool {
-    tokio::select! {
-        _ = tokio::time::sleep(delay) => false,
-        _ = shutdown.cancelled() => true,
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bench::StreamGenerator;
+
+    fn judge() -> FrameJudge {
+        FrameJudge::new(RecordRules::embedded().unwrap(), None, None, Metrics::new())
+    }
+
+    async fn rejection_of(frame: &[u8]) -> String {
+        match judge().judge(frame).await {
+            FrameOutcome::Event(SourceEvent {
+                body: EventBody::Rejected(rejected),
+                ..
+            }) => rejected.reason,
+            other => panic!("expected a rejection, got {other:?}"),
+        }
+    }
+
+    const DID: &str = "did:plc:abc";
+
+    #[tokio::test]
+    async fn a_commit_whose_rev_is_not_a_tid_is_rejected() {
+        let mut generator = StreamGenerator::new(1, 1);
+        let path = "fund.greenlight.estimate/3kabcdefghijk";
+        let reason = rejection_of(&generator.delete_frame(DID, "zzzzzzzzzzzzz", path)).await;
+        assert!(reason.contains("is not a TID"), "{reason}");
+        // The same op at a real TID is a delete.
+        let good = judge()
+            .judge(&generator.delete_frame(DID, "3kabcdefghijk", path))
+            .await;
+        let FrameOutcome::Event(SourceEvent {
+            body: EventBody::Records(ops),
+            ..
+        }) = good
+        else {
+            panic!("expected record ops, got {good:?}");
+        };
+        assert_eq!(ops[0].action, RecordAction::Delete);
+    }
+
+    #[tokio::test]
+    async fn a_collection_postgres_cannot_store_is_rejected_before_the_writer() {
+        let mut generator = StreamGenerator::new(1, 1);
+        for path in [
+            "fund.greenlight.est\0imate/3kabcdefghijk",
+            "fund.greenlight./3kabcdefghijk",
+            "fund.greenlight.estimate/..",
+        ] {
+            let reason = rejection_of(&generator.delete_frame(DID, "3kabcdefghijk", path)).await;
+            assert!(
+                reason.contains("not a valid collection/rkey"),
+                "{path}: {reason}"
+            );
+        }
     }
 }

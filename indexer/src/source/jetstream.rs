@@ -10,7 +10,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
+use greenlight_lexicon::format::is_valid_cid;
 use serde::Deserialize;
 use serde_json::Value;
 use sqlx::postgres::PgPool;
@@ -18,12 +18,11 @@ use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 
-use crate::cursor::stored_cursor;
 use crate::event::{EventBody, RecordAction, RecordOp, RejectedEvent, SourceEvent};
 use crate::metrics::Metrics;
-use crate::record_rules::{is_did, is_ours, is_record_key, NAMESPACE};
-use crate::source::firehose::{sleep_or_shutdown, FrameJudge};
-use crate::source::{reconnect_delay, with_query};
+use crate::record_rules::{is_did, is_nsid, is_ours, is_record_key, is_tid, NAMESPACE};
+use crate::source::firehose::FrameJudge;
+use crate::source::{with_query, Received, Subscription};
 
 /// The longest message accepted.
 const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
@@ -116,15 +115,30 @@ pub fn judge_message(text: &str, judge: &FrameJudge, metrics: &Metrics) -> Sourc
         ("commit", Some(commit), _, _) => {
             if !is_ours(&commit.collection) {
                 EventBody::Nothing
-            } else if !is_record_key(&commit.rkey) {
+            } else if !is_nsid(&commit.collection) || !is_record_key(&commit.rkey) {
                 return reject(format!(
-                    "Jetstream commit with invalid record key {:?}",
-                    commit.rkey
+                    "Jetstream commit with invalid collection/rkey {:?}/{:?}",
+                    commit.collection, commit.rkey
+                ));
+            } else if !is_tid(&commit.rev) {
+                // Revisions order versions by string comparison: a non-TID could outrank all.
+                return reject(format!(
+                    "Jetstream commit rev {:?} is not a TID",
+                    commit.rev
                 ));
             } else {
                 let action = match commit.operation.as_str() {
                     "delete" => RecordAction::Delete,
                     "create" | "update" => match commit.record {
+                        Some(record) if commit.cid.as_deref().is_some_and(|c| !is_valid_cid(c)) => {
+                            let reason = format!("Jetstream cid {:?} is not a CID", commit.cid);
+                            metrics.rejected(&reason);
+                            RecordAction::Reject {
+                                cid: None,
+                                body: Some(record),
+                                reason,
+                            }
+                        }
                         Some(record) => {
                             judge.judge_record(&commit.collection, &commit.rkey, commit.cid, record)
                         }
@@ -186,90 +200,115 @@ impl JetstreamSource {
         tx: mpsc::Sender<SourceEvent>,
         shutdown: CancellationToken,
     ) {
-        let mut attempt: u32 = 0;
-        while !shutdown.is_cancelled() {
-            let url = match stored_cursor(&pool, &self.name).await {
-                Ok(Some(cursor)) => with_query(&self.endpoint(), "cursor", &cursor.to_string()),
-                Ok(None) => self.endpoint(),
-                Err(err) => {
-                    tracing::warn!(%err, "cannot read the stored cursor");
-                    attempt += 1;
-                    if sleep_or_shutdown(reconnect_delay(attempt, self.max_backoff), &shutdown)
-                        .await
-                    {
-                        break;
-                    }
-                    continue;
-                }
-            };
-            tracing::info!(%url, "connecting to Jetstream");
-            let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
-                .max_message_size(Some(MAX_MESSAGE_BYTES))
-                .max_frame_size(Some(MAX_MESSAGE_BYTES));
-            let connect =
-                tokio_tungstenite::connect_async_with_config(url.as_str(), Some(config), false);
-            let connected = tokio::select! {
-                result = connect => result,
-                _ = shutdown.cancelled() => break,
-            };
-            match connected {
-                Ok((mut socket, _)) => {
-                    let mut received_any = false;
-                    loop {
-                        let message = tokio::select! {
-                            message = socket.next() => message,
-                            _ = shutdown.cancelled() => {
-                                let _ = socket.close(None).await;
-                                return;
+        let subscription = Subscription {
+            kind: "Jetstream server",
+            cursor_name: &self.name,
+            max_message_bytes: MAX_MESSAGE_BYTES,
+            max_backoff: self.max_backoff,
+        };
+        let endpoint = self.endpoint();
+        let url_for = |cursor: Option<i64>| match cursor {
+            Some(cursor) => with_query(&endpoint, "cursor", &cursor.to_string()),
+            None => endpoint.clone(),
+        };
+        let (judge, metrics) = (&judge, &*metrics);
+        subscription
+            .follow(
+                &pool,
+                metrics,
+                &tx,
+                &shutdown,
+                url_for,
+                |message| async move {
+                    let text = match &message {
+                        Message::Text(text) => text.as_str(),
+                        Message::Binary(bytes) => match std::str::from_utf8(bytes) {
+                            Ok(text) => text,
+                            Err(_) => {
+                                metrics.rejected("Jetstream message is not UTF-8 JSON");
+                                return Received::Skip;
                             }
-                        };
-                        let text = match message {
-                            Some(Ok(Message::Text(text))) => text.to_string(),
-                            Some(Ok(Message::Binary(bytes))) => {
-                                match String::from_utf8(bytes.to_vec()) {
-                                    Ok(text) => text,
-                                    Err(_) => {
-                                        metrics.rejected("Jetstream message is not UTF-8 JSON");
-                                        continue;
-                                    }
-                                }
-                            }
-                            Some(Ok(Message::Ping(payload))) => {
-                                let _ = socket.send(Message::Pong(payload)).await;
-                                continue;
-                            }
-                            Some(Ok(Message::Close(frame))) => {
-                                tracing::info!(?frame, "Jetstream closed the connection");
-                                break;
-                            }
-                            Some(Ok(_)) => continue,
-                            Some(Err(err)) => {
-                                tracing::warn!(%err, "Jetstream connection failed");
-                                break;
-                            }
-                            None => break,
-                        };
-                        received_any = true;
-                        let event = judge_message(&text, &judge, &metrics);
-                        let sent = tokio::select! {
-                            sent = tx.send(event) => sent,
-                            _ = shutdown.cancelled() => return,
-                        };
-                        if sent.is_err() {
-                            return;
-                        }
-                    }
-                    if received_any {
-                        attempt = 0;
-                    }
-                }
-                Err(err) => tracing::warn!(%err, "cannot connect to Jetstream"),
-            }
-            metrics.reconnected();
-            attempt += 1;
-            if sleep_or_shutdown(reconnect_delay(attempt, self.max_backoff), &shutdown).await {
-                break;
-            }
+                        },
+                        _ => return Received::Skip,
+                    };
+                    Received::Event(judge_message(text, judge, metrics))
+                },
+            )
+            .await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record_rules::RecordRules;
+
+    const CID: &str = "bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm";
+
+    fn judged(message: &serde_json::Value) -> SourceEvent {
+        let metrics = Metrics::new();
+        let judge = FrameJudge::new(
+            RecordRules::embedded().unwrap(),
+            None,
+            None,
+            metrics.clone(),
+        );
+        judge_message(&message.to_string(), &judge, &metrics)
+    }
+
+    fn commit(rev: &str, collection: &str, cid: &str) -> serde_json::Value {
+        serde_json::json!({
+            "did": "did:plc:abc",
+            "time_us": 1_700_000_000_000_000i64,
+            "kind": "commit",
+            "commit": {
+                "rev": rev,
+                "operation": "create",
+                "collection": collection,
+                "rkey": "3kabcdefghijk",
+                "cid": cid,
+                "record": {"$type": collection, "createdAt": "2025-01-02T03:04:05Z"},
+            },
+        })
+    }
+
+    fn rejected_reason(event: &SourceEvent) -> &str {
+        match &event.body {
+            EventBody::Rejected(rejected) => &rejected.reason,
+            other => panic!("expected a rejected event, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn hostile_commit_fields_are_rejected_with_a_reason() {
+        let est = "fund.greenlight.estimate";
+        let event = judged(&commit("zzzzzzzzzzzzzzzz", est, CID));
+        assert!(rejected_reason(&event).contains("is not a TID"));
+        assert_eq!(event.cursor, Some(1_700_000_000_000_000));
+        let event = judged(&commit("3kabcdefghijk", "fund.greenlight.x\0y", CID));
+        assert!(rejected_reason(&event).contains("invalid collection/rkey"));
+        let event = judged(&commit("3kabcdefghijk", est, "bafy\0"));
+        let EventBody::Records(ops) = &event.body else {
+            panic!("expected record ops, got {event:?}");
+        };
+        let RecordAction::Reject { cid, reason, .. } = &ops[0].action else {
+            panic!("expected a rejected record, got {:?}", ops[0].action);
+        };
+        assert_eq!(cid, &None);
+        assert!(reason.contains("is not a CID"), "{reason}");
+    }
+
+    #[test]
+    fn malformed_json_is_rejected_without_a_cursor() {
+        let metrics = Metrics::new();
+        let judge = FrameJudge::new(
+            RecordRules::embedded().unwrap(),
+            None,
+            None,
+            metrics.clone(),
+        );
+        let event = judge_message("{\"did\": 1", &judge, &metrics);
+        assert_eq!(event.cursor, None);
+        assert!(rejected_reason(&event).contains("malformed Jetstream JSON"));
     }
 }
