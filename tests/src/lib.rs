@@ -4,3 +4,5 @@ pub mod record_corpus;
 pub mod jetstream_standin;
 pub mod relay_standin;
 pub mod scratch_database;
+pub mod reference_validator;
+pub mod services;

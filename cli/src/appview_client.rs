@@ -1,0 +1,84 @@
+//! Reading from the AppView: a proposal and its funding totals.
+
+use serde_json::Value;
+
+use crate::error::CliError;
+use crate::escrow_client::send;
+use crate::session::http_client;
+
+/// A client of one AppView.
+#[derive(Debug, Clone)]
+pub struct AppViewClient {
+    base_url: String,
+    http: reqwest::Client,
+}
+
+impl AppViewClient {
+    /// A client of the AppView at `base_url`.
+    pub fn new(base_url: &str) -> AppViewClient {
+        AppViewClient {
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            http: http_client(),
+        }
+    }
+
+    async fn query(&self, method: &str, query: &[(&str, &str)]) -> Result<Value, CliError> {
+        let url = format!("{}/xrpc/{method}", self.base_url);
+        send(self.http.get(&url).query(query), "AppView", method, &url).await
+    }
+
+    /// `getProposal`: the proposal view, or `None` when the AppView does not know it (yet).
+    pub async fn get_proposal(&self, uri: &str) -> Result<Option<Value>, CliError> {
+        match self
+            .query("fund.greenlight.getProposal", &[("uri", uri)])
+            .await
+        {
+            Ok(view) => Ok(Some(view)),
+            Err(CliError::Service { error, .. })
+                if error == "NotFound" || error == "ProposalNotFound" =>
+            {
+                Ok(None)
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    /// `getFundingTotals` for one URI, or `None` when it is unknown.
+    pub async fn funding_totals(&self, uri: &str) -> Result<Option<Value>, CliError> {
+        let body = self
+            .query("fund.greenlight.getFundingTotals", &[("uris", uri)])
+            .await?;
+        Ok(body
+            .get("totals")
+            .and_then(Value::as_array)
+            .and_then(|totals| {
+                totals
+                    .iter()
+                    .find(|t| t.get("uri").and_then(Value::as_str) == Some(uri))
+            })
+            .cloned())
+    }
+
+    /// Waits until the AppView shows the proposal at `uri` in `stage`.
+    pub async fn wait_for_stage(
+        &self,
+        uri: &str,
+        stage: &str,
+        timeout: std::time::Duration,
+    ) -> Result<Value, CliError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if let Some(view) = self.get_proposal(uri).await? {
+                if view.get("stage").and_then(Value::as_str) == Some(stage) {
+                    return Ok(view);
+                }
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(CliError::Timeout(format!(
+                    "the AppView to show {uri} in {stage}"
+                )));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+}

@@ -1,0 +1,312 @@
+//! The whole lifecycle on a real local atproto network with the indexer, the AppView and
+//! escrow running as separate processes, driven through the `greenlight` client library
+//! the CLI uses: a maintainer and three backers take a proposal from idea to payout, and
+//! the AppView's totals are checked at every step.
+
+use std::time::Duration;
+
+use greenlight_cli::appview_client::AppViewClient;
+use greenlight_cli::escrow_client::EscrowClient;
+use greenlight_cli::pledging;
+use greenlight_cli::records::{self, NewProject, ProposalTarget};
+use greenlight_cli::session::Session;
+use greenlight_lexicon::com::atproto::repo::strong_ref::StrongRef;
+use greenlight_lexicon::fund::greenlight::status::{
+    Decline, Development, Preview, Release, StatusStage,
+};
+use greenlight_tests::network::TestNetwork;
+use greenlight_tests::services::{Services, ServicesConfig};
+use serde_json::Value;
+
+/// How long the system may take to reflect a write (the freshness target is 1 s; a machine
+/// busy compiling is slower).
+const SETTLE: Duration = Duration::from_secs(30);
+
+struct World {
+    network: TestNetwork,
+    services: Services,
+    appview: AppViewClient,
+    escrow: EscrowClient,
+}
+
+impl World {
+    async fn start() -> World {
+        let network = TestNetwork::start().await.expect("network");
+        let services = Services::start(&network, ServicesConfig::default())
+            .await
+            .expect("services");
+        let appview = AppViewClient::new(&services.appview_url);
+        let escrow = EscrowClient::discover(&services.escrow_url)
+            .await
+            .expect("escrow DID");
+        World {
+            network,
+            services,
+            appview,
+            escrow,
+        }
+    }
+
+    async fn person(&self, name: &str) -> Session {
+        let account = self.network.create_account(name).await.expect("account");
+        Session::login(self.network.pds_url(), &account.handle, &account.password)
+            .await
+            .expect("login")
+    }
+
+    /// Polls the proposal's totals until `check` accepts them.
+    async fn totals_until(&self, uri: &str, what: &str, check: impl Fn(&Value) -> bool) -> Value {
+        let deadline = tokio::time::Instant::now() + SETTLE;
+        let mut last = Value::Null;
+        loop {
+            if let Ok(Some(totals)) = self.appview.funding_totals(uri).await {
+                if check(&totals) {
+                    return totals;
+                }
+                last = totals;
+            }
+            if tokio::time::Instant::now() > deadline {
+                panic!(
+                    "totals never showed {what}; last: {last}\n{}",
+                    self.services.logs()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn stage_until(&self, uri: &str, stage: &str) -> Value {
+        match self.appview.wait_for_stage(uri, stage, SETTLE).await {
+            Ok(view) => view,
+            Err(error) => panic!("{error}\n{}", self.services.logs()),
+        }
+    }
+
+    async fn stop(self) {
+        self.services.stop().await.expect("stop services");
+        self.network.stop().await.expect("stop network");
+    }
+}
+
+fn int(totals: &Value, name: &str) -> i64 {
+    totals.get(name).and_then(Value::as_i64).unwrap_or(0)
+}
+
+async fn post_stage(who: &Session, proposal: &StrongRef, stage: StatusStage) {
+    records::create(who, &records::status_record(proposal.clone(), stage), None)
+        .await
+        .expect("status");
+}
+
+fn preview(days: i64) -> StatusStage {
+    StatusStage::Preview(Preview {
+        url: "https://preview.example/feature".into(),
+        instructions: "Try it.".into(),
+        ends_at: (chrono::Utc::now() + chrono::Duration::days(days))
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+    })
+}
+
+fn development(goal: i64) -> StatusStage {
+    StatusStage::Development(Development {
+        goal,
+        currency: "USD".into(),
+        note: None,
+    })
+}
+
+fn release() -> StatusStage {
+    StatusStage::Release(Release {
+        source_url: "https://example.com/project/releases/v1".into(),
+        revision: Some("v1.0.0".into()),
+        license: "MIT".into(),
+    })
+}
+
+/// A project by `maintainer` and a proposal for it by `author`.
+async fn project_and_proposal(maintainer: &Session, author: &Session) -> StrongRef {
+    let project = records::create(
+        maintainer,
+        &records::project_record(&NewProject {
+            name: "Widget".into(),
+            description: "A widget library.".into(),
+            repository: "https://example.com/widget".into(),
+            website: None,
+            currency: "USD".into(),
+            maintainers: vec![],
+        }),
+        Some("widget"),
+    )
+    .await
+    .expect("project");
+    records::create(
+        author,
+        &records::proposal_record(
+            ProposalTarget::Project(project.strong_ref()),
+            "Dark mode",
+            "Please add a dark theme.",
+            vec!["ui".into()],
+        ),
+        None,
+    )
+    .await
+    .expect("proposal")
+    .strong_ref()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_proposal_goes_from_idea_to_payout_with_totals_at_every_step() {
+    let world = World::start().await;
+    let maintainer = world.person("maintainer").await;
+    let backers = [
+        world.person("backera").await,
+        world.person("backerb").await,
+        world.person("backerc").await,
+    ];
+
+    let proposal = project_and_proposal(&maintainer, &backers[0]).await;
+    let view = world.stage_until(&proposal.uri, "proposed").await;
+    assert_eq!(view["currency"], "USD");
+    let totals = world
+        .totals_until(&proposal.uri, "a new proposal", |_| true)
+        .await;
+    assert_eq!(int(&totals, "estimateTotal"), 0);
+    assert_eq!(int(&totals, "pledgedHeld"), 0);
+
+    // Estimates: newcomers are capped at 25.00, so 50.00 counts as 25.00.
+    for (backer, amount) in backers.iter().zip([2000, 2500, 5000]) {
+        records::create(
+            backer,
+            &records::estimate_record(proposal.clone(), amount, "USD"),
+            None,
+        )
+        .await
+        .expect("estimate");
+    }
+    let totals = world
+        .totals_until(&proposal.uri, "three estimates", |t| {
+            int(t, "estimateCount") == 3
+        })
+        .await;
+    assert_eq!(int(&totals, "estimateTotal"), 2000 + 2500 + 2500);
+    assert_eq!(int(&totals, "cappedEstimateCount"), 1);
+
+    post_stage(&maintainer, &proposal, development(10_000)).await;
+    let view = world.stage_until(&proposal.uri, "development").await;
+    assert_eq!(view["goal"], 10_000);
+    let totals = world
+        .totals_until(&proposal.uri, "the goal", |t| int(t, "goal") == 10_000)
+        .await;
+    assert_eq!(int(&totals, "estimateTotal"), 7000);
+
+    post_stage(&maintainer, &proposal, preview(7)).await;
+    world.stage_until(&proposal.uri, "preview").await;
+
+    let mut receipts = Vec::new();
+    for (backer, amount) in backers.iter().zip([3000, 2000, 1000]) {
+        let key = pledging::new_idempotency_key();
+        let pledged = pledging::pledge(backer, &world.escrow, &proposal, amount, "USD", &key)
+            .await
+            .expect("pledge");
+        assert_eq!(pledged.pledge.state, "held");
+        assert_eq!(pledged.pledge.amount, amount);
+        // A retry with the same key is the same pledge, not a second charge.
+        let again = pledging::pledge(backer, &world.escrow, &proposal, amount, "USD", &key)
+            .await
+            .expect("retried pledge");
+        assert_eq!(again.pledge.id, pledged.pledge.id);
+        receipts.push(pledged.pledge.id);
+    }
+    let totals = world
+        .totals_until(&proposal.uri, "6000 held", |t| {
+            int(t, "pledgedHeld") == 6000
+        })
+        .await;
+    assert_eq!(int(&totals, "backerCount"), 3);
+    assert_eq!(int(&totals, "pledgeCount"), 3);
+    assert_eq!(int(&totals, "paidOut"), 0);
+
+    post_stage(&maintainer, &proposal, release()).await;
+    world.stage_until(&proposal.uri, "released").await;
+    // Still held while verification runs (escrow's period is seconds long in this test).
+    let totals = world
+        .appview
+        .funding_totals(&proposal.uri)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(int(&totals, "pledgedHeld") == 6000 || int(&totals, "paidOut") == 6000);
+
+    let totals = world
+        .totals_until(&proposal.uri, "the payout", |t| int(t, "paidOut") == 6000)
+        .await;
+    assert_eq!(int(&totals, "pledgedHeld"), 0);
+    assert_eq!(int(&totals, "refunded"), 0);
+    for receipt in &receipts {
+        let pledge = world.escrow.get_pledge(receipt).await.unwrap();
+        assert_eq!(pledge.state, "paid_out");
+    }
+    world.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_decline_refunds_every_backer_and_outsiders_cannot_move_stages() {
+    let world = World::start().await;
+    let maintainer = world.person("maint").await;
+    let outsider = world.person("outsider").await;
+    let backers = [world.person("backerd").await, world.person("backere").await];
+    let proposal = project_and_proposal(&maintainer, &backers[0]).await;
+    world.stage_until(&proposal.uri, "proposed").await;
+
+    // Someone who is not a maintainer posts a status: nothing changes.
+    post_stage(&outsider, &proposal, development(5_000)).await;
+    post_stage(&maintainer, &proposal, development(8_000)).await;
+    let view = world.stage_until(&proposal.uri, "development").await;
+    assert_eq!(view["goal"], 8_000, "the outsider's goal must not count");
+    post_stage(
+        &outsider,
+        &proposal,
+        StatusStage::Decline(Decline {
+            reason: "no".into(),
+        }),
+    )
+    .await;
+    post_stage(&maintainer, &proposal, preview(7)).await;
+    world.stage_until(&proposal.uri, "preview").await;
+
+    for (backer, amount) in backers.iter().zip([1500, 2500]) {
+        pledging::pledge(
+            backer,
+            &world.escrow,
+            &proposal,
+            amount,
+            "USD",
+            &pledging::new_idempotency_key(),
+        )
+        .await
+        .expect("pledge");
+    }
+    world
+        .totals_until(&proposal.uri, "4000 held", |t| {
+            int(t, "pledgedHeld") == 4000
+        })
+        .await;
+
+    post_stage(
+        &maintainer,
+        &proposal,
+        StatusStage::Decline(Decline {
+            reason: "Out of scope.".into(),
+        }),
+    )
+    .await;
+    world.stage_until(&proposal.uri, "declined").await;
+    let totals = world
+        .totals_until(&proposal.uri, "everything refunded", |t| {
+            int(t, "refunded") == 4000
+        })
+        .await;
+    assert_eq!(int(&totals, "pledgedHeld"), 0);
+    assert_eq!(int(&totals, "paidOut"), 0);
+    world.stop().await;
+}
