@@ -84,10 +84,8 @@ impl Config {
             });
         }
         Ok(Config {
-            service_did: var("GREENLIGHT_ESCROW_DID").unwrap_or_else(|| {
-                // did:web encodes the port's colon.
-                format!("did:web:{}", bind.replace(':', "%3A"))
-            }),
+            service_did: var("GREENLIGHT_ESCROW_DID")
+                .unwrap_or_else(|| default_service_did(&public_url)),
             public_url,
             fee_basis_points,
             verification_period: Duration::seconds(number(
@@ -131,5 +129,48 @@ impl Config {
                 problem: format!("unknown provider {other:?} (sandbox or stripe)"),
             }),
         }
+    }
+}
+
+/// The did:web a PDS can mint service-auth tokens for: named after the public URL's host, with
+/// the port's colon encoded. A loopback address is named `localhost`, because the reference
+/// PDS accepts a port in a did:web only on `localhost`.
+fn default_service_did(public_url: &str) -> String {
+    let authority = public_url
+        .split_once("://")
+        .map_or(public_url, |(_, rest)| rest)
+        .split('/')
+        .next()
+        .unwrap_or_default();
+    let authority = match authority.rsplit_once(':') {
+        Some(("127.0.0.1" | "[::1]", port)) => format!("localhost:{port}"),
+        _ if authority == "127.0.0.1" || authority == "[::1]" => "localhost".to_owned(),
+        _ => authority.to_owned(),
+    };
+    format!("did:web:{}", authority.replace(':', "%3A"))
+}
+
+#[cfg(test)]
+mod service_did_tests {
+    use super::default_service_did;
+
+    #[test]
+    fn loopback_is_named_localhost_and_the_port_colon_is_encoded() {
+        assert_eq!(
+            default_service_did("http://127.0.0.1:2585"),
+            "did:web:localhost%3A2585"
+        );
+        assert_eq!(
+            default_service_did("http://[::1]:2585/"),
+            "did:web:localhost%3A2585"
+        );
+        assert_eq!(
+            default_service_did("https://escrow.example.com"),
+            "did:web:escrow.example.com"
+        );
+        assert_eq!(
+            default_service_did("https://escrow.example.com:8443/x"),
+            "did:web:escrow.example.com%3A8443"
+        );
     }
 }

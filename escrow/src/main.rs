@@ -93,7 +93,7 @@ async fn build() -> anyhow::Result<Escrow> {
         plc_url: std::env::var("GREENLIGHT_PLC_URL")
             .unwrap_or_else(|_| "https://plc.directory".into()),
         allow_insecure_http: std::env::var("GREENLIGHT_ALLOW_INSECURE_HTTP")
-            .is_ok_and(|v| v == "1"),
+            .is_ok_and(|v| matches!(v.as_str(), "1" | "true" | "yes" | "on")),
         handle_resolver_pds: std::env::var("GREENLIGHT_HANDLE_RESOLVER_PDS").ok(),
         ..Default::default()
     });

@@ -1,8 +1,8 @@
 //! End-to-end tests and the local atproto network harness.
+pub mod jetstream_standin;
 pub mod network;
 pub mod record_corpus;
-pub mod jetstream_standin;
+pub mod reference_validator;
 pub mod relay_standin;
 pub mod scratch_database;
-pub mod reference_validator;
 pub mod services;

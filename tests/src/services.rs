@@ -84,7 +84,11 @@ pub fn service_binaries() -> Result<PathBuf> {
                 .unwrap_or_else(|| root.join("target"))
                 .join("debug")
         });
-    for name in ["greenlight-indexer", "greenlight-appview", "greenlight-escrow"] {
+    for name in [
+        "greenlight-indexer",
+        "greenlight-appview",
+        "greenlight-escrow",
+    ] {
         if !dir.join(name).is_file() {
             bail!(
                 "{} is missing: run `cargo build -p greenlight-indexer -p greenlight-appview \
