@@ -6,3 +6,4 @@ pub mod reference_validator;
 pub mod relay_standin;
 pub mod scratch_database;
 pub mod services;
+pub mod world;

@@ -3,10 +3,6 @@
 //! the CLI uses: a maintainer and three backers take a proposal from idea to payout, and
 //! the AppView's totals are checked at every step.
 
-use std::time::Duration;
-
-use greenlight_cli::appview_client::AppViewClient;
-use greenlight_cli::escrow_client::EscrowClient;
 use greenlight_cli::pledging;
 use greenlight_cli::records::{self, NewProject, ProposalTarget};
 use greenlight_cli::session::Session;
@@ -14,83 +10,8 @@ use greenlight_lexicon::com::atproto::repo::strong_ref::StrongRef;
 use greenlight_lexicon::fund::greenlight::status::{
     Decline, Development, Preview, Release, StatusStage,
 };
-use greenlight_tests::network::TestNetwork;
-use greenlight_tests::services::{Services, ServicesConfig};
-use serde_json::Value;
-
-/// How long the system may take to reflect a write (the freshness target is 1 s; a machine
-/// busy compiling is slower).
-const SETTLE: Duration = Duration::from_secs(30);
-
-struct World {
-    network: TestNetwork,
-    services: Services,
-    appview: AppViewClient,
-    escrow: EscrowClient,
-}
-
-impl World {
-    async fn start() -> World {
-        let network = TestNetwork::start().await.expect("network");
-        let services = Services::start(&network, ServicesConfig::default())
-            .await
-            .expect("services");
-        let appview = AppViewClient::new(&services.appview_url);
-        let escrow = EscrowClient::discover(&services.escrow_url)
-            .await
-            .expect("escrow DID");
-        World {
-            network,
-            services,
-            appview,
-            escrow,
-        }
-    }
-
-    async fn person(&self, name: &str) -> Session {
-        let account = self.network.create_account(name).await.expect("account");
-        Session::login(self.network.pds_url(), &account.handle, &account.password)
-            .await
-            .expect("login")
-    }
-
-    /// Polls the proposal's totals until `check` accepts them.
-    async fn totals_until(&self, uri: &str, what: &str, check: impl Fn(&Value) -> bool) -> Value {
-        let deadline = tokio::time::Instant::now() + SETTLE;
-        let mut last = Value::Null;
-        loop {
-            if let Ok(Some(totals)) = self.appview.funding_totals(uri).await {
-                if check(&totals) {
-                    return totals;
-                }
-                last = totals;
-            }
-            if tokio::time::Instant::now() > deadline {
-                panic!(
-                    "totals never showed {what}; last: {last}\n{}",
-                    self.services.logs()
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    async fn stage_until(&self, uri: &str, stage: &str) -> Value {
-        match self.appview.wait_for_stage(uri, stage, SETTLE).await {
-            Ok(view) => view,
-            Err(error) => panic!("{error}\n{}", self.services.logs()),
-        }
-    }
-
-    async fn stop(self) {
-        self.services.stop().await.expect("stop services");
-        self.network.stop().await.expect("stop network");
-    }
-}
-
-fn int(totals: &Value, name: &str) -> i64 {
-    totals.get(name).and_then(Value::as_i64).unwrap_or(0)
-}
+use greenlight_tests::services::ServicesConfig;
+use greenlight_tests::world::{int, World};
 
 async fn post_stage(who: &Session, proposal: &StrongRef, stage: StatusStage) {
     records::create(who, &records::status_record(proposal.clone(), stage), None)
@@ -156,7 +77,7 @@ async fn project_and_proposal(maintainer: &Session, author: &Session) -> StrongR
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_proposal_goes_from_idea_to_payout_with_totals_at_every_step() {
-    let world = World::start().await;
+    let world = World::start(ServicesConfig::default()).await;
     let maintainer = world.person("maintainer").await;
     let backers = [
         world.person("backera").await,
@@ -251,7 +172,7 @@ async fn a_proposal_goes_from_idea_to_payout_with_totals_at_every_step() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_decline_refunds_every_backer_and_outsiders_cannot_move_stages() {
-    let world = World::start().await;
+    let world = World::start(ServicesConfig::default()).await;
     let maintainer = world.person("maint").await;
     let outsider = world.person("outsider").await;
     let backers = [world.person("backerd").await, world.person("backere").await];

@@ -5,103 +5,13 @@
 
 use std::time::Duration;
 
-use greenlight_cli::appview_client::AppViewClient;
-use greenlight_cli::escrow_client::EscrowClient;
 use greenlight_cli::pledging;
 use greenlight_cli::records::{self, AtUri, NewProject, ProposalTarget};
 use greenlight_cli::session::Session;
 use greenlight_lexicon::com::atproto::repo::strong_ref::StrongRef;
 use greenlight_lexicon::fund::greenlight::status::{Development, Preview, Release, StatusStage};
-use greenlight_tests::network::TestNetwork;
-use greenlight_tests::services::{Services, ServicesConfig};
-use serde_json::Value;
-
-const SETTLE: Duration = Duration::from_secs(30);
-
-struct World {
-    network: TestNetwork,
-    services: Services,
-    appview: AppViewClient,
-    escrow: EscrowClient,
-}
-
-impl World {
-    async fn start(config: ServicesConfig) -> World {
-        let network = TestNetwork::start().await.expect("network");
-        let services = Services::start(&network, config).await.expect("services");
-        let appview = AppViewClient::new(&services.appview_url);
-        let escrow = EscrowClient::discover(&services.escrow_url)
-            .await
-            .expect("escrow DID");
-        World {
-            network,
-            services,
-            appview,
-            escrow,
-        }
-    }
-
-    async fn person(&self, name: &str) -> Session {
-        let account = self.network.create_account(name).await.expect("account");
-        Session::login(self.network.pds_url(), &account.handle, &account.password)
-            .await
-            .expect("login")
-    }
-
-    async fn totals_until(&self, uri: &str, what: &str, check: impl Fn(&Value) -> bool) -> Value {
-        let deadline = tokio::time::Instant::now() + SETTLE;
-        let mut last = Value::Null;
-        loop {
-            if let Ok(Some(totals)) = self.appview.funding_totals(uri).await {
-                if check(&totals) {
-                    return totals;
-                }
-                last = totals;
-            }
-            if tokio::time::Instant::now() > deadline {
-                panic!(
-                    "totals never showed {what}; last: {last}\n{}",
-                    self.services.logs()
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    async fn stage_until(&self, uri: &str, stage: &str) -> Value {
-        match self.appview.wait_for_stage(uri, stage, SETTLE).await {
-            Ok(view) => view,
-            Err(error) => panic!("{error}\n{}", self.services.logs()),
-        }
-    }
-
-    async fn gone_until(&self, uri: &str) {
-        let deadline = tokio::time::Instant::now() + SETTLE;
-        while self
-            .appview
-            .get_proposal(uri)
-            .await
-            .expect("getProposal")
-            .is_some()
-        {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "{uri} never disappeared\n{}",
-                self.services.logs()
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    async fn stop(self) {
-        self.services.stop().await.expect("stop services");
-        self.network.stop().await.expect("stop network");
-    }
-}
-
-fn int(totals: &Value, name: &str) -> i64 {
-    totals.get(name).and_then(Value::as_i64).unwrap_or(0)
-}
+use greenlight_tests::services::ServicesConfig;
+use greenlight_tests::world::{int, World, SETTLE};
 
 async fn post(who: &Session, proposal: &StrongRef, stage: StatusStage) {
     records::create(who, &records::status_record(proposal.clone(), stage), None)

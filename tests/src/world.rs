@@ -1,0 +1,118 @@
+//! A running Greenlight for end-to-end tests: the local atproto network, the indexer, the
+//! AppView and escrow as separate processes, and the clients the CLI uses to talk to them.
+
+use std::time::Duration;
+
+use greenlight_cli::appview_client::AppViewClient;
+use greenlight_cli::escrow_client::EscrowClient;
+use greenlight_cli::session::Session;
+use serde_json::Value;
+
+use crate::network::TestNetwork;
+use crate::services::{Services, ServicesConfig};
+
+/// How long the system may take to reflect a write (the freshness target is 1 s; a machine
+/// busy compiling is slower).
+pub const SETTLE: Duration = Duration::from_secs(30);
+
+/// The network, the three services and clients for the AppView and escrow.
+pub struct World {
+    /// The local PDS and PLC directory.
+    pub network: TestNetwork,
+    /// The indexer, AppView and escrow processes.
+    pub services: Services,
+    /// A client of the AppView.
+    pub appview: AppViewClient,
+    /// A client of escrow.
+    pub escrow: EscrowClient,
+}
+
+impl World {
+    /// Starts a fresh network and the services configured by `config`.
+    pub async fn start(config: ServicesConfig) -> World {
+        let network = TestNetwork::start().await.expect("network");
+        let services = Services::start(&network, config).await.expect("services");
+        let appview = AppViewClient::new(&services.appview_url);
+        let escrow = EscrowClient::discover(&services.escrow_url)
+            .await
+            .expect("escrow DID");
+        World {
+            network,
+            services,
+            appview,
+            escrow,
+        }
+    }
+
+    /// Creates an account on the PDS and logs in as it.
+    pub async fn person(&self, name: &str) -> Session {
+        let account = self.network.create_account(name).await.expect("account");
+        Session::login(self.network.pds_url(), &account.handle, &account.password)
+            .await
+            .expect("login")
+    }
+
+    /// Polls the proposal's totals until `check` accepts them.
+    pub async fn totals_until(
+        &self,
+        uri: &str,
+        what: &str,
+        check: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let deadline = tokio::time::Instant::now() + SETTLE;
+        let mut last = Value::Null;
+        loop {
+            if let Ok(Some(totals)) = self.appview.funding_totals(uri).await {
+                if check(&totals) {
+                    return totals;
+                }
+                last = totals;
+            }
+            if tokio::time::Instant::now() > deadline {
+                panic!(
+                    "totals never showed {what}; last: {last}\n{}",
+                    self.services.logs()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits until the AppView shows the proposal in `stage`.
+    pub async fn stage_until(&self, uri: &str, stage: &str) -> Value {
+        match self.appview.wait_for_stage(uri, stage, SETTLE).await {
+            Ok(view) => view,
+            Err(error) => panic!("{error}\n{}", self.services.logs()),
+        }
+    }
+
+    /// Waits until the AppView no longer shows the proposal.
+    pub async fn gone_until(&self, uri: &str) {
+        let deadline = tokio::time::Instant::now() + SETTLE;
+        while self
+            .appview
+            .get_proposal(uri)
+            .await
+            .expect("getProposal")
+            .is_some()
+        {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{uri} never disappeared\n{}",
+                self.services.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Stops the services, then the network.
+    pub async fn stop(self) {
+        self.services.stop().await.expect("stop services");
+        self.network.stop().await.expect("stop network");
+    }
+}
+
+/// A number from a totals object; absent counts as zero.
+pub fn int(totals: &Value, name: &str) -> i64 {
+    totals.get(name).and_then(Value::as_i64).unwrap_or(0)
+}
