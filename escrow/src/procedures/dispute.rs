@@ -3,7 +3,9 @@
 use greenlight_lexicon::fund::greenlight::escrow::defs::DisputeView;
 use greenlight_lexicon::fund::greenlight::escrow::{file_dispute, resolve_dispute};
 
-use super::{from_json, load_proposal, sync_proposal, to_json, DisputeRow, DISPUTE_COLUMNS};
+use super::{
+    from_json, load_proposal, replayed, sync_proposal, to_json, DisputeRow, DISPUTE_COLUMNS,
+};
 use crate::error::EscrowError;
 use crate::idempotency::{self, Claim};
 use crate::{identifiers, lifecycle, Escrow};
@@ -17,12 +19,10 @@ pub async fn file_dispute(
     caller: &str,
     input: &file_dispute::Input,
 ) -> Result<DisputeView, EscrowError> {
-    let hash = idempotency::request_hash(file_dispute::NSID, &to_json(input)?);
     let key = input.idempotency_key.as_str();
-    if let Some(answer) =
-        idempotency::lookup(&mut *escrow.pool.acquire().await?, caller, key, &hash).await?
-    {
-        return from_json(answer);
+    let (hash, replay) = replayed(escrow, caller, file_dispute::NSID, key, input).await?;
+    if let Some(answer) = replay {
+        return Ok(answer);
     }
     let uri = input.proposal.uri.as_str();
     if let Err(error) = sync_proposal(escrow, uri).await {

@@ -3,7 +3,7 @@
 use greenlight_lexicon::fund::greenlight::escrow::create_donation;
 use greenlight_lexicon::fund::greenlight::escrow::defs::DonationView;
 
-use super::{from_json, sync_proposal, to_json, DonationRow, Payment, DONATION_COLUMNS};
+use super::{from_json, replayed, sync_proposal, to_json, DonationRow, Payment, DONATION_COLUMNS};
 use crate::error::EscrowError;
 use crate::idempotency::{self, Claim};
 use crate::ledger::{self, Kind, Transfer};
@@ -16,12 +16,10 @@ pub async fn create_donation(
     caller: &str,
     input: &create_donation::Input,
 ) -> Result<DonationView, EscrowError> {
-    let hash = idempotency::request_hash(create_donation::NSID, &to_json(input)?);
     let key = input.idempotency_key.as_str();
-    if let Some(answer) =
-        idempotency::lookup(&mut *escrow.pool.acquire().await?, caller, key, &hash).await?
-    {
-        return from_json(answer);
+    let (hash, replay) = replayed(escrow, caller, create_donation::NSID, key, input).await?;
+    if let Some(answer) = replay {
+        return Ok(answer);
     }
     let uri = input.proposal.uri.as_str();
     let (info, tracked) = sync_proposal(escrow, uri).await?;

@@ -369,6 +369,22 @@ pub fn to_json<T: serde::Serialize>(value: &T) -> Result<serde_json::Value, Escr
     serde_json::to_value(value).map_err(|error| EscrowError::Internal(error.to_string()))
 }
 
+/// The hash of this request, and the answer stored for it when `caller` already sent this very
+/// body under `key` (a different body under the same key is `IdempotencyConflict`). Every
+/// money-moving procedure starts here, before it looks at anything else.
+pub(crate) async fn replayed<T: serde::de::DeserializeOwned>(
+    escrow: &crate::Escrow,
+    caller: &str,
+    nsid: &str,
+    key: &str,
+    input: &impl serde::Serialize,
+) -> Result<(Vec<u8>, Option<T>), EscrowError> {
+    let hash = crate::idempotency::request_hash(nsid, &to_json(input)?);
+    let stored =
+        crate::idempotency::lookup(&mut *escrow.pool.acquire().await?, caller, key, &hash).await?;
+    Ok((hash, stored.map(from_json).transpose()?))
+}
+
 /// Reads a stored idempotent answer back.
 pub fn from_json<T: serde::de::DeserializeOwned>(
     value: serde_json::Value,

@@ -2,7 +2,7 @@
 
 use greenlight_lexicon::fund::greenlight::escrow::connect_payout_account::{self, Input, Output};
 
-use super::{from_json, to_json};
+use super::{from_json, replayed, to_json};
 use crate::error::EscrowError;
 use crate::idempotency::{self, Claim};
 use crate::{identifiers, jobs, Escrow};
@@ -24,12 +24,10 @@ pub async fn connect_payout_account(
             format!("this escrow pays out through {provider}"),
         ));
     }
-    let hash = idempotency::request_hash(connect_payout_account::NSID, &to_json(input)?);
     let key = input.idempotency_key.as_str();
-    if let Some(answer) =
-        idempotency::lookup(&mut *escrow.pool.acquire().await?, caller, key, &hash).await?
-    {
-        return from_json(answer);
+    let (hash, replay) = replayed(escrow, caller, connect_payout_account::NSID, key, input).await?;
+    if let Some(answer) = replay {
+        return Ok(answer);
     }
     let existing: Option<(String, String)> = sqlx::query_as(
         "SELECT account_id, status FROM escrow.payout_account WHERE did = $1 AND provider = $2",

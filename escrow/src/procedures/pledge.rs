@@ -3,7 +3,9 @@
 use greenlight_lexicon::fund::greenlight::escrow::defs::PledgeView;
 use greenlight_lexicon::fund::greenlight::escrow::{cancel_pledge, create_pledge};
 
-use super::{from_json, load_proposal, sync_proposal, to_json, Payment, PledgeRow, PLEDGE_COLUMNS};
+use super::{
+    from_json, load_proposal, replayed, sync_proposal, to_json, Payment, PledgeRow, PLEDGE_COLUMNS,
+};
 use crate::error::EscrowError;
 use crate::idempotency::{self, Claim};
 use crate::ledger::{self, Kind, Transfer};
@@ -23,12 +25,10 @@ pub async fn create_pledge(
     caller: &str,
     input: &create_pledge::Input,
 ) -> Result<PledgeView, EscrowError> {
-    let hash = idempotency::request_hash(create_pledge::NSID, &to_json(input)?);
     let key = input.idempotency_key.as_str();
-    if let Some(answer) =
-        idempotency::lookup(&mut *escrow.pool.acquire().await?, caller, key, &hash).await?
-    {
-        return from_json(answer);
+    let (hash, replay) = replayed(escrow, caller, create_pledge::NSID, key, input).await?;
+    if let Some(answer) = replay {
+        return Ok(answer);
     }
     let uri = input.proposal.uri.as_str();
     let (info, tracked) = sync_proposal(escrow, uri).await?;
@@ -120,12 +120,10 @@ pub async fn cancel_pledge(
     caller: &str,
     input: &cancel_pledge::Input,
 ) -> Result<PledgeView, EscrowError> {
-    let hash = idempotency::request_hash(cancel_pledge::NSID, &to_json(input)?);
     let key = input.idempotency_key.as_str();
-    if let Some(answer) =
-        idempotency::lookup(&mut *escrow.pool.acquire().await?, caller, key, &hash).await?
-    {
-        return from_json(answer);
+    let (hash, replay) = replayed(escrow, caller, cancel_pledge::NSID, key, input).await?;
+    if let Some(answer) = replay {
+        return Ok(answer);
     }
     let not_found = || EscrowError::method("NotFound", "no such pledge");
     let pledge = load_pledge(&mut *escrow.pool.acquire().await?, &input.pledge, false)
