@@ -5,6 +5,7 @@
 pub const RECORD_NSIDS: &[&str] = &[
     "fund.greenlight.dispute",
     "fund.greenlight.estimate",
+    "fund.greenlight.maintainer",
     "fund.greenlight.pledge",
     "fund.greenlight.project",
     "fund.greenlight.proposal",
@@ -36,6 +37,19 @@ pub mod com {
 pub mod fund {
     /// The `fund.greenlight` namespace.
     pub mod greenlight {
+        /// `fund.greenlight.checkProjectProof`: Checks now whether a project's repository and website publish the proof that names it, instead of waiting for the periodic re-check. Anyone may ask; a project is checked at most once every few seconds.
+        pub mod check_project_proof {
+            /// The NSID of this document, `fund.greenlight.checkProjectProof`.
+            pub const NSID: &str = "fund.greenlight.checkProjectProof";
+            /// Request body of `fund.greenlight.checkProjectProof` (application/json).
+            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+            pub struct Input {
+                /// AT-URI of the fund.greenlight.project record.
+                pub project: String,
+            }
+            /// Response body of `fund.greenlight.checkProjectProof` (application/json).
+            pub type Output = crate::generated::fund::greenlight::defs::ProjectProof;
+        }
         /// `fund.greenlight.defs`: Views shared by the Greenlight AppView's queries.
         pub mod defs {
             /// The NSID of this document, `fund.greenlight.defs`.
@@ -57,6 +71,9 @@ pub mod fund {
                 /// Project name; absent while the project record is not indexed.
                 #[serde(default, skip_serializing_if = "Option::is_none")]
                 pub name: Option<String>,
+                /// Whether the project currently proves control of its repository or website (see projectProof). Only proposals of verified projects take pledges and donations.
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub verified: Option<bool>,
             }
             /// A proposal's subject when it is a repository of a project not on Greenlight.
             #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -84,13 +101,23 @@ pub mod fund {
                 pub website: Option<String>,
                 /// Currency of the project's amounts: an upper-case ISO 4217 code.
                 pub currency: String,
-                /// Maintainers listed in the project record, besides the owner.
+                /// Maintainers listed in the project record who accepted in a fund.greenlight.maintainer record of their own: besides the owner, only they may post status.
                 pub maintainers: Vec<ActorRef>,
+                /// Maintainers listed in the project record who have not accepted yet; their status records do not count.
+                #[serde(
+                    rename = "invitedMaintainers",
+                    default,
+                    skip_serializing_if = "Option::is_none"
+                )]
+                pub invited_maintainers: Option<Vec<ActorRef>>,
                 /// Number of visible proposals for the project.
                 #[serde(rename = "proposalCount")]
                 pub proposal_count: i64,
                 /// Funding summed over the project's proposals.
                 pub totals: FundingTotals,
+                /// Whether the repository or website proves the project, and when it was last checked.
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub proof: Option<ProjectProof>,
                 /// When the AppView indexed this version of the record.
                 #[serde(rename = "indexedAt")]
                 pub indexed_at: String,
@@ -148,7 +175,20 @@ pub mod fund {
                     skip_serializing_if = "Option::is_none"
                 )]
                 pub escrow_state: Option<String>,
-                /// When the verification period ends, after a release.
+                /// Who escrow pays: the project's owner, fixed with the other terms when the first money arrived.
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub payee: Option<ActorRef>,
+                /// True when the proposal's author deleted or hid it (or replaced it with an invalid version) after its maintainer took it up: it is kept, out of lists, because money may be held under its terms.
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub withdrawn: Option<bool>,
+                /// When escrow first saw the release, by escrow's own clock: the verification period runs from here.
+                #[serde(
+                    rename = "verificationStartedAt",
+                    default,
+                    skip_serializing_if = "Option::is_none"
+                )]
+                pub verification_started_at: Option<String>,
+                /// When the verification period ends, by escrow's clock (the release record's own dates do not move it).
                 #[serde(
                     rename = "verificationEndsAt",
                     default,
@@ -349,6 +389,40 @@ pub mod fund {
                 pub currency: String,
                 /// The cap, in minor units.
                 pub cap: i64,
+            }
+            /// A project's proof of control: a file in its repository or on its website that names the project. Anyone can re-check it by opening each proofUrl and finding the expected text.
+            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+            pub struct ProjectProof {
+                /// True while at least one place publishes a proof naming the project.
+                pub verified: bool,
+                /// What a proof file must contain: the project's AT-URI (or the owner's DID).
+                pub expected: String,
+                /// When a check last found a proof.
+                #[serde(
+                    rename = "verifiedAt",
+                    default,
+                    skip_serializing_if = "Option::is_none"
+                )]
+                pub verified_at: Option<String>,
+                /// The latest check of each place and proof file.
+                pub checks: Vec<ProofCheck>,
+            }
+            /// The latest check of one proof location.
+            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+            pub struct ProofCheck {
+                /// Which of the project's places was checked.
+                pub place: String,
+                /// The exact address fetched (a forge's raw-file URL, or a website's /.well-known/ file).
+                #[serde(rename = "proofUrl")]
+                pub proof_url: String,
+                /// verified (the file names the project), missing (no such file), mismatch (the file does not name the project), unsupported (the place cannot be checked), error (the fetch failed).
+                pub result: String,
+                /// Why, for people.
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub detail: Option<String>,
+                /// When the check ran.
+                #[serde(rename = "checkedAt")]
+                pub checked_at: String,
             }
         }
         /// `fund.greenlight.dispute`: A backer's public claim that a released proposal was not delivered as previewed. The binding dispute is filed with escrow (fund.greenlight.escrow.fileDispute).
@@ -647,6 +721,62 @@ pub mod fund {
                     #[serde(default, skip_serializing_if = "Option::is_none")]
                     pub maintainer: Option<String>,
                 }
+                /// What escrow fixed for a proposal when its first pledge or donation arrived, and where its money stands by escrow's clock. Nothing a record does later changes the terms.
+                #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+                pub struct ProposalTerms {
+                    /// Position in the feed; strictly increasing.
+                    pub seq: i64,
+                    /// AT-URI of the proposal record.
+                    pub proposal: String,
+                    /// The project the proposal was about when money first arrived; only its status records move the money.
+                    pub project: String,
+                    /// Who is paid: the project's owner.
+                    pub payee: String,
+                    /// Currency of every amount of the proposal: an upper-case ISO 4217 code.
+                    pub currency: String,
+                    /// The platform fee in basis points, as published when the first money arrived.
+                    #[serde(rename = "feeBasisPoints")]
+                    pub fee_basis_points: i64,
+                    /// End of the preview; a later preview may extend it, never shorten it.
+                    #[serde(
+                        rename = "previewEndsAt",
+                        default,
+                        skip_serializing_if = "Option::is_none"
+                    )]
+                    pub preview_ends_at: Option<String>,
+                    /// The proposal's stage as escrow holds it; released stays released.
+                    pub stage: String,
+                    /// When escrow first saw the release (escrow's clock).
+                    #[serde(
+                        rename = "verificationStartedAt",
+                        default,
+                        skip_serializing_if = "Option::is_none"
+                    )]
+                    pub verification_started_at: Option<String>,
+                    /// When the verification period ends (escrow's clock).
+                    #[serde(
+                        rename = "verificationEndsAt",
+                        default,
+                        skip_serializing_if = "Option::is_none"
+                    )]
+                    pub verification_ends_at: Option<String>,
+                    /// Disputes not yet resolved; while any is open, payout waits.
+                    #[serde(
+                        rename = "openDisputes",
+                        default,
+                        skip_serializing_if = "Option::is_none"
+                    )]
+                    pub open_disputes: Option<i64>,
+                    /// payout or refund, once the held money was settled.
+                    #[serde(default, skip_serializing_if = "Option::is_none")]
+                    pub settlement: Option<String>,
+                    /// When the first money arrived and the terms were fixed.
+                    #[serde(rename = "termsFixedAt")]
+                    pub terms_fixed_at: String,
+                    /// When this state last changed.
+                    #[serde(rename = "updatedAt")]
+                    pub updated_at: String,
+                }
             }
             /// `fund.greenlight.escrow.fileDispute`: A backer disputes a released proposal during its verification period; freezes payout until an operator resolves it.
             pub mod file_dispute {
@@ -741,6 +871,32 @@ pub mod fund {
                     /// Entries in increasing seq order.
                     pub entries: Vec<
                         crate::generated::fund::greenlight::escrow::defs::LedgerEntry,
+                    >,
+                }
+            }
+            /// `fund.greenlight.escrow.listProposalStates`: The public feed of escrow's proposal states: the terms fixed when money first arrived, and escrow's own clock for verification. A proposal appears again under a higher seq whenever its state changes; keep the latest by proposal.
+            pub mod list_proposal_states {
+                /// The NSID of this document, `fund.greenlight.escrow.listProposalStates`.
+                pub const NSID: &str = "fund.greenlight.escrow.listProposalStates";
+                /// Query parameters of `fund.greenlight.escrow.listProposalStates`.
+                #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+                pub struct Params {
+                    /// Return states with a seq greater than this (a seq in decimal, from a previous page's cursor); omit to start at the beginning.
+                    #[serde(default, skip_serializing_if = "Option::is_none")]
+                    pub cursor: Option<String>,
+                    /// Most items to return (1 to 1000).
+                    #[serde(default, skip_serializing_if = "Option::is_none")]
+                    pub limit: Option<i64>,
+                }
+                /// Response body of `fund.greenlight.escrow.listProposalStates` (application/json).
+                #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+                pub struct Output {
+                    /// The seq of the last state returned; pass it back to continue. Absent when none were returned.
+                    #[serde(default, skip_serializing_if = "Option::is_none")]
+                    pub cursor: Option<String>,
+                    /// Proposal states in increasing seq order.
+                    pub states: Vec<
+                        crate::generated::fund::greenlight::escrow::defs::ProposalTerms,
                     >,
                 }
             }
@@ -959,6 +1115,23 @@ pub mod fund {
                 pub proposals: Vec<
                     crate::generated::fund::greenlight::defs::ProposalView,
                 >,
+            }
+        }
+        /// `fund.greenlight.maintainer`: The author accepts to maintain a project that lists them in its `maintainers`. A listed maintainer's status records count only while this record is in their own repo; deleting it withdraws.
+        pub mod maintainer {
+            /// The NSID of this document, `fund.greenlight.maintainer`.
+            pub const NSID: &str = "fund.greenlight.maintainer";
+            /// The author accepts to maintain a project that lists them in its `maintainers`. A listed maintainer's status records count only while this record is in their own repo; deleting it withdraws.
+            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+            pub struct Maintainer {
+                /// The project, by strong reference to its fund.greenlight.project record.
+                pub subject: crate::generated::com::atproto::repo::strong_ref::StrongRef,
+                /// Client-declared time the record was created.
+                #[serde(rename = "createdAt")]
+                pub created_at: String,
+            }
+            impl crate::LexiconRecord for Maintainer {
+                const NSID: &'static str = NSID;
             }
         }
         /// `fund.greenlight.pledge`: Public attribution of money a backer pledged into escrow for a proposal. The money itself is held by the escrow service; the AppView counts a pledge only as far as escrow confirms it.
