@@ -27,6 +27,16 @@ pub struct Config {
     pub release_grace: Duration,
     /// `Cache-Control: max-age` of badges, widgets and oEmbed answers, in seconds.
     pub embed_max_age: u32,
+    /// Development only (`GREENLIGHT_ALLOW_INSECURE_HTTP`): project proofs may be fetched from
+    /// loopback addresses, over plain http too. Never on in production.
+    pub allow_insecure_http: bool,
+    /// How often every project's proof of control is re-checked.
+    pub proof_recheck: Duration,
+    /// How often the proof worker looks for new, changed and due projects (so a new project
+    /// is checked about this long after it is indexed).
+    pub proof_poll: Duration,
+    /// Least time between two `checkProjectProof` runs for one project.
+    pub proof_min_interval: Duration,
 }
 
 impl Config {
@@ -42,6 +52,10 @@ impl Config {
             platform_fee_basis_points: 500,
             release_grace: Duration::from_secs(7 * 24 * 3600),
             embed_max_age: 300,
+            allow_insecure_http: false,
+            proof_recheck: Duration::from_secs(6 * 3600),
+            proof_poll: Duration::from_secs(30),
+            proof_min_interval: Duration::from_secs(5),
         }
     }
 

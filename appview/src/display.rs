@@ -1,53 +1,31 @@
 //! How amounts, stages and moments read for people on badges, widgets and pages.
 
 use chrono::{DateTime, Utc};
+use greenlight_funding::{AmountStyle, Currency};
 use serde_json::Value;
 
-/// Digits after the decimal point of a currency's minor unit (ISO 4217).
-fn minor_digits(currency: &str) -> u32 {
-    match currency {
-        "JPY" | "KRW" | "CLP" | "ISK" | "VND" => 0,
-        "BHD" | "JOD" | "KWD" | "OMR" | "TND" => 3,
-        _ => 2,
-    }
-}
+/// How badges and pages write numbers: grouped thousands, no `.00` on whole amounts.
+const FOR_PEOPLE: AmountStyle = AmountStyle {
+    group_separator: Some(','),
+    drop_zero_fraction: true,
+};
 
-fn symbol(currency: &str) -> Option<&'static str> {
-    match currency {
-        "USD" => Some("$"),
-        "EUR" => Some("€"),
-        "GBP" => Some("£"),
-        "JPY" => Some("¥"),
-        _ => None,
-    }
-}
-
-fn grouped(n: u128) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// An amount in minor units as people write it: `$1,240`, `$12.50`, `CHF 30`.
-/// Whole amounts drop their zero cents, which keeps badges short.
+/// An amount in minor units as people write it: `$1,240`, `$12.50`, `¥1,500`, `CHF 30`.
+/// Whole amounts drop their zero cents, which keeps badges short. Decimals and symbols come
+/// from the funding crate's currency table; a code not in it is shown as its count of minor
+/// units (`XYZ 1,500`), since where its decimal point goes is unknown.
 pub fn money(minor: i64, currency: &str) -> String {
-    let digits = minor_digits(currency);
-    let scale = 10u128.pow(digits);
-    let abs = u128::from(minor.unsigned_abs());
-    let (whole, frac) = (abs / scale, abs % scale);
-    let mut number = grouped(whole);
-    if frac != 0 {
-        number.push('.');
-        number.push_str(&format!("{frac:0width$}", width = digits as usize));
-    }
-    let sign = if minor < 0 { "-" } else { "" };
-    match symbol(currency) {
+    let code = Currency::parse(currency).ok();
+    let formatted = code.map_or_else(
+        || minor.to_string(),
+        |code| code.format_minor_with(minor, FOR_PEOPLE),
+    );
+    // The sign goes before the symbol: `-$5`, not `$-5`.
+    let (sign, number) = match formatted.strip_prefix('-') {
+        Some(number) => ("-", number),
+        None => ("", formatted.as_str()),
+    };
+    match code.and_then(Currency::symbol) {
         Some(symbol) => format!("{sign}{symbol}{number}"),
         None => format!("{sign}{currency} {number}"),
     }
@@ -149,6 +127,23 @@ mod tests {
         assert_eq!(money(1_500, "JPY"), "¥1,500");
         assert_eq!(money(5, "USD"), "$0.05");
         assert_eq!(money(0, "USD"), "$0");
+    }
+
+    #[test]
+    fn money_uses_each_currencys_decimals_and_symbol() {
+        assert_eq!(money(35_000, "KRW"), "₩35,000");
+        assert_eq!(money(25_000, "CLP"), "CLP 25,000");
+        assert_eq!(money(3_000, "ISK"), "ISK 3,000");
+        assert_eq!(money(1_234, "BHD"), "BHD 1.234");
+        assert_eq!(money(10_000, "BHD"), "BHD 10");
+        assert_eq!(money(10_050, "KWD"), "KWD 10.050");
+        assert_eq!(money(2_500, "GBP"), "£25");
+        assert_eq!(money(-1_250, "USD"), "-$12.50");
+        assert_eq!(money(-3_000, "CHF"), "-CHF 30");
+        assert_eq!(money(i64::MIN, "EUR"), "-€92,233,720,368,547,758.08");
+        // Unknown decimals: the count of minor units, never a guessed decimal point.
+        assert_eq!(money(1_500, "XYZ"), "XYZ 1,500");
+        assert_eq!(money(-1_500, "usd"), "-usd 1500");
     }
 
     #[test]

@@ -59,6 +59,8 @@ pub struct ProposalRow {
     pub project_uri: Option<String>,
     /// The project's name, when indexed.
     pub project_name: Option<String>,
+    /// Whether the project proves control of its places (`appview.project_verification`).
+    pub project_verified: Option<bool>,
     /// Current stage.
     pub stage: String,
     /// Stage history (`stageEvent`s without handles).
@@ -69,10 +71,13 @@ pub struct ProposalRow {
     pub release: Option<Value>,
     /// Why it was declined.
     pub decline_reason: Option<String>,
-    /// When the release was declared.
-    pub released_at: Option<DateTime<Utc>>,
+    /// Escrow's terms and clock for it, from escrow's proposal-states feed.
+    #[sqlx(flatten)]
+    pub escrow: EscrowColumns,
     /// Whether escrow has any entry for it.
     pub has_money: bool,
+    /// Kept only because its maintainer took it up: the author deleted or hid it since.
+    pub withdrawn: bool,
     /// Record `createdAt`.
     pub created_at: DateTime<Utc>,
     /// When we indexed it.
@@ -95,6 +100,8 @@ pub struct ProjectRow {
     pub body: Value,
     /// Visible proposals.
     pub proposal_count: i64,
+    /// DIDs with a visible `fund.greenlight.maintainer` record naming the project.
+    pub accepted: Vec<String>,
     /// Record `createdAt`.
     pub created_at: DateTime<Utc>,
     /// When we indexed it.
@@ -128,7 +135,10 @@ pub async fn proposal_totals(pool: &PgPool, uris: &[&str]) -> Result<Vec<TotalsR
 const PROJECT_COLUMNS: &str = "
     p.uri, p.did, p.cid, p.body, p.created_at, p.indexed_at,
     coalesce(p.currency, 'USD') AS currency, NULL::int8 AS goal,
-    count(s.uri) AS proposal_count,
+    array(SELECT a.did FROM appview.record a
+          WHERE a.subject_uri = p.uri AND a.collection = 'fund.greenlight.maintainer'
+            AND NOT a.hidden ORDER BY a.did) AS accepted,
+    count(s.uri) FILTER (WHERE NOT s.withdrawn) AS proposal_count,
     coalesce(sum(s.estimate_count), 0)::int8 AS estimate_count,
     coalesce(sum(s.estimate_total), 0)::int8 AS estimate_total,
     coalesce(sum(s.capped_count), 0)::int8 AS capped_count,
@@ -158,6 +168,14 @@ pub async fn projects(pool: &PgPool, uris: &[&str]) -> Result<Vec<ProjectRow>, s
     .await
 }
 
+/// What [`EscrowColumns`] reads from `appview.escrow_proposal ep` and the payee's
+/// `appview.actor payee`.
+const ESCROW_COLUMNS: &str = "
+    ep.stage AS escrow_stage, ep.payee AS escrow_payee, payee.handle AS escrow_payee_handle,
+    ep.verification_started_at AS escrow_verification_started_at,
+    ep.verification_ends_at AS escrow_verification_ends_at,
+    ep.open_disputes AS escrow_open_disputes, ep.settlement AS escrow_settlement";
+
 /// Visible proposals among `uris`, with everything their views show.
 pub async fn proposals(pool: &PgPool, uris: &[&str]) -> Result<Vec<ProposalRow>, sqlx::Error> {
     if uris.is_empty() {
@@ -165,14 +183,24 @@ pub async fn proposals(pool: &PgPool, uris: &[&str]) -> Result<Vec<ProposalRow>,
     }
     sqlx::query_as(&format!(
         "SELECT {PROPOSAL_TOTALS}, s.did, s.cid, r.body, s.project_uri,
-             pr.body->>'name' AS project_name, s.stage, s.history, s.preview, s.release,
-             s.decline_reason, s.released_at, m.proposal IS NOT NULL AS has_money,
-             s.created_at, s.indexed_at
+             pr.body->>'name' AS project_name,
+             (SELECT v.verified FROM appview.project_verification v WHERE v.uri = s.project_uri)
+                 AS project_verified, s.stage, s.history, s.preview, s.release,
+             s.decline_reason, {ESCROW_COLUMNS}, m.proposal IS NOT NULL AS has_money,
+             s.withdrawn, s.created_at, s.indexed_at
          FROM appview.proposal_state s
-         JOIN appview.record r ON r.uri = s.uri
+         -- The version the state was derived from: the author's record, or the anchored
+         -- version once the record was withdrawn or moved away from its project.
+         JOIN LATERAL (
+             SELECT body FROM appview.record WHERE uri = s.uri AND NOT s.from_anchor
+             UNION ALL
+             SELECT body FROM appview.proposal_anchor WHERE uri = s.uri AND s.from_anchor
+         ) r ON true
          LEFT JOIN appview.proposal_money m ON m.proposal = s.uri
          LEFT JOIN appview.record pr ON pr.uri = s.project_uri AND NOT pr.hidden
               AND pr.collection = 'fund.greenlight.project'
+         LEFT JOIN appview.escrow_proposal ep ON ep.proposal = s.uri
+         LEFT JOIN appview.actor payee ON payee.did = ep.payee
          WHERE s.uri = ANY($1)"
     ))
     .bind(uris)
@@ -262,5 +290,48 @@ pub async fn disputes(
     .bind(proposal)
     .bind(limit)
     .fetch_all(pool)
+    .await
+}
+
+/// Escrow's terms and clock for a proposal, as escrow's proposal-states feed last reported
+/// them; every field is `None` when escrow has no state for the proposal.
+#[derive(Debug, Clone, Default, PartialEq, Eq, sqlx::FromRow)]
+pub struct EscrowColumns {
+    /// The stage escrow holds the proposal at (`released` stays released); `None` means
+    /// escrow has no terms for it.
+    pub escrow_stage: Option<String>,
+    /// Who escrow pays, fixed when the first money arrived.
+    pub escrow_payee: Option<String>,
+    /// The payee's handle as the indexer last saw it (checked again before it is shown).
+    pub escrow_payee_handle: Option<String>,
+    /// When escrow first saw the release, by its own clock.
+    pub escrow_verification_started_at: Option<DateTime<Utc>>,
+    /// When the verification period ends, by escrow's clock.
+    pub escrow_verification_ends_at: Option<DateTime<Utc>>,
+    /// Disputes escrow has not resolved yet.
+    pub escrow_open_disputes: Option<i32>,
+    /// `payout` or `refund`, once escrow settled the held money.
+    pub escrow_settlement: Option<String>,
+}
+
+/// The terms escrow fixed for a proposal that views do not carry, for its page.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct EscrowTerms {
+    /// The platform fee escrow will take, as published when the first money arrived.
+    pub fee_basis_points: i32,
+    /// When the first money arrived and the terms were fixed.
+    pub terms_fixed_at: DateTime<Utc>,
+}
+
+/// Escrow's terms for `proposal`, if escrow has reported any.
+pub async fn escrow_terms(
+    pool: &PgPool,
+    proposal: &str,
+) -> Result<Option<EscrowTerms>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT fee_basis_points, terms_fixed_at FROM appview.escrow_proposal WHERE proposal = $1",
+    )
+    .bind(proposal)
+    .fetch_optional(pool)
     .await
 }

@@ -22,6 +22,7 @@ pub mod metrics;
 pub mod oembed;
 pub mod pages;
 pub mod params;
+pub mod proof;
 pub mod views;
 pub mod widget;
 pub mod xrpc;
@@ -29,9 +30,10 @@ pub mod xrpc;
 use std::sync::Arc;
 
 use axum::http::{header, HeaderValue, Method};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use greenlight_lexicon::Catalog;
+use greenlight_safe_fetch::Fetcher;
 use sqlx::PgPool;
 use tower_http::cors::{Any, CorsLayer};
 
@@ -44,6 +46,9 @@ pub enum AppViewError {
     /// The embedded lexicons did not load.
     #[error("cannot load the lexicons: {0}")]
     Lexicons(String),
+    /// The outbound fetcher (for project proofs) could not be built.
+    #[error("cannot set up the outbound fetcher: {0}")]
+    Fetcher(greenlight_safe_fetch::FetchError),
 }
 
 struct Inner {
@@ -52,6 +57,7 @@ struct Inner {
     catalog: &'static Catalog,
     metrics: Arc<Metrics>,
     cache: Arc<cache::ViewCache>,
+    fetcher: Arc<Fetcher>,
 }
 
 /// A running AppView's shared state: database pool, configuration, lexicons and metrics.
@@ -62,7 +68,9 @@ impl AppView {
     /// An AppView over `pool` (already migrated) configured by `config`.
     pub fn new(pool: PgPool, config: Config) -> Result<AppView, AppViewError> {
         let catalog = Catalog::embedded().map_err(|e| AppViewError::Lexicons(e.to_string()))?;
+        let fetcher = Fetcher::new(proof::fetch_policy(&config)).map_err(AppViewError::Fetcher)?;
         Ok(AppView(Arc::new(Inner {
+            fetcher: Arc::new(fetcher),
             pool,
             config,
             catalog,
@@ -82,6 +90,21 @@ impl AppView {
         shutdown: tokio_util::sync::CancellationToken,
     ) -> tokio::task::JoinHandle<()> {
         tokio::spawn(self.0.cache.clone().listen(self.0.pool.clone(), shutdown))
+    }
+
+    /// Starts the worker re-checking projects' proofs of control until `shutdown`.
+    pub fn spawn_proof_worker(
+        &self,
+        shutdown: tokio_util::sync::CancellationToken,
+    ) -> tokio::task::JoinHandle<()> {
+        let worker =
+            proof::Worker::new(self.0.pool.clone(), self.0.fetcher.clone(), &self.0.config);
+        tokio::spawn(worker.run(shutdown))
+    }
+
+    /// The fetcher for URLs taken from the network (project proofs).
+    pub fn fetcher(&self) -> &Arc<Fetcher> {
+        &self.0.fetcher
     }
 
     /// The database pool.
@@ -143,6 +166,10 @@ impl AppView {
                 get(xrpc::projects::list_projects),
             )
             .route(
+                "/xrpc/fund.greenlight.checkProjectProof",
+                post(xrpc::projects::check_project_proof),
+            )
+            .route(
                 "/xrpc/fund.greenlight.getFundingTotals",
                 get(xrpc::totals::get_funding_totals),
             )
@@ -164,7 +191,7 @@ impl AppView {
             .with_state(self.clone());
         let cors = CorsLayer::new()
             .allow_origin(Any)
-            .allow_methods([Method::GET, Method::OPTIONS])
+            .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
             .allow_headers(Any)
             .expose_headers([header::ETAG])
             .max_age(std::time::Duration::from_secs(86_400));

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use greenlight_appview::escrow_feed::EscrowFeed;
+use greenlight_appview::escrow_feed::{EscrowFeed, TermsFeed};
 use greenlight_appview::{bench, AppView, Config};
 use tokio_util::sync::CancellationToken;
 
@@ -41,6 +41,21 @@ struct ServeArgs {
     /// Database connections.
     #[arg(long, default_value_t = 16)]
     connections: u32,
+    /// Development only: fetch project proofs from loopback addresses, over plain http too.
+    /// (`1`/`true`, as escrow and the indexer read the same variable.)
+    #[arg(
+        long,
+        env = "GREENLIGHT_ALLOW_INSECURE_HTTP",
+        value_parser = clap::builder::BoolishValueParser::new(),
+        default_value_t = false,
+        action = clap::ArgAction::Set,
+        num_args = 0..=1,
+        default_missing_value = "true"
+    )]
+    allow_insecure_http: bool,
+    /// How often every project's proof of control is re-checked, in seconds (default 6 h).
+    #[arg(long, env = "GREENLIGHT_PROOF_RECHECK_SECONDS", default_value_t = 6 * 3600)]
+    proof_recheck_seconds: u64,
 }
 
 #[derive(Subcommand)]
@@ -108,29 +123,35 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     config.escrow_url = args.escrow_url;
     config.verification_period = Duration::from_secs(args.verification_days * 24 * 3600);
+    config.allow_insecure_http = args.allow_insecure_http;
+    config.proof_recheck = Duration::from_secs(args.proof_recheck_seconds.max(1));
     let app = AppView::new(pool.clone(), config.clone())?;
     let shutdown = CancellationToken::new();
     let cache = app.spawn_cache_listener(shutdown.clone());
-    let follower = match &config.escrow_url {
+    let proofs = app.spawn_proof_worker(shutdown.clone());
+    let followers = match &config.escrow_url {
         Some(url) => {
-            let feed = EscrowFeed::new(pool, url)?;
-            tracing::info!(escrow = %url, "following the escrow ledger feed");
-            Some(tokio::spawn(feed.run(
-                config.escrow_poll,
-                app.metrics().clone(),
-                shutdown.clone(),
-            )))
+            let feed = EscrowFeed::new(pool.clone(), url)?;
+            // Escrow's terms and verification clock: without them views fall back to what
+            // the records say, which a maintainer can delete or backdate.
+            let terms = TermsFeed::new(pool, url)?;
+            tracing::info!(escrow = %url, "following the escrow ledger and proposal-states feeds");
+            vec![
+                tokio::spawn(feed.run(config.escrow_poll, app.metrics().clone(), shutdown.clone())),
+                tokio::spawn(terms.run(config.escrow_poll, shutdown.clone())),
+            ]
         }
         None => {
             tracing::info!("no escrow configured: money totals stay zero");
-            None
+            Vec::new()
         }
     };
     tracing::info!(address = %local, did = %greenlight_appview::did_web::did_for(&config.public_url), "AppView listening");
     greenlight_xrpc::serve(listener, app.router()).await?;
     shutdown.cancel();
     let _ = cache.await;
-    if let Some(follower) = follower {
+    let _ = proofs.await;
+    for follower in followers {
         let _ = follower.await;
     }
     Ok(())

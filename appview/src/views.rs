@@ -50,8 +50,56 @@ fn insert_str(map: &mut Map<String, Value>, key: &str, value: Option<&Value>) {
     }
 }
 
-/// What escrow holds for a proposal, in the words of `proposalView.escrowState`.
+/// The stage a proposal view shows: the records' stage, unless that would contradict where
+/// escrow holds the money. Escrow's `released` and `declined` decide the money (verification
+/// runs, or the pledges go back) whatever the records do afterwards, so they win: a release
+/// record deleted or rejected after escrow started verification must not hide the dispute
+/// window. Otherwise the view never shows an earlier stage than escrow holds (a preview record
+/// deleted while escrow holds pledges under it); a stage escrow does not know yet (a release
+/// it has not seen) still shows as the records say.
+pub fn shown_stage<'a>(records: &'a str, escrow: Option<&'a str>) -> &'a str {
+    fn rank(stage: &str) -> Option<u8> {
+        match stage {
+            "proposed" => Some(0),
+            "development" => Some(1),
+            "preview" => Some(2),
+            _ => None,
+        }
+    }
+    match escrow {
+        Some(held @ ("released" | "declined")) => held,
+        Some(held) => match (rank(records), rank(held)) {
+            (Some(shown), Some(escrows)) if escrows > shown => held,
+            _ => records,
+        },
+        None => records,
+    }
+}
+
+/// What escrow holds for a proposal, in the words of `proposalView.escrowState`: from
+/// escrow's own state when its proposal-states feed has one, else from the ledger's money.
 fn escrow_state(row: &ProposalRow) -> &'static str {
+    let escrow = &row.escrow;
+    let Some(held_stage) = escrow.escrow_stage.as_deref() else {
+        return money_state(row, &row.stage);
+    };
+    match escrow.escrow_settlement.as_deref() {
+        Some("payout") => "paid",
+        Some("refund") => "refunded",
+        _ if held_stage == "released" => {
+            if escrow.escrow_open_disputes.unwrap_or(0) > 0 {
+                "disputed"
+            } else {
+                "verifying"
+            }
+        }
+        // Escrow has not seen a release: no verification runs, whatever the records say.
+        _ => money_state(row, held_stage),
+    }
+}
+
+/// `escrowState` from the ledger's money and a stage.
+fn money_state(row: &ProposalRow, stage: &str) -> &'static str {
     let money = &row.totals.money;
     if !row.has_money {
         "none"
@@ -59,9 +107,9 @@ fn escrow_state(row: &ProposalRow) -> &'static str {
         "paid"
     } else if money.refunded > 0 && money.pledged_held == 0 {
         "refunded"
-    } else if row.stage == "released" && money.pledged_held > 0 {
+    } else if stage == "released" && money.pledged_held > 0 {
         "verifying"
-    } else if money.pledged_held > 0 || row.stage == "preview" {
+    } else if money.pledged_held > 0 || stage == "preview" {
         "open"
     } else {
         "none"
@@ -69,10 +117,13 @@ fn escrow_state(row: &ProposalRow) -> &'static str {
 }
 
 /// `defs#proposalView`.
+///
+/// `_verification` (the configured period) is no longer read: verification dates come only
+/// from escrow's clock. It stays until `xrpc::proposals::present` stops passing it.
 pub fn proposal_view(
     row: &ProposalRow,
     handles: &HashMap<String, String>,
-    verification: Duration,
+    _verification: Duration,
 ) -> Value {
     let body = &row.body;
     let mut view = Map::new();
@@ -84,6 +135,12 @@ pub fn proposal_view(
             let mut subject = json!({ "$type": "fund.greenlight.defs#projectRef", "uri": project });
             if let (Some(name), Some(map)) = (&row.project_name, subject.as_object_mut()) {
                 map.insert("name".into(), json!(name));
+            }
+            if let Some(map) = subject.as_object_mut() {
+                map.insert(
+                    "verified".into(),
+                    json!(row.project_verified.unwrap_or(false)),
+                );
             }
             subject
         }
@@ -104,7 +161,10 @@ pub fn proposal_view(
     if let Some(tags) = body.get("tags").filter(|t| t.is_array()) {
         view.insert("tags".into(), tags.clone());
     }
-    view.insert("stage".into(), json!(row.stage));
+    view.insert(
+        "stage".into(),
+        json!(shown_stage(&row.stage, row.escrow.escrow_stage.as_deref())),
+    );
     let history: Vec<Value> = row
         .history
         .as_array()
@@ -141,13 +201,28 @@ pub fn proposal_view(
         view.insert("declineReason".into(), json!(reason));
     }
     view.insert("escrowState".into(), json!(escrow_state(row)));
-    if let Some(released_at) = row.released_at {
-        let ends = chrono::Duration::from_std(verification)
-            .ok()
-            .and_then(|d| released_at.checked_add_signed(d));
-        if let Some(ends) = ends {
-            view.insert("verificationEndsAt".into(), json!(datetime(ends)));
+    // Escrow's clock only, never the release record's date: a maintainer can backdate or
+    // delete that record, while escrow keeps the period it started when it saw the release.
+    let escrow = &row.escrow;
+    if let Some(payee) = &escrow.escrow_payee {
+        let mut payee_ref = actor_ref(payee, handles);
+        let handle = escrow
+            .escrow_payee_handle
+            .as_deref()
+            .filter(|h| crate::hydrate::is_handle(h));
+        if let (Some(handle), Some(map)) = (handle, payee_ref.as_object_mut()) {
+            map.entry("handle").or_insert_with(|| json!(handle));
         }
+        view.insert("payee".into(), payee_ref);
+    }
+    if let Some(started) = escrow.escrow_verification_started_at {
+        view.insert("verificationStartedAt".into(), json!(datetime(started)));
+    }
+    if let Some(ends) = escrow.escrow_verification_ends_at {
+        view.insert("verificationEndsAt".into(), json!(datetime(ends)));
+    }
+    if row.withdrawn {
+        view.insert("withdrawn".into(), json!(true));
     }
     view.insert("indexedAt".into(), json!(datetime(row.indexed_at)));
     view.insert("createdAt".into(), json!(datetime(row.created_at)));
@@ -175,15 +250,16 @@ pub fn project_view(row: &ProjectRow, handles: &HashMap<String, String>) -> Valu
     );
     insert_str(&mut view, "website", body.get("website"));
     view.insert("currency".into(), json!(row.totals.currency));
-    view.insert(
-        "maintainers".into(),
-        Value::Array(
-            maintainers(body)
-                .into_iter()
-                .map(|did| actor_ref(did, handles))
-                .collect(),
-        ),
-    );
+    // Listing someone is only an invitation; they maintain once they accept.
+    let (accepted, invited): (Vec<&str>, Vec<&str>) = maintainers(body)
+        .into_iter()
+        .partition(|did| row.accepted.iter().any(|a| a == did));
+    let refs =
+        |dids: Vec<&str>| Value::Array(dids.into_iter().map(|d| actor_ref(d, handles)).collect());
+    view.insert("maintainers".into(), refs(accepted));
+    if !invited.is_empty() {
+        view.insert("invitedMaintainers".into(), refs(invited));
+    }
     view.insert("proposalCount".into(), json!(row.proposal_count.max(0)));
     view.insert("totals".into(), funding_totals(&row.totals));
     view.insert("indexedAt".into(), json!(datetime(row.indexed_at)));

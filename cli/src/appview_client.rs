@@ -44,6 +44,21 @@ impl AppViewClient {
     }
 
     /// `getFundingTotals` for one URI, or `None` when it is unknown.
+    /// `getProject`: the project's view (maintainers, proof, totals).
+    pub async fn get_project(&self, uri: &str) -> Result<Value, CliError> {
+        self.query("fund.greenlight.getProject", &[("uri", uri)])
+            .await
+    }
+
+    /// Asks the AppView to check the project's proof of its repository and website now
+    /// (`fund.greenlight.checkProjectProof`); answers the `projectProof`.
+    pub async fn check_project_proof(&self, project: &str) -> Result<Value, CliError> {
+        let method = "fund.greenlight.checkProjectProof";
+        let url = format!("{}/xrpc/{method}", self.base_url);
+        let body = serde_json::json!({ "project": project });
+        send(self.http.post(&url).json(&body), "AppView", method, &url).await
+    }
+
     pub async fn funding_totals(&self, uri: &str) -> Result<Option<Value>, CliError> {
         let body = self
             .query("fund.greenlight.getFundingTotals", &[("uris", uri)])

@@ -11,6 +11,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::appview_client::AppViewClient;
+use crate::demo_forge::DemoForge;
 use crate::error::CliError;
 use crate::escrow_client::{send, EscrowClient};
 use crate::pledging;
@@ -31,6 +32,8 @@ pub struct DemoConfig {
     pub escrow_url: String,
     /// The AppView.
     pub appview_url: String,
+    /// The stand-in forge the demo's repositories live on, where their proofs are published.
+    pub forge: DemoForge,
 }
 
 /// A seeded proposal.
@@ -91,6 +94,34 @@ struct Seeder<'a> {
 }
 
 impl Seeder<'_> {
+    /// Publishes the project's proof in its repository on the demo forge and waits until the
+    /// AppView has checked it: only proven projects take money.
+    async fn prove(
+        &self,
+        forge: &DemoForge,
+        owner: &str,
+        repo: &str,
+        project: &RecordRef,
+    ) -> Result<(), CliError> {
+        forge.prove(owner, repo, &project.uri)?;
+        let deadline = tokio::time::Instant::now() + STAGE_TIMEOUT;
+        loop {
+            // Not indexed yet, or checked a moment ago: both only mean "ask again".
+            if let Ok(proof) = self.appview.check_project_proof(&project.uri).await {
+                if proof.get("verified").and_then(serde_json::Value::as_bool) == Some(true) {
+                    return Ok(());
+                }
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(CliError::InvalidArgument(format!(
+                    "the AppView never verified the proof of {}",
+                    project.uri
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
     async fn proposal(
         &mut self,
         author: &Session,
@@ -214,7 +245,7 @@ pub async fn seed(
             description: "An embeddable time-series store for Rust services: append-only columns, \
                           compression that beats gzip on metrics, and SQL over HTTP."
                 .into(),
-            repository: "https://github.com/tidepool-db/tidepool".into(),
+            repository: config.forge.repository_url("tidepool-db", "tidepool"),
             website: Some("https://tidepool.example".into()),
             currency: "USD".into(),
             maintainers: vec![],
@@ -227,7 +258,7 @@ pub async fn seed(
         &records::project_record(&NewProject {
             name: "Lumen".into(),
             description: "A fast static site generator with zero-config Markdown, image pipelines and live reload.".into(),
-            repository: "https://codeberg.org/lumen/lumen".into(),
+            repository: config.forge.repository_url("lumen", "lumen"),
             website: None,
             currency: "EUR".into(),
             maintainers: vec![],
@@ -237,6 +268,13 @@ pub async fn seed(
     .await?;
     seeder.seed.projects = vec![tidepool.clone(), lumen.clone()];
     progress("projects: Tidepool (USD) by @ada.test, Lumen (EUR) by @grace.test");
+    seeder
+        .prove(&config.forge, "tidepool-db", "tidepool", &tidepool)
+        .await?;
+    seeder
+        .prove(&config.forge, "lumen", "lumen", &lumen)
+        .await?;
+    progress("proofs: each repository on the demo forge names its project in .greenlight");
 
     // Proposed, with estimates; one over the newcomer cap so it shows as capped.
     let parquet = seeder

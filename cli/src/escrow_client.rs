@@ -189,6 +189,15 @@ impl EscrowClient {
         self.call(method, Some(&token), Some(&body), &[]).await
     }
 
+    /// `connectPayoutAccount`: the caller's payout account with the provider (the sandbox
+    /// activates it at once; Stripe answers an onboarding URL). Retrying is harmless.
+    pub async fn connect_payout_account(&self, session: &Session) -> Result<Value, CliError> {
+        let method = "fund.greenlight.escrow.connectPayoutAccount";
+        let token = self.service_token(session, method).await?;
+        let body = json!({ "idempotencyKey": format!("connect-{}", session.did()) });
+        self.call(method, Some(&token), Some(&body), &[]).await
+    }
+
     /// `getPledge`: a pledge's current state (public).
     pub async fn get_pledge(&self, id: &str) -> Result<PledgeView, CliError> {
         pledge_view(

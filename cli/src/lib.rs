@@ -5,8 +5,10 @@
 pub mod appview_client;
 pub mod checkout;
 pub mod demo;
+pub mod demo_forge;
 pub mod error;
 pub mod escrow_client;
+pub mod money;
 pub mod output;
 pub mod pledging;
 pub mod records;

@@ -7,7 +7,9 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use greenlight_cli::appview_client::AppViewClient;
 use greenlight_cli::demo::{self, DemoConfig};
+use greenlight_cli::demo_forge::DemoForge;
 use greenlight_cli::escrow_client::EscrowClient;
+use greenlight_cli::money::minor_units;
 use greenlight_cli::output::{money, Output};
 use greenlight_cli::records::{self, NewProject, ProposalTarget};
 use greenlight_cli::session::{default_session_path, Session};
@@ -138,6 +140,22 @@ enum Command {
             default_value = "http://localhost:2583"
         )]
         pds: String,
+        /// The directory the demo forge (`demo-forge`) serves repositories from.
+        #[arg(long, env = "GREENLIGHT_DEMO_FORGE_DIR")]
+        forge_dir: std::path::PathBuf,
+        /// Where the demo forge is reached.
+        #[arg(long, env = "GREENLIGHT_DEMO_FORGE_URL")]
+        forge_url: String,
+    },
+    /// Serve the demo's stand-in code forge: raw files of repositories in a directory, in the
+    /// layout Forgejo and Codeberg use (local demos only; nothing here reaches a real forge).
+    DemoForge {
+        /// The directory holding `<owner>/<repo>/<path>` files.
+        #[arg(long, env = "GREENLIGHT_DEMO_FORGE_DIR")]
+        dir: std::path::PathBuf,
+        /// The address to listen on.
+        #[arg(long, default_value = "127.0.0.1:2586")]
+        bind: String,
     },
 }
 
@@ -175,6 +193,18 @@ enum ProjectCommand {
         /// Record key (a short slug); a TID when omitted.
         #[arg(long)]
         rkey: Option<String>,
+    },
+    /// Ask the AppView to check now that the project's repository (or website) publishes the
+    /// proof naming it; only proven projects take money.
+    Check {
+        /// AT-URI of the project record.
+        project: String,
+    },
+    /// Accept to maintain a project that lists you (writes a fund.greenlight.maintainer
+    /// record; delete it to withdraw).
+    Accept {
+        /// AT-URI of the project record.
+        project: String,
     },
 }
 
@@ -288,38 +318,6 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
-/// Parses a decimal amount in major units into minor units (two decimals; none for JPY).
-fn minor_units(text: &str, currency: &str) -> Result<i64, CliError> {
-    let bad = || CliError::InvalidArgument(format!("not an amount: {text:?} (e.g. 25 or 12.50)"));
-    let decimals = if currency == "JPY" { 0 } else { 2 };
-    let (whole, fraction) = text.trim().split_once('.').unwrap_or((text.trim(), ""));
-    if whole.is_empty()
-        || !whole.chars().all(|c| c.is_ascii_digit())
-        || !fraction.chars().all(|c| c.is_ascii_digit())
-        || fraction.len() > decimals
-    {
-        return Err(bad());
-    }
-    let whole: i64 = whole.parse().map_err(|_| bad())?;
-    let fraction: i64 = if fraction.is_empty() {
-        0
-    } else {
-        format!("{fraction:0<width$}", width = decimals)
-            .parse()
-            .map_err(|_| bad())?
-    };
-    let amount = whole
-        .checked_mul(10_i64.pow(decimals as u32))
-        .and_then(|w| w.checked_add(fraction))
-        .ok_or_else(bad)?;
-    if amount <= 0 {
-        return Err(CliError::InvalidArgument(
-            "the amount must be positive".into(),
-        ));
-    }
-    Ok(amount)
-}
-
 struct Endpoints {
     session_path: PathBuf,
     appview: AppViewClient,
@@ -400,7 +398,59 @@ async fn run(cli: Cli, output: Output) -> anyhow::Result<()> {
             let written = records::create(&session, &record, rkey.as_deref()).await?;
             session.save(&context.session_path).await?;
             output.emit(
-                &format!("project {name:?} created: {}", written.uri),
+                &format!(
+                    "project {name:?} created: {}\n\
+                     To take money, prove the repository: add a file named .greenlight at the \
+                     root of its default branch containing\n  {}\n\
+                     then run `greenlight project check {}`.",
+                    written.uri, written.uri, written.uri
+                ),
+                &json!(written),
+            );
+        }
+        Command::Project(ProjectCommand::Check { project }) => {
+            let proof = context.appview.check_project_proof(&project).await?;
+            let verified = proof.get("verified").and_then(Value::as_bool) == Some(true);
+            let mut human = if verified {
+                format!("{project} is proven: it can take money.")
+            } else {
+                format!(
+                    "{project} is not proven yet. Publish a file containing\n  {}\n\
+                     as .greenlight at the root of the repository's default branch, or as \
+                     /.well-known/greenlight on its website.",
+                    proof
+                        .get("expected")
+                        .and_then(Value::as_str)
+                        .unwrap_or(&project)
+                )
+            };
+            for check in proof
+                .get("checks")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                human.push_str(&format!(
+                    "\n  {:<10} {}  {}",
+                    check.get("result").and_then(Value::as_str).unwrap_or("?"),
+                    check.get("proofUrl").and_then(Value::as_str).unwrap_or("?"),
+                    check.get("detail").and_then(Value::as_str).unwrap_or(""),
+                ));
+            }
+            output.emit(&human, &proof);
+        }
+        Command::Project(ProjectCommand::Accept { project }) => {
+            let session = context.session().await?;
+            let subject = records::strong_ref(&session, &project).await?;
+            let written =
+                records::create(&session, &records::maintainer_record(subject), None).await?;
+            session.save(&context.session_path).await?;
+            output.emit(
+                &format!(
+                    "you now maintain {project}: your status records count for its proposals \
+                     ({})",
+                    written.uri
+                ),
                 &json!(written),
             );
         }
@@ -646,11 +696,30 @@ async fn run(cli: Cli, output: Output) -> anyhow::Result<()> {
             session.save(&context.session_path).await?;
             output.emit(&format!("deleted {uri}"), &json!({ "deleted": uri }));
         }
-        Command::DemoSeed { pds } => {
+        Command::DemoForge { dir, bind } => {
+            let listener = tokio::net::TcpListener::bind(&bind)
+                .await
+                .map_err(|error| CliError::InvalidArgument(format!("{bind}: {error}")))?;
+            let forge = DemoForge::new(dir, &format!("http://{bind}"))?;
+            output.emit(
+                &format!("demo forge serving on http://{bind}"),
+                &json!({ "url": format!("http://{bind}") }),
+            );
+            forge
+                .serve(listener)
+                .await
+                .map_err(|error| CliError::InvalidArgument(format!("demo forge: {error}")))?;
+        }
+        Command::DemoSeed {
+            pds,
+            forge_dir,
+            forge_url,
+        } => {
             let config = DemoConfig {
                 pds_url: pds,
                 escrow_url: context.escrow_url.clone(),
                 appview_url: cli.appview.clone(),
+                forge: DemoForge::new(forge_dir, &forge_url)?,
             };
             let quiet = output.json;
             let progress = move |line: &str| {
@@ -675,20 +744,6 @@ async fn run(cli: Cli, output: Output) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn amounts_become_minor_units() {
-        assert_eq!(minor_units("25", "USD").unwrap(), 2500);
-        assert_eq!(minor_units("12.5", "EUR").unwrap(), 1250);
-        assert_eq!(minor_units("0.01", "USD").unwrap(), 1);
-        assert_eq!(minor_units("300", "JPY").unwrap(), 300);
-        assert!(minor_units("1.234", "USD").is_err());
-        assert!(minor_units("1.5", "JPY").is_err());
-        assert!(minor_units("-3", "USD").is_err());
-        assert!(minor_units("0", "USD").is_err());
-        assert!(minor_units("ten", "USD").is_err());
-        assert!(minor_units("99999999999999999999", "USD").is_err());
-    }
 
     #[test]
     fn the_command_line_parses() {

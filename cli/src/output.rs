@@ -1,5 +1,6 @@
 //! How results are shown: sentences for people, one JSON document for scripts (`--json`).
 
+use greenlight_funding::Currency;
 use serde_json::Value;
 
 /// The output mode.
@@ -36,14 +37,15 @@ impl Output {
     }
 }
 
-/// Formats minor units as an amount, e.g. `2500 USD` → `25.00 USD` (JPY has no minor unit).
+/// Formats minor units as an amount with every decimal of the currency's minor unit, from
+/// the funding crate's table: `2500 USD` → `25.00 USD`, `1000 KRW` → `1000 KRW`,
+/// `1234 BHD` → `1.234 BHD`. A code not in the table (or not a code) is written as its count
+/// of minor units, since where its decimal point goes is unknown.
 pub fn money(amount: i64, currency: &str) -> String {
-    if currency == "JPY" {
-        return format!("{amount} {currency}");
+    match Currency::parse(currency) {
+        Ok(code) => format!("{} {code}", code.format_minor(amount)),
+        Err(_) => format!("{amount} {currency}"),
     }
-    let sign = if amount < 0 { "-" } else { "" };
-    let abs = amount.unsigned_abs();
-    format!("{sign}{}.{:02} {currency}", abs / 100, abs % 100)
 }
 
 #[cfg(test)]
@@ -56,5 +58,18 @@ mod tests {
         assert_eq!(money(5, "EUR"), "0.05 EUR");
         assert_eq!(money(-120, "USD"), "-1.20 USD");
         assert_eq!(money(300, "JPY"), "300 JPY");
+    }
+
+    #[test]
+    fn money_uses_each_currencys_decimals() {
+        assert_eq!(money(1000, "KRW"), "1000 KRW");
+        assert_eq!(money(25000, "CLP"), "25000 CLP");
+        assert_eq!(money(1234, "BHD"), "1.234 BHD");
+        assert_eq!(money(5, "KWD"), "0.005 KWD");
+        assert_eq!(money(3000, "CHF"), "30.00 CHF");
+        assert_eq!(money(i64::MIN, "USD"), "-92233720368547758.08 USD");
+        // Unknown decimals: the bare count of minor units, not a guess.
+        assert_eq!(money(1500, "XYZ"), "1500 XYZ");
+        assert_eq!(money(1500, "dollars"), "1500 dollars");
     }
 }

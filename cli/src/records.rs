@@ -4,7 +4,9 @@
 use atrium_api::types::string::{AtIdentifier, Nsid, RecordKey};
 use atrium_api::types::Unknown;
 use greenlight_lexicon::com::atproto::repo::strong_ref::StrongRef;
-use greenlight_lexicon::fund::greenlight::{dispute, estimate, pledge, project, proposal, status};
+use greenlight_lexicon::fund::greenlight::{
+    dispute, estimate, maintainer, pledge, project, proposal, status,
+};
 use greenlight_lexicon::{Catalog, LexiconRecord};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -358,6 +360,15 @@ pub fn pledge_record(
         amount,
         currency: currency.to_owned(),
         receipt: receipt.to_owned(),
+        created_at: now(),
+    }
+}
+
+/// A `fund.greenlight.maintainer` record: the author accepts to maintain `project`, which
+/// lists them (deleting it withdraws).
+pub fn maintainer_record(project: StrongRef) -> maintainer::Maintainer {
+    maintainer::Maintainer {
+        subject: project,
         created_at: now(),
     }
 }

@@ -1,5 +1,6 @@
-//! Injected failures for crash tests: named points in the payout and refund steps where a
-//! test (or `GREENLIGHT_ESCROW_FAILPOINTS`) makes escrow fail, abort or hang.
+//! Injected failures for crash tests: named points in the payout and refund steps, and in the
+//! booking of a mismatched payment, where a test (or `GREENLIGHT_ESCROW_FAILPOINTS`) makes
+//! escrow fail, abort or hang.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -15,8 +16,12 @@ pub enum FailAction {
     Hang,
 }
 
-/// Every failure point escrow has, in the order a refund or payout reaches them.
+/// Every failure point escrow has, in the order a refund or payout reaches them. A
+/// mismatched payment reaches `mismatch.*` in its webhook (booked, then committed) and the
+/// `refund.*` points in the refund that returns it.
 pub const POINTS: &[&str] = &[
+    "mismatch.before_commit",
+    "mismatch.after_commit",
     "refund.after_reserve",
     "refund.before_provider_call",
     "refund.after_provider_call",

@@ -464,7 +464,8 @@ async fn finish(
     .bind(now)
     .execute(&mut *tx)
     .await?;
-    if let (Some(donation), Finish::Post) = (&job.donation, finish) {
+    // Only the payout of a donation pays it out; a refund naming it returns money instead.
+    if let (Some(donation), Finish::Post, "payout") = (&job.donation, finish, job.kind.as_str()) {
         sqlx::query("UPDATE escrow.donation SET state = 'paid_out', updated_at = $2 WHERE id = $1")
             .bind(donation)
             .bind(now)

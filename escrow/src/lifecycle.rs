@@ -156,7 +156,9 @@ async fn settle_payout(
 ) -> Result<Vec<String>, EscrowError> {
     let held = pledges_in(conn, &proposal.uri, "held").await?;
     let total = total_of(&held)?;
-    let split = fee::split(total, escrow.config.fee_basis_points);
+    // The fee published when the first money arrived, not whatever is configured today.
+    let fee_bps = u32::try_from(proposal.fee_bps).unwrap_or(escrow.config.fee_basis_points);
+    let split = fee::split(total, fee_bps);
     let key = payout_key(&proposal.uri);
     let held_account = ledger::held(&proposal.uri);
     let payable = ledger::payable(maintainer);
@@ -309,14 +311,21 @@ pub async fn cancel_checkouts(escrow: &Escrow, payments: &[String]) {
     }
 }
 
-/// One pass: refresh unsettled proposals from the AppView, decide what is due, run due jobs,
-/// publish the feed.
+/// One pass: refresh the unsettled proposals that hold money from the AppView, decide what is
+/// due, run due jobs, publish the feeds.
 pub async fn tick(escrow: &Escrow) -> Result<TickReport, EscrowError> {
     let mut report = TickReport::default();
-    let uris: Vec<String> =
-        sqlx::query_scalar("SELECT uri FROM escrow.proposal WHERE settlement IS NULL ORDER BY uri")
-            .fetch_all(&escrow.pool)
-            .await?;
+    // Only proposals with money waiting (a payment at checkout or held) have anything to
+    // decide; the rest would only cost the AppView a request per tick.
+    let uris: Vec<String> = sqlx::query_scalar(
+        "SELECT p.uri FROM escrow.proposal p
+         WHERE p.settlement IS NULL
+           AND EXISTS (SELECT 1 FROM escrow.pledge g
+                       WHERE g.proposal = p.uri AND g.state IN ('pending', 'held'))
+         ORDER BY p.uri",
+    )
+    .fetch_all(&escrow.pool)
+    .await?;
     for uri in &uris {
         if let Err(error) = sync_proposal(escrow, uri).await {
             match error {
@@ -335,7 +344,9 @@ pub async fn tick(escrow: &Escrow) -> Result<TickReport, EscrowError> {
         }
     }
     report.jobs = jobs::run_due(escrow).await?;
-    ledger::publish_feed(&mut *escrow.pool.acquire().await?).await?;
+    let mut conn = escrow.pool.acquire().await?;
+    ledger::publish_feed(&mut conn).await?;
+    crate::procedures::queries::publish_proposal_states(&mut conn).await?;
     Ok(report)
 }
 

@@ -6,6 +6,11 @@
 //! greenlight-escrow reconcile  check every invariant of the books; exit 1 on a violation
 //! greenlight-escrow bench      ledger transfers/s next to pgbench -N on the same server
 //! ```
+//!
+//! `serve` refuses settings unfit to face the public (the sandbox provider, a missing,
+//! short or published operator password, the published sandbox webhook secret) unless it
+//! is told it runs a demo: `--demo` anywhere on the command line or
+//! `GREENLIGHT_ESCROW_DEMO=1`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,9 +36,12 @@ async fn main() -> anyhow::Result<()> {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
-    let command = std::env::args().nth(1).unwrap_or_else(|| "serve".into());
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let demo_flag = args.iter().any(|arg| arg == "--demo");
+    args.retain(|arg| arg != "--demo");
+    let command = args.first().cloned().unwrap_or_else(|| "serve".into());
     match command.as_str() {
-        "serve" => serve().await,
+        "serve" => serve(demo_flag).await,
         "migrate" => {
             let escrow = build().await?;
             drop(escrow);
@@ -53,7 +61,7 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         "retry-job" => {
-            let Some(job) = std::env::args().nth(2) else {
+            let Some(job) = args.get(1).cloned() else {
                 bail!("usage: greenlight-escrow retry-job <failed job id>");
             };
             let escrow = build().await?;
@@ -72,10 +80,21 @@ fn database_url() -> anyhow::Result<String> {
         .context("set ESCROW_DATABASE_URL (scripts/postgres url escrow)")
 }
 
-/// Connects, migrates and assembles the service from the environment.
-async fn build() -> anyhow::Result<Escrow> {
+/// The settings and provider from the environment.
+fn settings() -> anyhow::Result<(Config, ProviderChoice)> {
     let bind = std::env::var("GREENLIGHT_ESCROW_BIND").unwrap_or_else(|_| DEFAULT_BIND.into());
     let config = Config::from_env(&bind)?;
+    let provider = config.provider_from_env()?;
+    Ok((config, provider))
+}
+
+/// Connects, migrates and assembles the service from the environment.
+async fn build() -> anyhow::Result<Escrow> {
+    let (config, provider) = settings()?;
+    build_with(config, provider).await
+}
+
+async fn build_with(config: Config, provider: ProviderChoice) -> anyhow::Result<Escrow> {
     let pool = PgPoolOptions::new()
         .max_connections(16)
         .connect(&database_url()?)
@@ -84,7 +103,6 @@ async fn build() -> anyhow::Result<Escrow> {
     MIGRATOR.run(&pool).await.context("migrations failed")?;
     let appview =
         std::env::var("GREENLIGHT_APPVIEW_URL").unwrap_or_else(|_| DEFAULT_APPVIEW.into());
-    let provider = config.provider_from_env()?;
     let mut escrow = Escrow::new(pool, config, Arc::new(AppViewProposals::new(&appview)))?;
     if let ProviderChoice::Stripe(stripe) = provider {
         escrow = escrow.with_provider(Arc::new(StripeProvider::new(stripe)));
@@ -106,9 +124,30 @@ async fn build() -> anyhow::Result<Escrow> {
     Ok(escrow)
 }
 
-async fn serve() -> anyhow::Result<()> {
+async fn serve(demo_flag: bool) -> anyhow::Result<()> {
     let bind = std::env::var("GREENLIGHT_ESCROW_BIND").unwrap_or_else(|_| DEFAULT_BIND.into());
-    let escrow = Arc::new(build().await?);
+    let (mut config, provider) = settings()?;
+    config.demo |= demo_flag;
+    // Decided before anything else is touched: a refused configuration starts nothing.
+    let waived = config.startup_check(&provider)?;
+    if config.demo {
+        let waived = waived
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ");
+        tracing::warn!(
+            waived = %waived,
+            "DEMO MODE (GREENLIGHT_ESCROW_DEMO / --demo): this escrow is a demo and must not \
+             face the public or hold real money"
+        );
+        eprintln!(
+            "\n*** greenlight-escrow is running as a DEMO: not for real money or the public. ***\n\
+             *** Unsafe settings allowed by the demo flag: {} ***\n",
+            if waived.is_empty() { "none" } else { &waived }
+        );
+    }
+    let escrow = Arc::new(build_with(config, provider).await?);
     if escrow.config.admin_password.is_empty() {
         tracing::warn!("GREENLIGHT_ESCROW_ADMIN_PASSWORD is unset: operator methods are closed");
     }
@@ -124,7 +163,7 @@ async fn serve() -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {bind}"))?;
     tracing::info!(address = %bind, provider = escrow.provider.name(), did = %escrow.config.service_did, "escrow listening");
-    greenlight_xrpc::serve(listener, http::router(escrow)).await?;
+    http::serve(listener, escrow).await?;
     worker.abort();
     Ok(())
 }

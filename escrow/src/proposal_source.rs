@@ -26,6 +26,11 @@ pub struct ProposalInfo {
     pub stage: Stage,
     /// The proposal's currency.
     pub currency: String,
+    /// The project the proposal is about (its AT-URI); `None` for a bare repository.
+    pub project: Option<String>,
+    /// Whether the AppView finds the project's proof of its repository or website: only a
+    /// proven project takes money.
+    pub project_verified: bool,
     /// Who gets paid: the owner of the proposal's project; `None` for a bare repository.
     pub maintainer: Option<String>,
     /// When the latest preview ends.
@@ -78,14 +83,18 @@ pub fn from_proposal_view(view: &Value) -> Result<ProposalInfo, SourceError> {
         .and_then(Stage::parse)
         .ok_or_else(|| SourceError("proposalView without a known stage".into()))?;
     // The project's owner is the authority of the project record's AT-URI.
-    let maintainer = match text("/subject/$type") {
-        Some("fund.greenlight.defs#projectRef") | None => text("/subject/uri")
-            .and_then(|project| project.strip_prefix("at://"))
-            .and_then(|rest| rest.split('/').next())
-            .filter(|did| did.starts_with("did:"))
-            .map(str::to_owned),
+    let project = match text("/subject/$type") {
+        Some("fund.greenlight.defs#projectRef") | None => text("/subject/uri"),
         Some(_) => None,
     };
+    let maintainer = project
+        .and_then(|project| project.strip_prefix("at://"))
+        .and_then(|rest| rest.split('/').next())
+        .filter(|did| did.starts_with("did:"))
+        .map(str::to_owned);
+    let project = maintainer.as_ref().and(project).map(str::to_owned);
+    let project_verified = project.is_some()
+        && view.pointer("/subject/verified").and_then(Value::as_bool) == Some(true);
     let preview_ends_at = text("/preview/endsAt")
         .and_then(|at| DateTime::parse_from_rfc3339(at).ok())
         .map(|at| at.with_timezone(&Utc));
@@ -94,6 +103,8 @@ pub fn from_proposal_view(view: &Value) -> Result<ProposalInfo, SourceError> {
         cid: cid.to_owned(),
         stage,
         currency: currency.as_str().to_owned(),
+        project,
+        project_verified,
         maintainer,
         preview_ends_at,
     })
@@ -204,6 +215,12 @@ mod tests {
         assert_eq!(info.currency, "EUR");
         assert_eq!(info.maintainer.as_deref(), Some("did:plc:owner"));
         assert_eq!(
+            info.project.as_deref(),
+            Some("at://did:plc:owner/fund.greenlight.project/app")
+        );
+        // No proof reported: not verified.
+        assert!(!info.project_verified);
+        assert_eq!(
             info.preview_ends_at.unwrap().to_rfc3339(),
             "2030-01-02T03:04:05+00:00"
         );
@@ -213,6 +230,10 @@ mod tests {
             "subject": {"$type": "fund.greenlight.defs#repositoryRef", "url": "https://git.example/x"}
         });
         assert_eq!(from_proposal_view(&bare).unwrap().maintainer, None);
+        assert_eq!(from_proposal_view(&bare).unwrap().project, None);
+        let mut proven = view.clone();
+        proven["subject"]["verified"] = Value::Bool(true);
+        assert!(from_proposal_view(&proven).unwrap().project_verified);
     }
 
     #[tokio::test]

@@ -6,6 +6,13 @@
 //!   received (fee taken, payout queued). A payment that succeeds after escrow gave up on it
 //!   (failed, cancelled, proposal settled) is held and refunded at once: money is never kept
 //!   without a pledge to show for it.
+//! - a payment succeeded for another amount or currency than its pledge or donation asked
+//!   for: the money is booked as received, owed straight back to the payer
+//!   (`mismatched_payment`, provider_clearing → refunds:<payer>, in the currency received),
+//!   the pledge or donation fails (its hold voided), a refund of exactly what was received is
+//!   queued, and a row in `escrow.mismatched_payment` tells operators. Answering 5xx instead
+//!   would only make the provider deliver it again forever while the money sat captured.
+//!   Whatever is said about that payment afterwards changes nothing.
 //! - a payment failed: a pending pledge or donation fails (its hold voided). A failure arriving
 //!   after a success changes nothing.
 //! - an account was updated: the payout account's status follows, and waiting payouts run.
@@ -82,9 +89,22 @@ pub async fn receive(
         return Ok(Outcome::Duplicate);
     }
     let mut wake = false;
+    let mut mismatched = false;
     match &event.kind {
-        EventKind::PaymentSucceeded { payment_id, amount } => {
-            wake = payment_succeeded(escrow, &mut tx, provider, payment_id, *amount).await?;
+        EventKind::PaymentSucceeded {
+            payment_id,
+            amount,
+            currency,
+        } => {
+            let received = Received {
+                event_id: &event.id,
+                payment_id,
+                amount: *amount,
+                currency: currency.as_deref(),
+            };
+            let effect = payment_succeeded(escrow, &mut tx, provider, &received).await?;
+            wake = effect.wake;
+            mismatched = effect.mismatched;
         }
         EventKind::PaymentFailed { payment_id } => {
             payment_failed(&mut tx, provider, payment_id, now).await?;
@@ -116,6 +136,15 @@ pub async fn receive(
         EventKind::Other => {}
     }
     tx.commit().await.map_err(EscrowError::from)?;
+    if mismatched {
+        // Booked and committed, not yet answered: the provider delivers again, and the
+        // delivery must be a duplicate.
+        escrow
+            .failpoints
+            .reached("mismatch.after_commit")
+            .await
+            .map_err(EscrowError::from)?;
+    }
     tracing::info!(provider, event = %event.id, kind = %event.event_type, "webhook applied");
     if wake {
         escrow.wake.notify_one();
@@ -123,21 +152,61 @@ pub async fn receive(
     Ok(Outcome::Applied)
 }
 
+/// What a provider says a payment brought in.
+struct Received<'a> {
+    /// The event saying so.
+    event_id: &'a str,
+    /// The provider's payment id.
+    payment_id: &'a str,
+    /// Minor units received.
+    amount: i64,
+    /// ISO 4217, upper case; `None` when the event did not say.
+    currency: Option<&'a str>,
+}
+
+impl Received<'_> {
+    /// Whether this is exactly what was asked for.
+    fn matches(&self, amount: i64, currency: &str) -> bool {
+        self.amount == amount && self.currency.is_none_or(|received| received == currency)
+    }
+}
+
+/// What applying a successful payment did.
+#[derive(Debug, Clone, Copy, Default)]
+struct Effect {
+    /// Work was queued for the worker.
+    wake: bool,
+    /// The payment was booked as mismatched.
+    mismatched: bool,
+}
+
+impl Effect {
+    const NOTHING: Effect = Effect {
+        wake: false,
+        mismatched: false,
+    };
+    const WAKE: Effect = Effect {
+        wake: true,
+        mismatched: false,
+    };
+}
+
 async fn payment_succeeded(
     escrow: &Escrow,
     conn: &mut sqlx::PgConnection,
     provider: &str,
-    payment_id: &str,
-    amount: i64,
-) -> Result<bool, EscrowError> {
+    received: &Received<'_>,
+) -> Result<Effect, EscrowError> {
     let now = escrow.now();
+    let payment_id = received.payment_id;
+    let amount = received.amount;
     let pledge = lock_pledge(conn, provider, payment_id).await?;
     if let Some((pledge, proposal)) = pledge {
-        if amount != pledge.amount {
-            return Err(EscrowError::Internal(format!(
-                "payment {payment_id} received {amount}, pledge {} is for {}",
-                pledge.id, pledge.amount
-            )));
+        if mismatch_recorded(conn, provider, payment_id).await? {
+            return Ok(Effect::NOTHING);
+        }
+        if !received.matches(pledge.amount, &pledge.currency) {
+            return pledge_mismatched(escrow, conn, provider, &pledge, received).await;
         }
         let settled = proposal.is_none_or(|p| p.settlement.is_some());
         match pledge.state.as_str() {
@@ -145,7 +214,7 @@ async fn payment_succeeded(
                 ledger::finish_transfer(conn, &format!("{}:hold", pledge.id), Finish::Post, now)
                     .await?;
                 set_pledge_state(conn, &pledge.id, "held", now).await?;
-                return Ok(false);
+                return Ok(Effect::NOTHING);
             }
             "pending" | "failed" | "cancelled" => {
                 if pledge.state == "pending" {
@@ -172,9 +241,9 @@ async fn payment_succeeded(
                 };
                 lifecycle::decide_refund(conn, &pledge, new_state, now).await?;
                 tracing::warn!(pledge = %pledge.id, "payment arrived after the pledge ended; refunding");
-                return Ok(true);
+                return Ok(Effect::WAKE);
             }
-            _ => return Ok(false),
+            _ => return Ok(Effect::NOTHING),
         }
     }
     let donation: Option<DonationRow> = sqlx::query_as(&format!(
@@ -186,16 +255,16 @@ async fn payment_succeeded(
     .await?;
     let Some(donation) = donation else {
         tracing::warn!(payment_id, "payment for nothing escrow knows");
-        return Ok(false);
+        return Ok(Effect::NOTHING);
     };
-    if amount != donation.amount {
-        return Err(EscrowError::Internal(format!(
-            "payment {payment_id} received {amount}, donation {} is for {}",
-            donation.id, donation.amount
-        )));
+    if mismatch_recorded(conn, provider, payment_id).await? {
+        return Ok(Effect::NOTHING);
+    }
+    if !received.matches(donation.amount, &donation.currency) {
+        return donation_mismatched(escrow, conn, provider, &donation, received).await;
     }
     if donation.state != "pending" && donation.state != "failed" {
-        return Ok(false);
+        return Ok(Effect::NOTHING);
     }
     let transfer_id = format!("{}:donation", donation.id);
     if donation.state == "pending" {
@@ -225,7 +294,253 @@ async fn payment_succeeded(
         .await?;
     }
     receive_donation(escrow, conn, &donation).await?;
-    Ok(true)
+    Ok(Effect::WAKE)
+}
+
+/// Whether a payment was already booked as mismatched: then it is settled for good, and
+/// another event about it (a redelivery under a new id, or one contradicting the first)
+/// changes nothing. Called with the pledge's or donation's row locked, so two deliveries
+/// cannot both book it.
+async fn mismatch_recorded(
+    conn: &mut sqlx::PgConnection,
+    provider: &str,
+    payment_id: &str,
+) -> Result<bool, EscrowError> {
+    let recorded: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM escrow.mismatched_payment
+                        WHERE provider = $1 AND payment_id = $2)",
+    )
+    .bind(provider)
+    .bind(payment_id)
+    .fetch_one(conn)
+    .await?;
+    if recorded {
+        tracing::info!(
+            provider,
+            payment_id,
+            "payment already booked as mismatched; nothing to do"
+        );
+    }
+    Ok(recorded)
+}
+
+/// A pledge paid with another amount or currency than it asked for.
+async fn pledge_mismatched(
+    escrow: &Escrow,
+    conn: &mut sqlx::PgConnection,
+    provider: &str,
+    pledge: &PledgeRow,
+    received: &Received<'_>,
+) -> Result<Effect, EscrowError> {
+    match pledge.state.as_str() {
+        "pending" => {
+            // Not paid as pledged: the pledge fails exactly as with a failed payment.
+            ledger::finish_transfer(
+                conn,
+                &format!("{}:hold", pledge.id),
+                Finish::Void,
+                escrow.now(),
+            )
+            .await?;
+            set_pledge_state(conn, &pledge.id, "failed", escrow.now()).await?;
+        }
+        // Ended before any money came (failed, cancelled): its hold is voided already.
+        "failed" | "cancelled" => {}
+        _ => {
+            // This payment was already booked as the pledge's; the provider now tells
+            // another story about the same payment. Booking it again would count the
+            // money twice, so an operator must look.
+            tracing::error!(
+                pledge = %pledge.id,
+                state = %pledge.state,
+                payment_id = received.payment_id,
+                amount = received.amount,
+                currency = ?received.currency,
+                "a booked payment is reported again with another amount or currency; ignored"
+            );
+            return Ok(Effect::NOTHING);
+        }
+    }
+    book_mismatch(
+        escrow,
+        conn,
+        provider,
+        &Expected {
+            reference: &pledge.id,
+            pledge: Some(&pledge.id),
+            donation: None,
+            payer: &pledge.backer,
+            amount: pledge.amount,
+            currency: &pledge.currency,
+        },
+        received,
+    )
+    .await
+}
+
+/// A donation paid with another amount or currency than it asked for.
+async fn donation_mismatched(
+    escrow: &Escrow,
+    conn: &mut sqlx::PgConnection,
+    provider: &str,
+    donation: &DonationRow,
+    received: &Received<'_>,
+) -> Result<Effect, EscrowError> {
+    match donation.state.as_str() {
+        "pending" => {
+            let now = escrow.now();
+            ledger::finish_transfer(
+                conn,
+                &format!("{}:donation", donation.id),
+                Finish::Void,
+                now,
+            )
+            .await?;
+            sqlx::query(
+                "UPDATE escrow.donation SET state = 'failed', updated_at = $2 WHERE id = $1",
+            )
+            .bind(&donation.id)
+            .bind(now)
+            .execute(&mut *conn)
+            .await?;
+        }
+        "failed" => {}
+        _ => {
+            tracing::error!(
+                donation = %donation.id,
+                state = %donation.state,
+                payment_id = received.payment_id,
+                amount = received.amount,
+                currency = ?received.currency,
+                "a booked payment is reported again with another amount or currency; ignored"
+            );
+            return Ok(Effect::NOTHING);
+        }
+    }
+    book_mismatch(
+        escrow,
+        conn,
+        provider,
+        &Expected {
+            reference: &donation.id,
+            pledge: None,
+            donation: Some(&donation.id),
+            payer: &donation.donor,
+            amount: donation.amount,
+            currency: &donation.currency,
+        },
+        received,
+    )
+    .await
+}
+
+/// What a pledge or donation asked to be paid.
+struct Expected<'a> {
+    /// The pledge's or donation's id, which names its ledger transfers and jobs.
+    reference: &'a str,
+    pledge: Option<&'a str>,
+    donation: Option<&'a str>,
+    /// The backer or donor: who gets the money back.
+    payer: &'a str,
+    amount: i64,
+    currency: &'a str,
+}
+
+/// Books a mismatched payment as received and owed back, queues its refund and records it
+/// for operators, all in the webhook's transaction.
+async fn book_mismatch(
+    escrow: &Escrow,
+    conn: &mut sqlx::PgConnection,
+    provider: &str,
+    expected: &Expected<'_>,
+    received: &Received<'_>,
+) -> Result<Effect, EscrowError> {
+    let now = escrow.now();
+    // An event that does not name its currency was paid in the one asked for.
+    let currency = received.currency.unwrap_or(expected.currency);
+    let refunds = ledger::refunds(expected.payer);
+    let transfer_id = format!("{}:mismatched-payment", expected.reference);
+    let job_id = format!("refund:{}:mismatched-payment", expected.reference);
+    // Nothing received (a provider reporting zero) is nothing to book or return.
+    let refund_queued = received.amount > 0;
+    if refund_queued {
+        // No proposal is named: the money never was the proposal's, and readers of the feed
+        // take a proposal's currency from its entries.
+        ledger::create_transfer(
+            conn,
+            &Transfer {
+                pledge: expected.pledge,
+                donation: expected.donation,
+                backer: Some(expected.payer),
+                ..Transfer::new(
+                    &transfer_id,
+                    currency,
+                    ledger::PROVIDER_CLEARING,
+                    &refunds,
+                    received.amount,
+                    Kind::MismatchedPayment,
+                )
+            },
+            now,
+        )
+        .await?;
+        jobs::enqueue(
+            conn,
+            &jobs::NewJob {
+                id: job_id.clone(),
+                kind: "refund",
+                ready: true,
+                currency,
+                amount: received.amount,
+                transfer_id: format!("{}:mismatch-refund", expected.reference),
+                debit_account: refunds.clone(),
+                proposal: None,
+                pledge: expected.pledge,
+                // A job naming a donation marks it paid out when it posts; this one returns
+                // the donation instead, and the mismatched_payment row links the two.
+                donation: None,
+                backer: Some(expected.payer),
+                maintainer: None,
+                payment_id: Some(received.payment_id),
+            },
+            now,
+        )
+        .await?;
+    }
+    sqlx::query(
+        "INSERT INTO escrow.mismatched_payment (provider, payment_id, event_id, pledge, donation,
+             payer, expected_amount, expected_currency, received_amount, received_currency,
+             transfer_id, refund_job, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+    )
+    .bind(provider)
+    .bind(received.payment_id)
+    .bind(received.event_id)
+    .bind(expected.pledge)
+    .bind(expected.donation)
+    .bind(expected.payer)
+    .bind(expected.amount)
+    .bind(expected.currency)
+    .bind(received.amount)
+    .bind(currency)
+    .bind(refund_queued.then_some(&transfer_id))
+    .bind(refund_queued.then_some(&job_id))
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    tracing::warn!(
+        provider,
+        payment_id = received.payment_id,
+        reference = expected.reference,
+        expected = %format_args!("{} {}", expected.amount, expected.currency),
+        received = %format_args!("{} {currency}", received.amount),
+        "payment does not match what was asked for; refunding what was received"
+    );
+    escrow.failpoints.reached("mismatch.before_commit").await?;
+    Ok(Effect {
+        wake: refund_queued,
+        mismatched: true,
+    })
 }
 
 /// Takes the fee from a received donation and queues the maintainer's payout.
@@ -235,7 +550,16 @@ async fn receive_donation(
     donation: &DonationRow,
 ) -> Result<(), EscrowError> {
     let now = escrow.now();
-    let split = fee::split(donation.amount, escrow.config.fee_basis_points);
+    // The fee of the proposal's terms, published when its first money arrived.
+    let fee_bps: Option<i32> =
+        sqlx::query_scalar("SELECT fee_bps FROM escrow.proposal WHERE uri = $1")
+            .bind(&donation.proposal)
+            .fetch_optional(&mut *conn)
+            .await?;
+    let fee_bps = fee_bps
+        .and_then(|bps| u32::try_from(bps).ok())
+        .unwrap_or(escrow.config.fee_basis_points);
+    let split = fee::split(donation.amount, fee_bps);
     let payable = ledger::payable(&donation.maintainer);
     if split.fee > 0 {
         let id = format!("{}:fee", donation.id);

@@ -221,6 +221,8 @@ async fn a_donation_is_paid_at_once_minus_the_fee(pool: PgPool) {
         cid: "bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm".into(),
         stage: Stage::Development,
         currency: "USD".into(),
+        project: Some(format!("at://{MAINTAINER}/fund.greenlight.project/app")),
+        project_verified: true,
         maintainer: Some(MAINTAINER.into()),
         preview_ends_at: None,
     });

@@ -39,7 +39,8 @@ async fn get_proposal(
         "cid": "bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm",
         "author": {"did": "did:plc:author"},
         "subject": {"$type": "fund.greenlight.defs#projectRef",
-                    "uri": format!("at://{MAINTAINER}/fund.greenlight.project/app")},
+                    "uri": format!("at://{MAINTAINER}/fund.greenlight.project/app"),
+                    "verified": true},
         "title": "A feature", "body": "", "stage": stage, "stageHistory": [],
         "currency": "USD",
         "totals": {},
@@ -71,7 +72,8 @@ fn spawn_escrow(
 ) -> Child {
     let mut command = Command::new(env!("CARGO_BIN_EXE_greenlight-escrow"));
     command
-        .arg("serve")
+        // A demo: the sandbox provider and a test password.
+        .args(["serve", "--demo"])
         .env("ESCROW_DATABASE_URL", database)
         .env(
             "GREENLIGHT_ESCROW_BIND",

@@ -379,7 +379,7 @@ async fn the_stripe_adapter_speaks_stripes_wire_format(pool: PgPool) {
     // The success webhook, with a rolled secret's stale signature beside the good one.
     let succeeded = event(
         "payment_intent.succeeded",
-        json!({"id": intent, "object": "payment_intent", "amount": 12_345, "amount_received": 12_345}),
+        json!({"id": intent, "object": "payment_intent", "amount": 12_345, "amount_received": 12_345, "currency": "usd"}),
     );
     let good = sign(&succeeded);
     let rolled = format!(
@@ -454,7 +454,7 @@ async fn the_stripe_adapter_speaks_stripes_wire_format(pool: PgPool) {
         .clone();
     let paid = event(
         "payment_intent.succeeded",
-        json!({"id": intent, "object": "payment_intent", "amount": 5_000}),
+        json!({"id": intent, "object": "payment_intent", "amount": 5_000, "currency": "usd"}),
     );
     assert_eq!(deliver(paid.clone(), sign(&paid)).await, StatusCode::OK);
     assert_eq!(deliver(paid.clone(), sign(&paid)).await, StatusCode::OK);
@@ -493,7 +493,7 @@ async fn the_stripe_adapter_speaks_stripes_wire_format(pool: PgPool) {
         .clone();
     let paid = event(
         "payment_intent.succeeded",
-        json!({"id": intent, "object": "payment_intent", "amount": 900}),
+        json!({"id": intent, "object": "payment_intent", "amount": 900, "currency": "usd"}),
     );
     assert_eq!(deliver(paid.clone(), sign(&paid)).await, StatusCode::OK);
     stripe.lock().unwrap().objects.remove(&intent);

@@ -2,10 +2,12 @@
 //!
 //! The lexicon checks shapes and lengths. On top of it: the record key must have the kind the
 //! lexicon asks for (a TID for most of ours), strongRefs must point at the right collection,
-//! currencies are upper-case ISO letters, amounts stay in range, and nothing may hold a NUL
+//! currencies are ISO 4217 codes in the funding crate's currency table (so every amount has
+//! known decimals), amounts stay in range, and nothing may hold a NUL
 //! (Postgres cannot store one in text or jsonb, so it would stall the stream).
 
 use chrono::{DateTime, Utc};
+use greenlight_funding::Currency;
 use greenlight_lexicon::format::is_valid_datetime_strict;
 use greenlight_lexicon::{schema::UserType, Catalog};
 use serde_json::Value;
@@ -13,7 +15,9 @@ use serde_json::Value;
 use crate::event::RecordFields;
 
 /// The record collections this indexer stores.
-pub const COLLECTIONS: [&str; 6] = [PROJECT, PROPOSAL, ESTIMATE, STATUS, PLEDGE, DISPUTE];
+pub const COLLECTIONS: [&str; 7] = [
+    PROJECT, PROPOSAL, ESTIMATE, STATUS, PLEDGE, DISPUTE, MAINTAINER,
+];
 /// `fund.greenlight.project`.
 pub const PROJECT: &str = "fund.greenlight.project";
 /// `fund.greenlight.proposal`.
@@ -26,6 +30,8 @@ pub const STATUS: &str = "fund.greenlight.status";
 pub const PLEDGE: &str = "fund.greenlight.pledge";
 /// `fund.greenlight.dispute`.
 pub const DISPUTE: &str = "fund.greenlight.dispute";
+/// `fund.greenlight.maintainer`: a listed maintainer's acceptance.
+pub const MAINTAINER: &str = greenlight_lexicon::fund::greenlight::maintainer::NSID;
 
 /// The NSID prefix of every collection we follow.
 pub const NAMESPACE: &str = "fund.greenlight.";
@@ -113,6 +119,7 @@ fn fields_of(collection: &str, record: &Value) -> Result<RecordFields, String> {
 
     let subject_target = match collection {
         ESTIMATE | STATUS | PLEDGE | DISPUTE => Some(PROPOSAL),
+        MAINTAINER => Some(PROJECT),
         PROPOSAL => {
             // A proposal's subject is either a strongRef to a project or a bare repository.
             let subject = record.get("subject");
@@ -213,9 +220,14 @@ fn currency_at(object: &Value, key: &str, path: &str) -> Result<String, String> 
         .get(key)
         .and_then(Value::as_str)
         .ok_or_else(|| format!("{path}: missing"))?;
-    if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_uppercase()) {
+    let code = Currency::parse(currency)
+        .map_err(|_| format!("{path}: {currency:?} is not an upper-case ISO 4217 code"))?;
+    // An amount is a count of minor units whose size depends on the currency; for a code not
+    // in the funding crate's table nobody (the CLI, escrow, the pages, the estimate cap) knows
+    // what the number means, so such a record cannot count.
+    if !code.supported() {
         return Err(format!(
-            "{path}: {currency:?} is not an upper-case ISO 4217 code"
+            "{path}: {code} is not a currency Greenlight handles (not in its currency table)"
         ));
     }
     Ok(currency.to_owned())
@@ -447,6 +459,61 @@ mod tests {
     }
 
     #[test]
+    fn currencies_not_in_the_table_are_rejected() {
+        let r = rules();
+        for code in ["KRW", "BHD", "JPY", "CHF"] {
+            let fields = r
+                .check(
+                    ESTIMATE,
+                    "3kabcdefghijk",
+                    &estimate(json!(1000), code, PROPOSAL_URI),
+                )
+                .unwrap();
+            assert_eq!(fields.currency.as_deref(), Some(code));
+        }
+        // Well-formed ISO 4217 shapes whose decimals Greenlight does not know.
+        for code in ["XYZ", "CLF", "XAU"] {
+            let err = r
+                .check(
+                    ESTIMATE,
+                    "3kabcdefghijk",
+                    &estimate(json!(1000), code, PROPOSAL_URI),
+                )
+                .unwrap_err();
+            assert_eq!(
+                err,
+                format!(
+                    "$.currency: {code} is not a currency Greenlight handles (not in its currency table)"
+                )
+            );
+        }
+        let goal = json!({
+            "$type": STATUS,
+            "subject": {"uri": PROPOSAL_URI, "cid": CID},
+            "stage": {"$type": "fund.greenlight.status#development", "goal": 500, "currency": "XYZ"},
+            "createdAt": "2025-01-02T03:04:05Z",
+        });
+        let err = r.check(STATUS, "3kabcdefghijk", &goal).unwrap_err();
+        assert!(
+            err.starts_with("$.stage.currency: XYZ is not a currency"),
+            "{err}"
+        );
+        let project = json!({
+            "$type": PROJECT,
+            "name": "Greenlight",
+            "description": "",
+            "repository": "https://example.com/greenlight.git",
+            "currency": "XYZ",
+            "createdAt": "2025-01-02T03:04:05Z",
+        });
+        let err = r.check(PROJECT, "greenlight", &project).unwrap_err();
+        assert!(
+            err.starts_with("$.currency: XYZ is not a currency"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn status_stage_and_goal_are_extracted() {
         let record = json!({
             "$type": STATUS,
@@ -460,6 +527,27 @@ mod tests {
             Some("fund.greenlight.status#development")
         );
         assert_eq!(fields.amount, Some(500000));
+    }
+
+    #[test]
+    fn a_maintainer_acceptance_must_name_a_project() {
+        let acceptance = |uri: &str| {
+            json!({
+                "$type": MAINTAINER,
+                "subject": {"uri": uri, "cid": "bafyreidfayvfuwqa7qlnopdjiqrxzs6blmoeu4rujcjtnci5beludirz2a"},
+                "createdAt": "2026-01-01T00:00:00.000Z",
+            })
+        };
+        let project = "at://did:plc:owner/fund.greenlight.project/tool";
+        let fields = rules()
+            .check(MAINTAINER, "3kaaaaaaaaaaa", &acceptance(project))
+            .unwrap();
+        assert_eq!(fields.subject_uri.as_deref(), Some(project));
+        let proposal = "at://did:plc:owner/fund.greenlight.proposal/3kaaaaaaaaaaa";
+        let err = rules()
+            .check(MAINTAINER, "3kaaaaaaaaaaa", &acceptance(proposal))
+            .unwrap_err();
+        assert!(err.contains("$.subject.uri"), "{err}");
     }
 
     #[test]

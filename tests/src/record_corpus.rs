@@ -1,7 +1,7 @@
 //! A deterministic corpus of Greenlight records, valid and invalid, for differential
 //! testing of record validation against the reference implementation.
 //!
-//! Every case starts from a valid record of one of the six record types and applies at
+//! Every case starts from a valid record of one of the record types and applies at
 //! most one change: missing or null fields, wrong JSON types, floats and out-of-range
 //! amounts, strings too long by UTF-8 bytes or by graphemes (emoji, ZWJ sequences, flags,
 //! combining marks, Indic conjuncts), a bad value for every string format in use, broken
@@ -11,14 +11,15 @@
 
 use serde_json::{json, Map, Value};
 
-/// The six record types.
-pub const RECORD_NSIDS: [&str; 6] = [
+/// The record types.
+pub const RECORD_NSIDS: [&str; 7] = [
     "fund.greenlight.project",
     "fund.greenlight.proposal",
     "fund.greenlight.estimate",
     "fund.greenlight.status",
     "fund.greenlight.pledge",
     "fund.greenlight.dispute",
+    "fund.greenlight.maintainer",
 ];
 
 /// One record to validate.
@@ -218,6 +219,14 @@ fn base_dispute(rng: &mut Rng) -> Value {
     record
 }
 
+fn base_maintainer(rng: &mut Rng) -> Value {
+    json!({
+        "$type": "fund.greenlight.maintainer",
+        "subject": strong_ref(rng, "fund.greenlight.project"),
+        "createdAt": rng.pick(TIMES),
+    })
+}
+
 /// Makes a valid record.
 type Make = fn(&mut Rng) -> Value;
 
@@ -228,6 +237,7 @@ fn maker(nsid: &str) -> Make {
         "fund.greenlight.estimate" => base_estimate,
         "fund.greenlight.status" => base_status,
         "fund.greenlight.pledge" => base_pledge,
+        "fund.greenlight.maintainer" => base_maintainer,
         _ => base_dispute,
     }
 }
@@ -376,6 +386,7 @@ fn required(nsid: &str) -> &'static [&'static str] {
         "fund.greenlight.estimate" => &["subject", "amount", "currency", "createdAt"],
         "fund.greenlight.status" => &["subject", "stage", "createdAt"],
         "fund.greenlight.pledge" => &["subject", "amount", "currency", "receipt", "createdAt"],
+        "fund.greenlight.maintainer" => &["subject", "createdAt"],
         _ => &["subject", "reason", "createdAt"],
     }
 }

@@ -70,7 +70,8 @@ fn repo_root() -> PathBuf {
 /// The folder holding the service binaries (`target/debug`).
 ///
 /// They are not built here: `cargo test` holds the build lock while tests run, so a
-/// `cargo build` from inside a test waits forever. `cargo test --workspace` (what
+/// `cargo build` from inside a test waits forever. A binary older than any source it is built
+/// from is refused rather than tested. `cargo test --workspace` (what
 /// `scripts/test` runs) builds them, because each service has integration tests; with
 /// `cargo test -p greenlight-tests` alone, run `cargo build -p greenlight-indexer
 /// -p greenlight-appview -p greenlight-escrow` first.
@@ -84,20 +85,129 @@ pub fn service_binaries() -> Result<PathBuf> {
                 .unwrap_or_else(|| root.join("target"))
                 .join("debug")
         });
-    for name in [
-        "greenlight-indexer",
-        "greenlight-appview",
-        "greenlight-escrow",
+    let build =
+        "run `cargo build -p greenlight-indexer -p greenlight-appview -p greenlight-escrow` \
+                 (or `scripts/test`) before these tests";
+    for (name, package) in [
+        ("greenlight-indexer", "indexer"),
+        ("greenlight-appview", "appview"),
+        ("greenlight-escrow", "escrow"),
     ] {
-        if !dir.join(name).is_file() {
-            bail!(
-                "{} is missing: run `cargo build -p greenlight-indexer -p greenlight-appview \
-                 -p greenlight-escrow` (or `scripts/test`) before these tests",
-                dir.join(name).display()
-            );
+        let binary = dir.join(name);
+        let built = std::fs::metadata(&binary)
+            .and_then(|m| m.modified())
+            .map_err(|_| anyhow::anyhow!("{} is missing: {build}", binary.display()))?;
+        // A binary older than the code it is built from would test yesterday's system.
+        let sources = package_sources(&root, package)?;
+        if let Some((source, changed)) = newest_modification(&root, &sources)? {
+            if changed > built {
+                bail!(
+                    "{} is older than {}: {build}",
+                    binary.display(),
+                    source.display()
+                );
+            }
         }
     }
     Ok(dir)
+}
+
+/// The folders a package's binary is built from: its own and those of the workspace crates it
+/// depends on (not dev-dependencies), transitively, with the migrations and lexicons they
+/// embed.
+fn package_sources(root: &Path, package: &str) -> Result<Vec<String>> {
+    let workspace = std::fs::read_to_string(root.join("Cargo.toml"))?;
+    // `greenlight-x = { path = "crates/x" }` in [workspace.dependencies].
+    let workspace_paths: std::collections::HashMap<String, String> = workspace
+        .lines()
+        .filter_map(|line| {
+            let (name, rest) = line.split_once('=')?;
+            Some((name.trim().to_owned(), path_of(rest)?.to_owned()))
+        })
+        .collect();
+    let mut seen: Vec<PathBuf> = Vec::new();
+    let mut pending = vec![PathBuf::from(package)];
+    while let Some(dir) = pending.pop() {
+        if seen.contains(&dir) {
+            continue;
+        }
+        let manifest = std::fs::read_to_string(root.join(&dir).join("Cargo.toml"))?;
+        let dependencies = manifest
+            .split("\n[")
+            .find(|section| section.starts_with("dependencies]"))
+            .unwrap_or_default();
+        for line in dependencies.lines() {
+            let Some((name, rest)) = line.split_once('=') else {
+                continue;
+            };
+            let name = name.trim().trim_end_matches(".workspace");
+            if let Some(path) = path_of(rest) {
+                // Relative to this crate, e.g. `../indexer`.
+                pending.push(normalized(&dir.join(path)));
+            } else if let Some(path) = workspace_paths.get(name) {
+                pending.push(PathBuf::from(path));
+            }
+        }
+        seen.push(dir);
+    }
+    let mut sources: Vec<String> = Vec::new();
+    for dir in &seen {
+        for part in ["src", "migrations", "Cargo.toml"] {
+            sources.push(dir.join(part).to_string_lossy().into_owned());
+        }
+    }
+    sources.extend(["migrations".to_owned(), "lexicons".to_owned()]);
+    Ok(sources)
+}
+
+/// The `path = "..."` of a dependency line, if it has one.
+fn path_of(line: &str) -> Option<&str> {
+    line.split("path = \"").nth(1)?.split('"').next()
+}
+
+/// `a/../b` as `b`.
+fn normalized(path: &Path) -> PathBuf {
+    path.components()
+        .fold(PathBuf::new(), |mut out, component| {
+            match component {
+                std::path::Component::ParentDir => {
+                    out.pop();
+                }
+                other => out.push(other),
+            }
+            out
+        })
+}
+
+/// The most recently modified file under `paths` (skipping tests, which are not in the
+/// binaries), with its time.
+fn newest_modification(
+    root: &Path,
+    paths: &[String],
+) -> Result<Option<(PathBuf, std::time::SystemTime)>> {
+    let mut newest: Option<(PathBuf, std::time::SystemTime)> = None;
+    let mut pending: Vec<PathBuf> = paths.iter().map(|p| root.join(p)).collect();
+    while let Some(path) = pending.pop() {
+        let Ok(meta) = std::fs::metadata(&path) else {
+            continue;
+        };
+        if meta.is_dir() {
+            if path
+                .file_name()
+                .is_some_and(|n| n == "tests" || n == "target")
+            {
+                continue;
+            }
+            for entry in std::fs::read_dir(&path)? {
+                pending.push(entry?.path());
+            }
+        } else if let Ok(modified) = meta.modified() {
+            if newest.as_ref().is_none_or(|(_, t)| modified > *t) {
+                newest = Some((path, modified));
+            }
+        }
+    }
+    Ok(newest)
 }
 
 impl Drop for Services {
@@ -175,6 +285,8 @@ impl Services {
                 format!("did:web:localhost%3A{escrow_port}"),
             ),
             ("GREENLIGHT_APPVIEW_URL", appview_url.clone()),
+            // A demo: the sandbox provider, a test password; escrow refuses those otherwise.
+            ("GREENLIGHT_ESCROW_DEMO", "1".into()),
             ("GREENLIGHT_ESCROW_ADMIN_PASSWORD", admin_password),
             (
                 "GREENLIGHT_ESCROW_VERIFICATION_SECONDS",
@@ -300,5 +412,37 @@ impl Services {
         self.appview_database.clone().drop_now().await?;
         self.escrow_database.clone().drop_now().await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_binarys_sources_are_its_crate_and_its_workspace_dependencies() {
+        let root = repo_root();
+        let escrow = package_sources(&root, "escrow").unwrap();
+        assert!(escrow.contains(&"escrow/src".to_owned()));
+        assert!(escrow.contains(&"crates/funding/src".to_owned()));
+        assert!(escrow.contains(&"crates/lexicon/src".to_owned()));
+        // Escrow does not link the AppView's aggregates: changing them must not call it stale.
+        assert!(!escrow.contains(&"crates/aggregates/src".to_owned()));
+        let appview = package_sources(&root, "appview").unwrap();
+        assert!(appview.contains(&"crates/aggregates/src".to_owned()));
+        assert!(appview.contains(&"crates/safe_fetch/src".to_owned()));
+    }
+
+    #[test]
+    fn a_source_newer_than_everything_is_found() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("a/src")).unwrap();
+        std::fs::write(dir.path().join("a/src/old.rs"), "").unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::write(dir.path().join("a/src/new.rs"), "").unwrap();
+        let (newest, _) = newest_modification(dir.path(), &["a/src".to_owned()])
+            .unwrap()
+            .unwrap();
+        assert!(newest.ends_with("new.rs"));
     }
 }

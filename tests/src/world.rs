@@ -4,8 +4,11 @@
 use std::time::Duration;
 
 use greenlight_cli::appview_client::AppViewClient;
+use greenlight_cli::demo_forge::DemoForge;
 use greenlight_cli::escrow_client::EscrowClient;
+use greenlight_cli::records::{self, NewProject};
 use greenlight_cli::session::Session;
+use greenlight_lexicon::com::atproto::repo::strong_ref::StrongRef;
 use serde_json::Value;
 
 use crate::network::TestNetwork;
@@ -25,6 +28,9 @@ pub struct World {
     pub appview: AppViewClient,
     /// A client of escrow.
     pub escrow: EscrowClient,
+    /// The stand-in forge holding the projects' repositories (see [`DemoForge`]).
+    pub forge: DemoForge,
+    _forge_files: tempfile::TempDir,
 }
 
 impl World {
@@ -36,12 +42,90 @@ impl World {
         let escrow = EscrowClient::discover(&services.escrow_url)
             .await
             .expect("escrow DID");
+        let forge_files = tempfile::tempdir().expect("forge directory");
+        let forge = DemoForge::start_local(forge_files.path())
+            .await
+            .expect("forge");
         World {
             network,
             services,
             appview,
             escrow,
+            forge,
+            _forge_files: forge_files,
         }
+    }
+
+    /// `owner` creates a project at `rkey` whose repository is on the stand-in forge (not yet
+    /// proven).
+    pub async fn project(&self, owner: &Session, rkey: &str, project: NewProject) -> StrongRef {
+        let repository = self.forge.repository_url(owner.handle(), rkey);
+        records::create(
+            owner,
+            &records::project_record(&NewProject {
+                repository,
+                ..project
+            }),
+            Some(rkey),
+        )
+        .await
+        .expect("project")
+        .strong_ref()
+    }
+
+    /// Publishes the project's proof in its repository and waits until the AppView has
+    /// verified it (asking it to check now, as the project page's button does).
+    pub async fn prove(&self, owner: &Session, project: &StrongRef) {
+        let rkey = project.uri.rsplit('/').next().expect("rkey");
+        self.forge
+            .prove(owner.handle(), rkey, &project.uri)
+            .expect("publish the proof");
+        self.proof_until(project, true).await;
+    }
+
+    /// Removes the project's proof from its repository and waits until the AppView sees it
+    /// gone.
+    pub async fn unprove(&self, owner: &Session, project: &StrongRef) {
+        let rkey = project.uri.rsplit('/').next().expect("rkey");
+        self.forge
+            .remove(owner.handle(), rkey, ".greenlight")
+            .expect("remove the proof");
+        self.proof_until(project, false).await;
+    }
+
+    async fn proof_until(&self, project: &StrongRef, verified: bool) {
+        let deadline = tokio::time::Instant::now() + SETTLE;
+        let mut last = Value::Null;
+        loop {
+            // The project record may not be indexed yet (NotFound), and checks are rate
+            // limited per project: both only mean "ask again".
+            if let Ok(proof) = self.appview.check_project_proof(&project.uri).await {
+                if proof.get("verified").and_then(Value::as_bool) == Some(verified) {
+                    return;
+                }
+                last = proof;
+            }
+            if tokio::time::Instant::now() > deadline {
+                panic!(
+                    "the proof of {} never became verified={verified}; last: {last}\n{}",
+                    project.uri,
+                    self.services.logs()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
+    /// A project created on the forge and proven, ready to take money.
+    pub async fn proven_project(
+        &self,
+        owner: &Session,
+        rkey: &str,
+        project: NewProject,
+    ) -> StrongRef {
+        let project = self.project(owner, rkey, project).await;
+        self.prove(owner, &project).await;
+        project
     }
 
     /// Creates an account on the PDS and logs in as it.
@@ -112,7 +196,10 @@ impl World {
     }
 }
 
-/// A number from a totals object; absent counts as zero.
+/// A number from a totals object; a missing field fails the test rather than reading as 0.
 pub fn int(totals: &Value, name: &str) -> i64 {
-    totals.get(name).and_then(Value::as_i64).unwrap_or(0)
+    totals
+        .get(name)
+        .and_then(Value::as_i64)
+        .unwrap_or_else(|| panic!("{name} is missing from {totals}"))
 }

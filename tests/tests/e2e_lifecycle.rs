@@ -45,25 +45,25 @@ fn release() -> StatusStage {
 }
 
 /// A project by `maintainer` and a proposal for it by `author`.
-async fn project_and_proposal(maintainer: &Session, author: &Session) -> StrongRef {
-    let project = records::create(
-        maintainer,
-        &records::project_record(&NewProject {
-            name: "Widget".into(),
-            description: "A widget library.".into(),
-            repository: "https://example.com/widget".into(),
-            website: None,
-            currency: "USD".into(),
-            maintainers: vec![],
-        }),
-        Some("widget"),
-    )
-    .await
-    .expect("project");
+async fn project_and_proposal(world: &World, maintainer: &Session, author: &Session) -> StrongRef {
+    let project = world
+        .proven_project(
+            maintainer,
+            "widget",
+            NewProject {
+                name: "Widget".into(),
+                description: "A widget library.".into(),
+                repository: String::new(),
+                website: None,
+                currency: "USD".into(),
+                maintainers: vec![],
+            },
+        )
+        .await;
     records::create(
         author,
         &records::proposal_record(
-            ProposalTarget::Project(project.strong_ref()),
+            ProposalTarget::Project(project),
             "Dark mode",
             "Please add a dark theme.",
             vec!["ui".into()],
@@ -85,7 +85,7 @@ async fn a_proposal_goes_from_idea_to_payout_with_totals_at_every_step() {
         world.person("backerc").await,
     ];
 
-    let proposal = project_and_proposal(&maintainer, &backers[0]).await;
+    let proposal = project_and_proposal(&world, &maintainer, &backers[0]).await;
     let view = world.stage_until(&proposal.uri, "proposed").await;
     assert_eq!(view["currency"], "USD");
     let totals = world
@@ -176,7 +176,7 @@ async fn a_decline_refunds_every_backer_and_outsiders_cannot_move_stages() {
     let maintainer = world.person("maint").await;
     let outsider = world.person("outsider").await;
     let backers = [world.person("backerd").await, world.person("backere").await];
-    let proposal = project_and_proposal(&maintainer, &backers[0]).await;
+    let proposal = project_and_proposal(&world, &maintainer, &backers[0]).await;
     world.stage_until(&proposal.uri, "proposed").await;
 
     // Someone who is not a maintainer posts a status: nothing changes.

@@ -49,6 +49,7 @@ fn release() -> StatusStage {
 }
 
 async fn proposal_for(
+    world: &World,
     maintainer: &Session,
     author: &Session,
     rkey: &str,
@@ -61,21 +62,22 @@ async fn proposal_for(
     .await;
     let project = match project {
         Ok(existing) => existing,
-        Err(_) => records::create(
-            maintainer,
-            &records::project_record(&NewProject {
-                name: "Gadget".into(),
-                description: "A gadget.".into(),
-                repository: "https://example.com/gadget".into(),
-                website: None,
-                currency: "USD".into(),
-                maintainers: vec![],
-            }),
-            Some(rkey),
-        )
-        .await
-        .expect("project")
-        .strong_ref(),
+        Err(_) => {
+            world
+                .proven_project(
+                    maintainer,
+                    rkey,
+                    NewProject {
+                        name: "Gadget".into(),
+                        description: "A gadget.".into(),
+                        repository: String::new(),
+                        website: None,
+                        currency: "USD".into(),
+                        maintainers: vec![],
+                    },
+                )
+                .await
+        }
     };
     records::create(
         author,
@@ -95,7 +97,7 @@ async fn pledged_preview(
     title: &str,
     ends_at: String,
 ) -> StrongRef {
-    let proposal = proposal_for(maintainer, backers[0].0, "gadget", title).await;
+    let proposal = proposal_for(world, maintainer, backers[0].0, "gadget", title).await;
     post(maintainer, &proposal, development(10_000)).await;
     world.stage_until(&proposal.uri, "development").await;
     post(maintainer, &proposal, preview_until(ends_at)).await;
@@ -263,7 +265,7 @@ async fn the_estimate_cap_doubles_the_largest_paid_contribution() {
     let other = world.person("capother").await;
 
     // A newcomer's 100.00 counts as 25.00.
-    let first = proposal_for(&maintainer, &other, "gadget", "First").await;
+    let first = proposal_for(&world, &maintainer, &other, "gadget", "First").await;
     records::create(
         &backer,
         &records::estimate_record(first.clone(), 10_000, "USD"),
@@ -299,7 +301,7 @@ async fn the_estimate_cap_doubles_the_largest_paid_contribution() {
         .totals_until(&first.uri, "the payout", |t| int(t, "paidOut") == 4000)
         .await;
 
-    let second = proposal_for(&maintainer, &other, "gadget", "Second").await;
+    let second = proposal_for(&world, &maintainer, &other, "gadget", "Second").await;
     records::create(
         &backer,
         &records::estimate_record(second.clone(), 10_000, "USD"),
@@ -324,7 +326,7 @@ async fn edited_estimates_deleted_proposals_and_deactivated_accounts() {
     let estimator = world.person("editest").await;
     let leaver = world.person("leaver").await;
 
-    let proposal = proposal_for(&maintainer, &author, "gadget", "Editable").await;
+    let proposal = proposal_for(&world, &maintainer, &author, "gadget", "Editable").await;
     let estimate = records::create(
         &estimator,
         &records::estimate_record(proposal.clone(), 1000, "USD"),

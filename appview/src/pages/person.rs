@@ -86,7 +86,10 @@ pub async fn page(
         m.raw("<p>")
             .text(&name)
             .raw("'s estimates count up to ")
-            .text(&money(greenlight_funding::estimate_cap(None), "USD"))
+            .text(&money(
+                greenlight_funding::estimate_cap(None, greenlight_funding::Currency::USD),
+                "USD",
+            ))
             .raw(".</p>");
     } else {
         m.raw("<ul class=\"list\">");

@@ -23,6 +23,8 @@ struct Loaded {
     pledges: (Vec<Value>, bool),
     disputes: Vec<hydrate::DisputeRow>,
     dispute_handles: HashMap<String, String>,
+    /// What escrow fixed for the proposal that the view does not carry (its fee).
+    terms: Option<hydrate::EscrowTerms>,
 }
 
 /// `GET /proposal/{did}/{rkey}`.
@@ -68,7 +70,7 @@ async fn load(app: &AppView, uri: &str) -> Result<Option<Loaded>, greenlight_xrp
         .and_then(Value::as_str)
         .map(str::to_owned);
     let by_proposal = format!("proposal={}&limit=100", query_value(uri));
-    let (project, estimates, pledges, disputes) = tokio::join!(
+    let (project, estimates, pledges, disputes, terms) = tokio::join!(
         async {
             match &project_uri {
                 Some(p) => embed::load_view(app, Kind::Project, p).await,
@@ -78,7 +80,9 @@ async fn load(app: &AppView, uri: &str) -> Result<Option<Loaded>, greenlight_xrp
         xrpc::estimates::list(app, Some(&by_proposal)),
         xrpc::pledges::list(app, Some(&by_proposal)),
         hydrate::disputes(app.pool(), uri, 100),
+        hydrate::escrow_terms(app.pool(), uri),
     );
+    let terms = terms.map_err(xrpc::internal)?;
     let disputes = disputes.map_err(xrpc::internal)?;
     let dispute_handles = hydrate::handles(app.pool(), disputes.iter().map(|d| d.did.as_str()))
         .await
@@ -90,6 +94,7 @@ async fn load(app: &AppView, uri: &str) -> Result<Option<Loaded>, greenlight_xrp
         pledges: list(pledges, "pledges"),
         disputes,
         dispute_handles,
+        terms,
     }))
 }
 
@@ -251,6 +256,7 @@ fn escrow_words(state: &str) -> &'static str {
     match state {
         "open" => "Taking pledges",
         "verifying" => "Holding pledges during verification",
+        "disputed" => "Payout frozen by an open dispute",
         "paid" => "Paid to the maintainer",
         "refunded" => "Refunded to backers",
         _ => "Nothing held yet",
@@ -263,6 +269,12 @@ fn before_you_back(m: &mut Markup, app: &AppView, loaded: &Loaded) {
     let config = app.config();
     let currency = text(view, "/currency");
     let stage = text(view, "/stage");
+    // The fee escrow fixed for this proposal, else the one it publishes now.
+    let fee_basis_points = loaded
+        .terms
+        .as_ref()
+        .and_then(|t| u32::try_from(t.fee_basis_points).ok())
+        .unwrap_or(config.platform_fee_basis_points);
     m.raw("<section class=\"backer\" aria-labelledby=\"before\"><h2 id=\"before\">Before you back this</h2><dl>");
 
     m.raw("<dt>Who builds it</dt><dd>");
@@ -297,6 +309,21 @@ fn before_you_back(m: &mut Markup, app: &AppView, loaded: &Loaded) {
         }
     }
     m.raw("</dd>");
+
+    // Who escrow pays is fixed with the terms when the first money arrives; the project
+    // record can change hands later without redirecting the money.
+    if let Some(payee) = view.get("payee") {
+        m.raw("<dt>Who is paid</dt><dd>");
+        person_link(m, payee);
+        m.raw(", fixed by escrow");
+        if let Some(terms) = &loaded.terms {
+            m.raw(" on ")
+                .text(&terms.terms_fixed_at.format("%-d %b %Y").to_string());
+        }
+        m.raw(
+            " when the first money arrived. Later changes to the project do not redirect it.</dd>",
+        );
+    }
 
     m.raw("<dt>What is promised</dt><dd>");
     match view.get("goal").and_then(Value::as_i64) {
@@ -353,6 +380,27 @@ fn before_you_back(m: &mut Markup, app: &AppView, loaded: &Loaded) {
                 .text(text(release, "/license"))
                 .raw(". Check that it contains what the preview showed.</dd>");
         }
+        ("released", None) => {
+            // Escrow holds it released although the release record is gone or no longer
+            // valid: backers must still learn that the dispute window is open.
+            let ends = text(view, "/verificationEndsAt");
+            let settled = matches!(text(view, "/escrowState"), "paid" | "refunded");
+            m.raw("<dt>The release</dt><dd>The release was declared and escrow's verification ");
+            if !settled && !ended(ends) {
+                m.raw("continues ");
+                if ends.is_empty() {
+                    m.raw("by escrow's clock");
+                } else {
+                    m.raw("until ").text(&moment(ends));
+                }
+                m.raw(", so backers can still dispute.");
+            } else if ends.is_empty() {
+                m.raw("has ended.");
+            } else {
+                m.raw("ran until ").text(&moment(ends)).raw(".");
+            }
+            m.raw(" The release record itself is no longer shown here (it was deleted or is not valid), so check the repository yourself.</dd>");
+        }
         ("declined", _) => {
             m.raw("<dt>The money</dt><dd>The maintainer declined this proposal, so every pledge held for it is refunded in full. Nothing is kept.</dd>");
         }
@@ -366,14 +414,29 @@ fn before_you_back(m: &mut Markup, app: &AppView, loaded: &Loaded) {
     m.raw("<dt>After the release</dt><dd>The money is held for a ")
         .num(days(config.verification_period) as i64)
         .raw("-day verification period so backers can check that the code was really released. Any backer can open a dispute then; if it is upheld, everyone is refunded. Otherwise the pledges are paid to the maintainer, minus a ")
-        .text(&percent(config.platform_fee_basis_points))
+        .text(&percent(fee_basis_points))
         .raw(" platform fee.");
-    if let Some(ends) = view.get("verificationEndsAt").and_then(Value::as_str) {
-        m.raw(" This proposal's verification ends ")
-            .text(&moment(ends))
+    // Escrow's clock, never the release record's date, which its author can backdate.
+    if let Some(started) = view.get("verificationStartedAt").and_then(Value::as_str) {
+        m.raw(" Escrow started this proposal's verification on ")
+            .text(&moment(started))
             .raw(".");
     }
+    if let Some(ends) = view.get("verificationEndsAt").and_then(Value::as_str) {
+        m.raw(if ended(ends) {
+            " This proposal's verification ended "
+        } else {
+            " This proposal's verification ends "
+        })
+        .text(&moment(ends))
+        .raw(", by escrow's clock.");
+    }
     m.raw("</dd></dl></section>");
+}
+
+/// Whether a lexicon datetime is in the past (an empty or unreadable one is not).
+fn ended(at: &str) -> bool {
+    chrono::DateTime::parse_from_rfc3339(at).is_ok_and(|at| at < chrono::Utc::now())
 }
 
 fn timeline(m: &mut Markup, view: &Value) {
@@ -391,6 +454,7 @@ fn timeline(m: &mut Markup, view: &Value) {
             .copied()
     };
     let currency = text(view, "/currency");
+    let verification_started = text(view, "/verificationStartedAt");
     m.raw("<section aria-labelledby=\"timeline\"><h2 id=\"timeline\">Timeline</h2><ol class=\"timeline\">");
     for stage in timeline_stages(current) {
         let state = match stage_rank(stage).cmp(&stage_rank(current)) {
@@ -408,6 +472,8 @@ fn timeline(m: &mut Markup, view: &Value) {
         let event = latest(stage);
         let when = match (stage, event) {
             ("proposed", _) => Some(text(view, "/createdAt")),
+            // Escrow's clock: the release record's own date can be backdated.
+            ("released", _) if !verification_started.is_empty() => Some(verification_started),
             (_, Some(event)) => Some(text(event, "/createdAt")),
             _ => None,
         };
@@ -453,6 +519,14 @@ fn timeline(m: &mut Markup, view: &Value) {
                         m.raw(" · revision <code>").text(revision).raw("</code>");
                     }
                     m.raw("</p>");
+                } else if state == "current" {
+                    m.raw("<p>The release record is no longer available; escrow still holds the proposal as released.</p>");
+                }
+                let ends = text(view, "/verificationEndsAt");
+                if !ends.is_empty() {
+                    m.raw("<p>Verification until ")
+                        .text(&date(ends))
+                        .raw("</p>");
                 }
             }
             "declined" => {
@@ -502,7 +576,11 @@ fn disputes(m: &mut Markup, loaded: &Loaded) {
 
 fn estimates(m: &mut Markup, (estimates, more): &(Vec<Value>, bool), currency: &str) {
     m.raw("<section aria-labelledby=\"estimates\"><h2 id=\"estimates\">Estimates</h2><p class=\"muted\">What people say they would pay. No money moves. An estimate counts at most twice the person's largest paid contribution (at least ")
-        .text(&money(greenlight_funding::estimate_cap(None), currency))
+        .text(&money(
+            greenlight_funding::Currency::parse(currency)
+                .map_or(2_500, |c| greenlight_funding::estimate_cap(None, c)),
+            currency,
+        ))
         .raw("), and estimates made after the preview began are shown but not counted.</p>");
     if estimates.is_empty() {
         m.raw("<p class=\"empty\">No estimates yet.</p></section>");

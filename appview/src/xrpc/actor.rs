@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use axum::extract::{RawQuery, State};
 use axum::Json;
-use greenlight_funding::estimate_cap;
+use greenlight_funding::{estimate_cap, Currency};
 use greenlight_xrpc::XrpcError;
 use serde_json::{json, Map, Value};
 
@@ -66,11 +66,17 @@ pub(crate) async fn get(app: &AppView, query: Option<&str>) -> Result<Value, Xrp
     .map_err(internal)?;
 
     let mut caps: BTreeMap<String, i64> = BTreeMap::new();
+    // Each currency has its own newcomer floor (stored codes are well-formed; USD is only a
+    // fallback that keeps this total).
+    let cap = |currency: &str, largest: Option<i64>| {
+        estimate_cap(largest, Currency::parse(currency).unwrap_or(Currency::USD))
+    };
     for (currency,) in estimate_currencies {
-        caps.insert(currency, estimate_cap(None));
+        let value = cap(&currency, None);
+        caps.insert(currency, value);
     }
     for (currency, largest, _, _) in &contributions {
-        caps.insert(currency.clone(), estimate_cap(Some(*largest)));
+        caps.insert(currency.clone(), cap(currency, Some(*largest)));
     }
     let handles = hydrate::handles(pool, [did.as_str()])
         .await

@@ -1,10 +1,14 @@
-//! `getProject` and `listProjects`.
+//! `getProject`, `listProjects` and `checkProjectProof`.
 
 use std::collections::HashMap;
 
+use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Utc};
+use greenlight_lexicon::fund::greenlight::check_project_proof;
 use greenlight_xrpc::XrpcError;
 use serde_json::{json, Value};
 use sqlx::{QueryBuilder, Row};
@@ -13,6 +17,7 @@ use super::{internal, not_found};
 use crate::cursor::{self, Cursor};
 use crate::hydrate;
 use crate::params::{Kind, Params};
+use crate::proof;
 use crate::views;
 use crate::AppView;
 
@@ -32,10 +37,17 @@ async fn present(app: &AppView, uris: &[&str]) -> Result<Vec<Value>, XrpcError> 
     let handles = hydrate::handles(app.pool(), dids).await.map_err(internal)?;
     let by_uri: HashMap<&str, &hydrate::ProjectRow> =
         rows.iter().map(|r| (r.uri.as_str(), r)).collect();
+    let mut proofs = proof::proofs(app.pool(), uris).await.map_err(internal)?;
     Ok(uris
         .iter()
         .filter_map(|uri| by_uri.get(uri))
-        .map(|row| views::project_view(row, &handles))
+        .map(|row| {
+            let mut view = views::project_view(row, &handles);
+            if let (Some(map), Some(proof)) = (view.as_object_mut(), proofs.remove(&row.uri)) {
+                map.insert("proof".into(), json!(proof));
+            }
+            view
+        })
         .collect())
 }
 
@@ -141,4 +153,75 @@ pub(crate) async fn list(app: &AppView, query: Option<&str>) -> Result<Value, Xr
         map.insert("cursor".into(), json!(next));
     }
     Ok(out)
+}
+
+/// `checkProjectProof` refusing to run again so soon (HTTP 429, which `XrpcError` has no
+/// variant for).
+struct RateLimited(std::time::Duration);
+
+impl IntoResponse for RateLimited {
+    fn into_response(self) -> Response {
+        let seconds = self.0.as_secs().max(1);
+        (
+            StatusCode::TOO_MANY_REQUESTS,
+            [(header::RETRY_AFTER, seconds.to_string())],
+            Json(json!({
+                "error": "RateLimitExceeded",
+                "message": format!(
+                    "the project was checked a moment ago; try again in {seconds} s"
+                ),
+            })),
+        )
+            .into_response()
+    }
+}
+
+/// `POST /xrpc/fund.greenlight.checkProjectProof`: checks the project's proof now.
+pub async fn check_project_proof(State(app): State<AppView>, body: Bytes) -> Response {
+    match check_now(&app, &body).await {
+        Ok(Ok(output)) => Json(output).into_response(),
+        Ok(Err(limited)) => limited.into_response(),
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn check_now(app: &AppView, body: &[u8]) -> Result<Result<Value, RateLimited>, XrpcError> {
+    let nsid = check_project_proof::NSID;
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|_| XrpcError::InvalidRequest("the body is not JSON".into()))?;
+    app.catalog()
+        .validate_input(nsid, &value)
+        .map_err(|error| XrpcError::InvalidRequest(error.to_string()))?;
+    let input: check_project_proof::Input = serde_json::from_value(value)
+        .map_err(|error| XrpcError::InvalidRequest(error.to_string()))?;
+    let project = proof::project_to_check(app.pool(), &input.project)
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| not_found("the project"))?;
+    let interval = app.config().proof_min_interval;
+    if !proof::claim_manual_check(app.pool(), &input.project, interval)
+        .await
+        .map_err(internal)?
+    {
+        return Ok(Err(RateLimited(interval)));
+    }
+    proof::check_and_store(app.pool(), app.fetcher(), &project)
+        .await
+        .map_err(|error| {
+            tracing::error!(%error, project = %input.project, "cannot store a proof check");
+            XrpcError::Internal
+        })?;
+    let output = proof::proofs(app.pool(), &[input.project.as_str()])
+        .await
+        .map_err(internal)?
+        .remove(&input.project)
+        // Hidden or deleted between the check and now.
+        .ok_or_else(|| not_found("the project"))?;
+    let output = json!(output);
+    if let Err(error) = app.catalog().validate_output(nsid, &output) {
+        // Never send what the lexicon does not allow: it is a bug to fix, not to ship.
+        tracing::error!(%error, nsid, "response does not match its lexicon");
+        return Err(XrpcError::Internal);
+    }
+    Ok(Ok(output))
 }

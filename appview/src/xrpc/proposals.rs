@@ -152,7 +152,7 @@ pub(crate) async fn list(app: &AppView, query: Option<&str>) -> Result<Value, Xr
         "SELECT s.uri, s.estimate_total, s.created_at,
              coalesce(m.pledged_held, 0) + coalesce(m.paid_out, 0) AS pledged
          FROM appview.proposal_state s
-         LEFT JOIN appview.proposal_money m ON m.proposal = s.uri WHERE true",
+         LEFT JOIN appview.proposal_money m ON m.proposal = s.uri WHERE NOT s.withdrawn",
     );
     if let Some(project) = params.str("project") {
         sql.push(" AND s.project_uri = ")
@@ -256,7 +256,7 @@ async fn search_skeleton(
          FROM appview.proposal_state s, websearch_to_tsquery('english', ",
     );
     sql.push_bind(q.to_owned())
-        .push(") AS q WHERE s.search @@ q");
+        .push(") AS q WHERE s.search @@ q AND NOT s.withdrawn");
     if let Some(Cursor { key, uri }) = after {
         // The rank travels as the bits of the f32 Postgres computed, so it compares exactly.
         let bits =

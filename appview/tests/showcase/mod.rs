@@ -77,6 +77,7 @@ pub async fn seed(seed: &Seed) -> Showcase {
             at(0),
         )
         .await;
+    seed.accept(MAINT, &project).await;
     let preview_p = seed
         .proposal(
             ALICE,
@@ -226,6 +227,17 @@ pub async fn seed(seed: &Seed) -> Showcase {
         None,
         None,
         at(60 * 24 * 12),
+    )
+    .await;
+
+    // Escrow saw the release a day ago: its clock dates the verification period.
+    let seen = chrono::Utc::now() - chrono::Duration::days(1);
+    seed.escrow_state(
+        &released,
+        &project,
+        OWNER,
+        "released",
+        Some((seen, seen + chrono::Duration::days(14))),
     )
     .await;
 

@@ -149,14 +149,50 @@ impl Seed {
             "maintainers": maintainers,
             "createdAt": stamp(at(0)),
         });
+        let project = self
+            .put(
+                did,
+                "fund.greenlight.project",
+                rkey,
+                body,
+                None,
+                None,
+                Some(currency),
+                at(0),
+            )
+            .await;
+        // The maintainers these worlds list have agreed to it.
+        for maintainer in maintainers {
+            self.accept(maintainer, &project).await;
+        }
+        project
+    }
+
+    /// `did` accepts to maintain `project` (a `fund.greenlight.maintainer` record).
+    pub async fn accept(&self, did: &str, project: &str) -> String {
+        let owner = project
+            .trim_start_matches("at://")
+            .split('/')
+            .next()
+            .unwrap_or_default();
+        let rkey = format!(
+            "m{}-{}",
+            owner.replace(':', "-"),
+            project.rsplit('/').next().unwrap_or_default()
+        );
+        let body = json!({
+            "$type": "fund.greenlight.maintainer",
+            "subject": { "uri": project, "cid": CID },
+            "createdAt": stamp(at(0)),
+        });
         self.put(
             did,
-            "fund.greenlight.project",
-            rkey,
+            "fund.greenlight.maintainer",
+            &rkey,
             body,
+            Some(project),
             None,
             None,
-            Some(currency),
             at(0),
         )
         .await
@@ -296,6 +332,40 @@ impl Seed {
             created,
         )
         .await
+    }
+
+    /// Stores escrow's state for a proposal as the proposal-states follower would (terms
+    /// fixed at `at(70)`, 5% fee, paying `payee`); `verification` is escrow's start and end,
+    /// for a proposal escrow holds as released. For worlds that need escrow's clock without
+    /// running its feed (`tests/escrow_terms.rs` runs the feed itself).
+    pub async fn escrow_state(
+        &self,
+        proposal: &str,
+        project: &str,
+        payee: &str,
+        stage: &str,
+        verification: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    ) {
+        sqlx::query(
+            "INSERT INTO appview.escrow_proposal (proposal, seq, project, payee, currency,
+                 fee_basis_points, stage, verification_started_at, verification_ends_at,
+                 terms_fixed_at, updated_at)
+             SELECT $1, coalesce(max(seq), 0) + 1, $2, $3, 'USD', 500, $4, $5, $6, $7, $7
+             FROM appview.escrow_proposal
+             ON CONFLICT (proposal) DO UPDATE SET seq = EXCLUDED.seq, stage = EXCLUDED.stage,
+                 verification_started_at = EXCLUDED.verification_started_at,
+                 verification_ends_at = EXCLUDED.verification_ends_at",
+        )
+        .bind(proposal)
+        .bind(project)
+        .bind(payee)
+        .bind(stage)
+        .bind(verification.map(|(started, _)| started))
+        .bind(verification.map(|(_, ends)| ends))
+        .bind(at(70))
+        .execute(&self.pool)
+        .await
+        .unwrap();
     }
 }
 

@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use sqlx::PgConnection;
 
-use crate::collection::{DISPUTE, ESTIMATE, PLEDGE, PROJECT, PROPOSAL, STATUS};
+use crate::collection::{DISPUTE, ESTIMATE, MAINTAINER, PLEDGE, PROJECT, PROPOSAL, STATUS};
 use crate::proposals::refresh_proposals;
 
 /// One record the indexer created, replaced, deleted, hid or showed again.
@@ -38,6 +38,12 @@ pub async fn apply_record_changes(
                 proposals.insert(change.uri.to_owned());
             }
             PROJECT => projects.push(change.uri.to_owned()),
+            // An acceptance gives (or its deletion takes away) authority over every proposal
+            // of the project it names.
+            MAINTAINER => {
+                projects.extend(change.subject_uri.map(str::to_owned));
+                projects.extend(change.previous_subject_uri.map(str::to_owned));
+            }
             ESTIMATE | STATUS | PLEDGE | DISPUTE => {
                 proposals.extend(change.subject_uri.map(str::to_owned));
                 proposals.extend(change.previous_subject_uri.map(str::to_owned));
@@ -48,7 +54,9 @@ pub async fn apply_record_changes(
     if !projects.is_empty() {
         let rows: Vec<(String,)> = sqlx::query_as(
             "SELECT uri FROM appview.record
-             WHERE subject_uri = ANY($1) AND collection = $2",
+             WHERE subject_uri = ANY($1) AND collection = $2
+             UNION SELECT uri FROM appview.proposal_anchor WHERE subject_uri = ANY($1)
+             UNION SELECT uri FROM appview.proposal_state WHERE project_uri = ANY($1)",
         )
         .bind(&projects)
         .bind(PROPOSAL)

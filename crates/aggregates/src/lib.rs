@@ -17,6 +17,7 @@
 mod changes;
 mod money;
 mod proposals;
+pub mod repository_attach;
 
 pub use changes::{apply_record_changes, ChangedRecord};
 pub use money::{apply_ledger_entries, pledge_states, LedgerEntry, PledgeState};
@@ -58,6 +59,8 @@ pub mod collection {
     pub const PLEDGE: &str = "fund.greenlight.pledge";
     /// `fund.greenlight.dispute`.
     pub const DISPUTE: &str = "fund.greenlight.dispute";
+    /// `fund.greenlight.maintainer`.
+    pub const MAINTAINER: &str = greenlight_lexicon::fund::greenlight::maintainer::NSID;
 }
 
 /// Takes the aggregate writers' lock for the rest of the transaction on `conn`.

@@ -10,7 +10,7 @@ use greenlight_funding::{
 use serde_json::{json, Value};
 use sqlx::PgConnection;
 
-use crate::collection::{ESTIMATE, PROJECT, PROPOSAL, STATUS};
+use crate::collection::{ESTIMATE, MAINTAINER, PROJECT, PROPOSAL, STATUS};
 
 /// How many proposals one round of statements covers, so a rebuild of a large database keeps
 /// its statements (and their arrays) a reasonable size.
@@ -47,8 +47,10 @@ pub async fn rebuild_all(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
         .execute(&mut *conn)
         .await?;
     crate::money::rebuild_money(conn).await?;
+    // Anchored proposals are derived even when their record is gone: money may be held.
     let uris: Vec<(String,)> = sqlx::query_as(
-        "SELECT uri FROM appview.record WHERE collection = $1 AND NOT hidden ORDER BY uri",
+        "SELECT uri FROM appview.record WHERE collection = $1 AND NOT hidden
+         UNION SELECT uri FROM appview.proposal_anchor ORDER BY uri",
     )
     .bind(PROPOSAL)
     .fetch_all(&mut *conn)
@@ -85,6 +87,57 @@ struct ProposalRow {
     subject_uri: Option<String>,
     created_at: DateTime<Utc>,
     indexed_at: DateTime<Utc>,
+    /// The version derived is the anchor's, not the record's (see [`choose_version`]).
+    from_anchor: bool,
+    /// The author's record is gone (deleted, hidden, replaced by an invalid version).
+    withdrawn: bool,
+}
+
+/// A record version that moved an anchored proposal to another subject: rejected, with why.
+struct MovedEdit {
+    uri: String,
+    anchored_subject: String,
+}
+
+/// Which version of a proposal counts.
+///
+/// Before its project's maintainer takes it up, the proposal is whatever its author's record
+/// says. After (once anchored), the record counts only while it stays about the anchored
+/// project: a moved subject would hand the maintainer's work and the backers' money to
+/// someone else, so the anchored version stands in for it, and a record that disappeared is
+/// kept as withdrawn rather than forgotten.
+fn choose_version(
+    record: Option<ProposalRow>,
+    anchor: Option<ProposalRow>,
+) -> (Option<ProposalRow>, Option<MovedEdit>) {
+    match (record, anchor) {
+        (Some(record), None) => (Some(record), None),
+        (Some(record), Some(anchor)) if record.subject_uri == anchor.subject_uri => {
+            (Some(record), None)
+        }
+        (Some(record), Some(anchor)) => {
+            let moved = MovedEdit {
+                uri: record.uri,
+                anchored_subject: anchor.subject_uri.clone().unwrap_or_default(),
+            };
+            (
+                Some(ProposalRow {
+                    from_anchor: true,
+                    ..anchor
+                }),
+                Some(moved),
+            )
+        }
+        (None, Some(anchor)) => (
+            Some(ProposalRow {
+                from_anchor: true,
+                withdrawn: true,
+                ..anchor
+            }),
+            None,
+        ),
+        (None, None) => (None, None),
+    }
 }
 
 struct ProjectInfo {
@@ -95,6 +148,7 @@ struct ProjectInfo {
 /// What one proposal's row holds besides the derived state.
 struct Derived {
     row: ProposalRow,
+    subject: ProposalSubject,
     project_uri: Option<String>,
     repository: Option<String>,
     state: ProposalState,
@@ -115,10 +169,17 @@ async fn refresh_chunk(conn: &mut PgConnection, uris: &[String]) -> Result<(), s
     .bind(PROPOSAL)
     .fetch_all(&mut *conn)
     .await?;
-    let proposals: Vec<ProposalRow> = rows
-        .into_iter()
-        .map(
-            |(uri, did, cid, body, subject_uri, created_at, indexed_at)| ProposalRow {
+    let anchors: Vec<ProposalTuple> = sqlx::query_as(
+        "SELECT uri, did, cid, body, subject_uri, created_at, indexed_at
+             FROM appview.proposal_anchor WHERE uri = ANY($1)",
+    )
+    .bind(&uris)
+    .fetch_all(&mut *conn)
+    .await?;
+    let to_row = |(uri, did, cid, body, subject_uri, created_at, indexed_at): ProposalTuple| {
+        (
+            uri.clone(),
+            ProposalRow {
                 uri,
                 did,
                 cid,
@@ -126,9 +187,26 @@ async fn refresh_chunk(conn: &mut PgConnection, uris: &[String]) -> Result<(), s
                 subject_uri,
                 created_at,
                 indexed_at,
+                from_anchor: false,
+                withdrawn: false,
             },
         )
-        .collect();
+    };
+    let mut records: BTreeMap<String, ProposalRow> = rows.into_iter().map(to_row).collect();
+    // A bare-repository proposal belongs to the verified project that proved its repository.
+    let attachable = records
+        .values_mut()
+        .map(|r| (r.uri.as_str(), &r.body, &mut r.subject_uri));
+    crate::repository_attach::attach(conn, attachable).await?;
+    let mut anchors: BTreeMap<String, ProposalRow> = anchors.into_iter().map(to_row).collect();
+    let mut proposals: Vec<ProposalRow> = Vec::with_capacity(records.len());
+    let mut moved: Vec<MovedEdit> = Vec::new();
+    for uri in &uris {
+        let (row, edit) = choose_version(records.remove(uri), anchors.remove(uri));
+        proposals.extend(row);
+        moved.extend(edit);
+    }
+    reject_moved_edits(conn, &moved).await?;
 
     let present: BTreeSet<&str> = proposals.iter().map(|p| p.uri.as_str()).collect();
     let gone: Vec<&str> = uris
@@ -182,7 +260,7 @@ async fn refresh_chunk(conn: &mut PgConnection, uris: &[String]) -> Result<(), s
             .cloned()
             .collect();
         let input = ProposalInput {
-            subject,
+            subject: subject.clone(),
             statuses: statuses.remove(&row.uri).unwrap_or_default(),
             estimates,
             contributions,
@@ -190,11 +268,13 @@ async fn refresh_chunk(conn: &mut PgConnection, uris: &[String]) -> Result<(), s
         let state = derive(&input);
         derived.push(Derived {
             row,
+            subject,
             project_uri,
             repository,
             state,
         });
     }
+    anchor_taken_up(conn, &derived).await?;
     write_states(conn, &derived).await?;
     let mut changed: BTreeSet<&str> = BTreeSet::new();
     for d in &derived {
@@ -204,6 +284,64 @@ async fn refresh_chunk(conn: &mut PgConnection, uris: &[String]) -> Result<(), s
     crate::notify(conn, &changed.into_iter().collect::<Vec<_>>()).await
 }
 
+/// Records each edit that tried to move an anchored proposal as the record's rejection, so its
+/// author sees why the edit does not count. The record row stays: the writer replaces it when
+/// the author writes again, and this runs again on that version.
+async fn reject_moved_edits(
+    conn: &mut PgConnection,
+    moved: &[MovedEdit],
+) -> Result<(), sqlx::Error> {
+    for edit in moved {
+        let reason = format!(
+            "the proposal's subject is fixed to {} since its maintainer took it up; \
+             an edit that moves it does not count",
+            edit.anchored_subject
+        );
+        sqlx::query(
+            "INSERT INTO appview.rejected_record AS j (uri, did, collection, rkey, cid, rev, body, reason)
+             SELECT uri, did, collection, rkey, cid, rev, body, $2 FROM appview.record WHERE uri = $1
+             ON CONFLICT (uri) DO UPDATE SET cid = EXCLUDED.cid, rev = EXCLUDED.rev,
+                 body = EXCLUDED.body, reason = EXCLUDED.reason, rejected_at = now()
+             WHERE j.rev <= EXCLUDED.rev",
+        )
+        .bind(&edit.uri)
+        .bind(&reason)
+        .execute(&mut *conn)
+        .await?;
+        tracing::info!(uri = %edit.uri, "edit moving an anchored proposal rejected");
+    }
+    Ok(())
+}
+
+/// Anchors every proposal that its project's maintainer has just taken up (an accepted status
+/// on a proposal about a project) at the version that was taken up.
+async fn anchor_taken_up(conn: &mut PgConnection, derived: &[Derived]) -> Result<(), sqlx::Error> {
+    for d in derived {
+        let taken_up = !d.state.history.is_empty()
+            && matches!(d.subject, ProposalSubject::Project(_))
+            && !d.row.from_anchor;
+        let Some(project) = d.project_uri.as_deref().filter(|_| taken_up) else {
+            continue;
+        };
+        sqlx::query(
+            "INSERT INTO appview.proposal_anchor
+                 (uri, did, cid, body, subject_uri, created_at, indexed_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (uri) DO NOTHING",
+        )
+        .bind(&d.row.uri)
+        .bind(&d.row.did)
+        .bind(&d.row.cid)
+        .bind(&d.row.body)
+        .bind(project)
+        .bind(d.row.created_at)
+        .bind(d.row.indexed_at)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
 fn subject_of(
     row: &ProposalRow,
     projects: &BTreeMap<String, ProjectInfo>,
@@ -211,20 +349,21 @@ fn subject_of(
     let subject = row.body.get("subject");
     let kind = subject.and_then(|s| s.get("$type")).and_then(Value::as_str);
     match (kind, &row.subject_uri) {
-        (Some("com.atproto.repo.strongRef"), Some(project_uri)) => {
-            match projects.get(project_uri) {
-                Some(info) => (
-                    ProposalSubject::Project(info.record.clone()),
-                    Some(project_uri.clone()),
-                    info.repository.clone(),
-                ),
-                None => (
-                    ProposalSubject::UnknownProject,
-                    Some(project_uri.clone()),
-                    None,
-                ),
-            }
-        }
+        (
+            Some("com.atproto.repo.strongRef" | crate::repository_attach::REPOSITORY_SUBJECT),
+            Some(project_uri),
+        ) => match projects.get(project_uri) {
+            Some(info) => (
+                ProposalSubject::Project(info.record.clone()),
+                Some(project_uri.clone()),
+                info.repository.clone(),
+            ),
+            None => (
+                ProposalSubject::UnknownProject,
+                Some(project_uri.clone()),
+                None,
+            ),
+        },
         _ => {
             let url = subject
                 .and_then(|s| s.get("url"))
@@ -263,6 +402,19 @@ async fn load_projects(
     .bind(PROJECT)
     .fetch_all(&mut *conn)
     .await?;
+    // Who accepted, per project: the authors of visible maintainer records naming it.
+    let acceptances: Vec<(String, String)> = sqlx::query_as(
+        "SELECT subject_uri, did FROM appview.record
+         WHERE subject_uri = ANY($1) AND collection = $2 AND NOT hidden",
+    )
+    .bind(&wanted)
+    .bind(MAINTAINER)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut accepted: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (project, did) in acceptances {
+        accepted.entry(project).or_default().push(did);
+    }
     let mut projects = BTreeMap::new();
     for (uri, did, body, currency) in rows {
         let currency = match currency.as_deref().map(Currency::parse) {
@@ -287,12 +439,14 @@ async fn load_projects(
             .get("repository")
             .and_then(Value::as_str)
             .map(str::to_owned);
+        let accepted = accepted.remove(&uri).unwrap_or_default();
         projects.insert(
             uri,
             ProjectInfo {
                 record: ProjectRecord {
                     owner: did,
                     maintainers,
+                    accepted,
                     currency,
                 },
                 repository,
@@ -509,6 +663,9 @@ async fn write_states(conn: &mut PgConnection, derived: &[Derived]) -> Result<()
     let mut released_at = Vec::with_capacity(n);
     let mut created_at = Vec::with_capacity(n);
     let mut indexed_at = Vec::with_capacity(n);
+    let mut body = Vec::with_capacity(n);
+    let mut withdrawn = Vec::with_capacity(n);
+    let mut from_anchor = Vec::with_capacity(n);
 
     let mut e_uri = Vec::new();
     let mut e_proposal = Vec::new();
@@ -544,6 +701,9 @@ async fn write_states(conn: &mut PgConnection, derived: &[Derived]) -> Result<()
         released_at.push(details.released_at);
         created_at.push(d.row.created_at);
         indexed_at.push(d.row.indexed_at);
+        body.push(d.row.body.clone());
+        withdrawn.push(d.row.withdrawn);
+        from_anchor.push(d.row.from_anchor);
 
         let mut seen = BTreeSet::new();
         for verdict in &d.state.estimates {
@@ -570,25 +730,27 @@ async fn write_states(conn: &mut PgConnection, derived: &[Derived]) -> Result<()
     sqlx::query(
         "INSERT INTO appview.proposal_state AS s (uri, did, cid, project_uri, repository, stage,
              currency, goal, estimate_count, estimate_total, capped_count, preview_started_at,
-             history, preview, release, decline_reason, released_at, search, created_at, indexed_at)
+             history, preview, release, decline_reason, released_at, search, created_at, indexed_at,
+             withdrawn, from_anchor)
          SELECT u.uri, u.did, u.cid, u.project_uri, u.repository, u.stage, u.currency, u.goal,
              u.estimate_count, u.estimate_total, u.capped_count, u.preview_started_at, u.history,
              u.preview, u.release, u.decline_reason, u.released_at,
-             setweight(to_tsvector('english', coalesce(r.body->>'title', '')), 'A')
+             setweight(to_tsvector('english', coalesce(u.body->>'title', '')), 'A')
                || setweight(to_tsvector('english', coalesce(
                     (SELECT string_agg(t, ' ') FROM jsonb_array_elements_text(
-                        CASE WHEN jsonb_typeof(r.body->'tags') = 'array' THEN r.body->'tags'
+                        CASE WHEN jsonb_typeof(u.body->'tags') = 'array' THEN u.body->'tags'
                              ELSE '[]'::jsonb END) AS t), '')), 'B')
-               || setweight(to_tsvector('english', coalesce(r.body->>'body', '')), 'C'),
-             u.created_at, u.indexed_at
+               || setweight(to_tsvector('english', coalesce(u.body->>'body', '')), 'C'),
+             u.created_at, u.indexed_at, u.withdrawn, u.from_anchor
          FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
                      $7::text[], $8::int8[], $9::int8[], $10::int8[], $11::int8[],
                      $12::timestamptz[], $13::jsonb[], $14::jsonb[], $15::jsonb[], $16::text[],
-                     $17::timestamptz[], $18::timestamptz[], $19::timestamptz[])
+                     $17::timestamptz[], $18::timestamptz[], $19::timestamptz[], $20::jsonb[],
+                     $21::bool[], $22::bool[])
               AS u(uri, did, cid, project_uri, repository, stage, currency, goal, estimate_count,
                    estimate_total, capped_count, preview_started_at, history, preview, release,
-                   decline_reason, released_at, created_at, indexed_at)
-         JOIN appview.record r ON r.uri = u.uri
+                   decline_reason, released_at, created_at, indexed_at, body, withdrawn,
+                   from_anchor)
          ON CONFLICT (uri) DO UPDATE SET
              did = EXCLUDED.did, cid = EXCLUDED.cid, project_uri = EXCLUDED.project_uri,
              repository = EXCLUDED.repository, stage = EXCLUDED.stage,
@@ -599,7 +761,8 @@ async fn write_states(conn: &mut PgConnection, derived: &[Derived]) -> Result<()
              preview = EXCLUDED.preview, release = EXCLUDED.release,
              decline_reason = EXCLUDED.decline_reason, released_at = EXCLUDED.released_at,
              search = EXCLUDED.search, created_at = EXCLUDED.created_at,
-             indexed_at = EXCLUDED.indexed_at",
+             indexed_at = EXCLUDED.indexed_at, withdrawn = EXCLUDED.withdrawn,
+             from_anchor = EXCLUDED.from_anchor",
     )
     .bind(&uri)
     .bind(&did)
@@ -620,6 +783,9 @@ async fn write_states(conn: &mut PgConnection, derived: &[Derived]) -> Result<()
     .bind(&released_at)
     .bind(&created_at)
     .bind(&indexed_at)
+    .bind(&body)
+    .bind(&withdrawn)
+    .bind(&from_anchor)
     .execute(&mut *conn)
     .await?;
 

@@ -7,8 +7,11 @@ use serde::{Deserialize, Serialize};
 use crate::currency::Currency;
 use crate::timestamp::Timestamp;
 
-/// The cap for someone who never contributed: 25.00 in minor units.
-pub const NEWCOMER_CAP: i64 = 2500;
+/// The newcomer floor, in minor units, of a currency that is not in the table: 25.00 at two
+/// decimals, the floor every currency had before the table. [`crate::derive`] must give a
+/// state for any input, so it needs some cap there; the indexer refuses records in such a
+/// currency, so this only ever applies to input that bypassed it.
+const UNSUPPORTED_CURRENCY_FLOOR: i64 = 2_500;
 
 /// A `fund.greenlight.estimate` record about one proposal, as the AppView read it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -39,12 +42,18 @@ pub struct LargestContribution {
     pub amount: i64,
 }
 
-/// The most an estimate counts, given its author's largest successful contribution in the
-/// estimate's currency: `max(2500, 2 × largest)`, saturating instead of overflowing.
-pub fn estimate_cap(largest: Option<i64>) -> i64 {
-    largest.map_or(NEWCOMER_CAP, |largest| {
-        NEWCOMER_CAP.max(largest.saturating_mul(2))
-    })
+/// The most an estimate in `currency` counts, given its author's largest successful
+/// contribution in that currency: `max(newcomer floor, 2 × largest)`, in `currency`'s minor
+/// units, saturating instead of overflowing.
+///
+/// The newcomer floor is the currency's [`Currency::newcomer_floor_minor`] (25.00 USD,
+/// 4 000 JPY, 10.000 BHD). A currency not in the table gets 2 500 minor units so that the
+/// function stays total (see [`crate::currency`], "Codes not in the table").
+pub fn estimate_cap(largest: Option<i64>, currency: Currency) -> i64 {
+    let floor = currency
+        .newcomer_floor_minor()
+        .unwrap_or(UNSUPPORTED_CURRENCY_FLOOR);
+    largest.map_or(floor, |largest| floor.max(largest.saturating_mul(2)))
 }
 
 /// Why an estimate is shown but adds nothing to the total.
@@ -189,7 +198,10 @@ pub(crate) fn assess(
     };
     let mut verdicts = Vec::with_capacity(ordered.len());
     for (i, e) in ordered.iter().enumerate() {
-        let cap = estimate_cap(largest.get(&(e.author.as_str(), e.currency)).copied());
+        let cap = estimate_cap(
+            largest.get(&(e.author.as_str(), e.currency)).copied(),
+            e.currency,
+        );
         let mut exclusions = Vec::new();
         if duplicate[i] {
             exclusions.push(Exclusion::DuplicateUri);

@@ -17,8 +17,10 @@
 //! **Status order.** Status records apply in `(createdAt, uri)` order; a record repeating an
 //! earlier record's URI is rejected ([`RejectReason::DuplicateUri`]). Each is accepted or
 //! rejected with one [`RejectReason`], checked in this order:
-//! 1. *Authority*: the author must be the project's owner or a listed maintainer. With no
-//!    project (repository proposal, unknown project) no status counts.
+//! 1. *Authority*: the author must be the project's owner or a listed maintainer who accepted
+//!    ([`ProjectRecord::has_authority`]); an invited maintainer who has not accepted is
+//!    `MaintainerNotAccepted`. With no project (repository proposal, unknown project) no
+//!    status counts.
 //! 2. *Order* ([`Stage::check_move`]): `proposed → development → preview → released`,
 //!    `declined` from development or preview only. Skipping a stage (release before preview,
 //!    decline while proposed) is `SkipsStage`, going back is `MovesBackwards`, anything after
@@ -45,8 +47,10 @@
 //! - *Currency*: an estimate in another currency is `WrongCurrency` (never converted). It
 //!   still takes part in latest wins: an author's newest word is what they meant.
 //! - A negative amount (lexicon-invalid) is `NegativeAmount`.
-//! - *Cap*: a counted estimate adds `min(amount, cap)` where `cap` is [`estimate_cap`] of the
-//!   author's largest successful contribution in that currency, `max(2500, 2 × largest)`.
+//! - *Cap*: a counted estimate adds `min(amount, cap)` where `cap` is [`estimate_cap`] of
+//!   the author's largest successful contribution in that currency, `max(newcomer floor,
+//!   2 × largest)`; the floor is the currency's own, in its minor units, from the
+//!   [`currency`] table (25.00 USD, 25.00 EUR, 4 000 JPY, 35 000 KRW, 10.000 BHD, …).
 //!   Only an amount strictly over the cap is marked `capped`.
 //!
 //! **Totals.** Shown and counted estimate counts, the counted sum (saturating at `i64::MAX`,
@@ -59,6 +63,7 @@
 //!     subject: ProposalSubject::Project(ProjectRecord {
 //!         owner: "did:plc:owner".into(),
 //!         maintainers: vec![],
+//!         accepted: vec![],
 //!         currency: Currency::USD,
 //!     }),
 //!     statuses: vec![StatusRecord {
@@ -84,17 +89,16 @@
 //! assert!(state.estimates[0].capped);
 //! ```
 
-mod currency;
+pub mod currency;
 mod estimate;
 mod proposal;
 mod stage;
 mod status;
 mod timestamp;
 
-pub use currency::{Currency, InvalidCurrency};
+pub use currency::{AmountError, AmountStyle, Currency, CurrencyInfo, InvalidCurrency};
 pub use estimate::{
     estimate_cap, EstimateRecord, EstimateVerdict, Exclusion, LargestContribution, Totals,
-    NEWCOMER_CAP,
 };
 pub use proposal::{derive, ProjectRecord, ProposalInput, ProposalState, ProposalSubject};
 pub use stage::Stage;

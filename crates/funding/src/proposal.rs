@@ -14,16 +14,36 @@ use crate::timestamp::Timestamp;
 pub struct ProjectRecord {
     /// DID of the repository holding the project record.
     pub owner: String,
-    /// Extra DIDs the project lists as allowed to post status.
+    /// Extra DIDs the project lists as maintainers: invitations, until each accepts.
     pub maintainers: Vec<String>,
+    /// DIDs that accepted in a `fund.greenlight.maintainer` record of their own repo naming
+    /// the project. Only a DID both listed and accepted is a maintainer: listing alone would
+    /// let a project enrol anyone without their consent, accepting alone would let anyone
+    /// join any project.
+    #[serde(default)]
+    pub accepted: Vec<String>,
     /// The project's currency; every proposal of the project is counted in it.
     pub currency: Currency,
 }
 
 impl ProjectRecord {
-    /// Whether `did` may post status for the project's proposals.
+    /// Whether `did` is listed and has accepted.
+    pub fn is_consenting_maintainer(&self, did: &str) -> bool {
+        self.maintainers.iter().any(|m| m == did) && self.accepted.iter().any(|a| a == did)
+    }
+
+    /// Whether `did` may post status for the project's proposals: the owner, or a listed
+    /// maintainer who accepted.
     pub fn has_authority(&self, did: &str) -> bool {
-        self.owner == did || self.maintainers.iter().any(|m| m == did)
+        self.owner == did || self.is_consenting_maintainer(did)
+    }
+
+    /// Listed maintainers who have not accepted (yet): shown as invited, without authority.
+    pub fn invited(&self) -> impl Iterator<Item = &str> {
+        self.maintainers
+            .iter()
+            .map(String::as_str)
+            .filter(|m| !self.accepted.iter().any(|a| a == m))
     }
 }
 

@@ -97,6 +97,9 @@ pub enum RejectReason {
     /// The author is neither the project's owner nor a listed maintainer.
     #[error("the author is neither the project's owner nor a listed maintainer")]
     NotMaintainer,
+    /// The author is listed as a maintainer but has not accepted in a record of their own.
+    #[error("the author is invited to maintain the project but has not accepted (no fund.greenlight.maintainer record)")]
+    MaintainerNotAccepted,
     /// The move leaves out a stage, e.g. release before preview.
     #[error("cannot move from {from} to {to}: that skips a stage")]
     SkipsStage {
@@ -218,7 +221,11 @@ impl Lifecycle {
             ProposalSubject::UnknownProject => return Err(RejectReason::ProjectUnavailable),
         };
         if !project.has_authority(&status.author) {
-            return Err(RejectReason::NotMaintainer);
+            return Err(if project.maintainers.contains(&status.author) {
+                RejectReason::MaintainerNotAccepted
+            } else {
+                RejectReason::NotMaintainer
+            });
         }
         self.stage.check_move(status.update.stage())?;
         match &status.update {

@@ -28,7 +28,20 @@ fn amount() -> impl Strategy<Value = i64> {
 }
 
 fn currency() -> impl Strategy<Value = Currency> {
-    prop_oneof![4 => Just(Currency::USD), 1 => Just(eur())]
+    // JPY and BHD have other exponents and floors than USD/EUR; XYZ is not in the table.
+    prop_oneof![
+        4 => Just(Currency::USD),
+        1 => Just(eur()),
+        1 => Just(Currency::parse("JPY").unwrap()),
+        1 => Just(Currency::parse("BHD").unwrap()),
+        1 => Just(Currency::parse("XYZ").unwrap()),
+    ]
+}
+
+/// The floor a newcomer's estimate is capped at: the table's, or the 2 500 minor units the
+/// pure derive uses for a currency not in the table.
+fn newcomer_floor(currency: Currency) -> i64 {
+    currency.newcomer_floor_minor().unwrap_or(2_500)
 }
 
 // A narrow time range makes ties on createdAt common, which is where ordering bugs hide.
@@ -83,7 +96,8 @@ fn subject() -> impl Strategy<Value = ProposalSubject> {
         6 => (currency(), prop::collection::vec(0..AUTHORS.len(), 0..3)).prop_map(|(c, m)| {
             ProposalSubject::Project(ProjectRecord {
                 owner: OWNER.into(),
-                maintainers: m.into_iter().map(|i| AUTHORS[i].to_owned()).collect(),
+                maintainers: m.iter().map(|&i| AUTHORS[i].to_owned()).collect(),
+                accepted: m.into_iter().map(|i| AUTHORS[i].to_owned()).collect(),
                 currency: c,
             })
         }),
@@ -154,7 +168,7 @@ proptest! {
         for v in &state.estimates {
             prop_assert!(v.counted >= 0);
             prop_assert!(v.counted <= v.cap, "counted {} over cap {}", v.counted, v.cap);
-            prop_assert!(v.cap >= NEWCOMER_CAP);
+            prop_assert!(v.cap >= newcomer_floor(v.record.currency));
             prop_assert!(v.counted <= v.record.amount.max(0));
             if v.is_counted() {
                 prop_assert_eq!(v.record.currency, state.currency);
@@ -228,15 +242,22 @@ proptest! {
         if currency == before.currency && amount >= 0 {
             prop_assert_eq!(
                 after.totals.counted_sum,
-                before.totals.counted_sum.saturating_add(amount.min(NEWCOMER_CAP))
+                before
+                    .totals
+                    .counted_sum
+                    .saturating_add(amount.min(newcomer_floor(currency)))
             );
         }
     }
 
     #[test]
-    fn estimate_cap_is_at_least_the_newcomer_cap_and_twice_the_largest(largest in any::<Option<i64>>()) {
-        let cap = estimate_cap(largest);
-        prop_assert!(cap >= NEWCOMER_CAP);
+    fn estimate_cap_is_at_least_the_newcomer_cap_and_twice_the_largest(
+        largest in any::<Option<i64>>(),
+        currency in currency(),
+    ) {
+        let cap = estimate_cap(largest, currency);
+        prop_assert!(cap >= newcomer_floor(currency));
+        prop_assert!(cap > 0);
         if let Some(l) = largest {
             prop_assert!(cap >= l.saturating_mul(2));
         }

@@ -44,6 +44,38 @@ fn status_by_anyone_else_is_rejected_and_changes_nothing() {
 }
 
 #[test]
+fn an_invited_maintainer_counts_only_after_accepting() {
+    let statuses = vec![
+        status(OWNER, "a", t(1), dev(5_000)),
+        status(MAINTAINER, "b", t(2), preview(t(50))),
+    ];
+    let mut input = with_statuses(statuses);
+    let ProposalSubject::Project(project) = &mut input.subject else {
+        unreachable!()
+    };
+    project.accepted.clear();
+    let state = derive(&input);
+    assert_eq!(state.stage, Stage::Development);
+    assert_eq!(reasons(&state), vec![RejectReason::MaintainerNotAccepted]);
+
+    // Accepting without being listed is no authority either: a stranger cannot join.
+    let ProposalSubject::Project(project) = &mut input.subject else {
+        unreachable!()
+    };
+    project.maintainers.clear();
+    project.accepted = vec![MAINTAINER.into()];
+    assert_eq!(reasons(&derive(&input)), vec![RejectReason::NotMaintainer]);
+
+    let ProposalSubject::Project(project) = &mut input.subject else {
+        unreachable!()
+    };
+    project.maintainers = vec![MAINTAINER.into()];
+    let state = derive(&input);
+    assert_eq!(state.stage, Stage::Preview);
+    assert!(state.rejected.is_empty());
+}
+
+#[test]
 fn repository_proposal_has_no_project_so_no_status_counts() {
     let mut input = with_statuses(vec![status(OWNER, "a", t(1), dev(5_000))]);
     input.subject = ProposalSubject::Repository {
@@ -373,13 +405,102 @@ fn stage_moves_table() {
 
 #[test]
 fn estimate_cap_formula() {
-    assert_eq!(estimate_cap(None), 2_500);
-    assert_eq!(estimate_cap(Some(0)), 2_500);
-    assert_eq!(estimate_cap(Some(-7)), 2_500);
-    assert_eq!(estimate_cap(Some(1_250)), 2_500);
-    assert_eq!(estimate_cap(Some(1_251)), 2_502);
-    assert_eq!(estimate_cap(Some(40_000)), 80_000);
-    assert_eq!(estimate_cap(Some(i64::MAX)), i64::MAX);
+    let usd = Currency::USD;
+    assert_eq!(estimate_cap(None, usd), 2_500);
+    assert_eq!(estimate_cap(Some(0), usd), 2_500);
+    assert_eq!(estimate_cap(Some(-7), usd), 2_500);
+    assert_eq!(estimate_cap(Some(1_250), usd), 2_500);
+    assert_eq!(estimate_cap(Some(1_251), usd), 2_502);
+    assert_eq!(estimate_cap(Some(40_000), usd), 80_000);
+    assert_eq!(estimate_cap(Some(i64::MAX), usd), i64::MAX);
+}
+
+#[test]
+fn estimate_cap_floor_is_the_currencys_own_in_its_minor_units() {
+    let cur = |code: &str| Currency::parse(code).unwrap();
+    // 25.00 USD and EUR, 20.00 GBP, 4 000 yen (not 25 yen), 35 000 won, 10.000 dinars.
+    assert_eq!(estimate_cap(None, eur()), 2_500);
+    assert_eq!(estimate_cap(None, cur("GBP")), 2_000);
+    assert_eq!(estimate_cap(None, cur("JPY")), 4_000);
+    assert_eq!(estimate_cap(None, cur("KRW")), 35_000);
+    assert_eq!(estimate_cap(None, cur("BHD")), 10_000);
+    // Twice the largest contribution still wins once it passes the floor, in minor units.
+    assert_eq!(estimate_cap(Some(1_999), cur("JPY")), 4_000);
+    assert_eq!(estimate_cap(Some(2_001), cur("JPY")), 4_002);
+    assert_eq!(estimate_cap(Some(6_000), cur("BHD")), 12_000);
+    assert_eq!(estimate_cap(Some(i64::MAX), cur("KRW")), i64::MAX);
+    for info in CurrencyInfo::all() {
+        let floor = info.newcomer_floor_minor();
+        assert_eq!(
+            estimate_cap(None, info.currency),
+            floor,
+            "{}",
+            info.currency
+        );
+        assert_eq!(
+            estimate_cap(Some(floor / 2 + 1), info.currency),
+            (floor / 2 + 1) * 2,
+            "{}",
+            info.currency
+        );
+    }
+}
+
+#[test]
+fn estimate_cap_of_a_currency_not_in_the_table_is_total() {
+    // Only derive() gives such a currency a cap (the indexer drops its records); it is the old
+    // uniform 2 500 minor units, never a panic.
+    let unknown = Currency::parse("XYZ").unwrap();
+    assert!(!unknown.supported());
+    assert_eq!(estimate_cap(None, unknown), 2_500);
+    assert_eq!(estimate_cap(Some(5_000), unknown), 10_000);
+    assert_eq!(estimate_cap(Some(i64::MIN), unknown), 2_500);
+}
+
+#[test]
+fn a_yen_newcomer_is_capped_at_4000_yen_not_25() {
+    let jpy = Currency::parse("JPY").unwrap();
+    let mut input = with_estimates(
+        vec![
+            estimate_in("did:plc:new", "e1", 10_000, jpy, t(1)),
+            estimate_in("did:plc:small", "e1", 3_000, jpy, t(1)),
+            estimate_in("did:plc:backer", "e1", 50_000, jpy, t(1)),
+        ],
+        vec![contribution("did:plc:backer", jpy, 9_000)],
+    );
+    if let ProposalSubject::Project(project) = &mut input.subject {
+        project.currency = jpy;
+    }
+    let state = derive(&input);
+    let new = verdict(&state, "did:plc:new/fund.greenlight.estimate/e1");
+    assert_eq!((new.cap, new.counted, new.capped), (4_000, 4_000, true));
+    let small = verdict(&state, "did:plc:small/fund.greenlight.estimate/e1");
+    assert_eq!(
+        (small.cap, small.counted, small.capped),
+        (4_000, 3_000, false)
+    );
+    let backer = verdict(&state, "did:plc:backer/fund.greenlight.estimate/e1");
+    assert_eq!(
+        (backer.cap, backer.counted, backer.capped),
+        (18_000, 18_000, true)
+    );
+    assert_eq!(state.totals.counted_sum, 4_000 + 3_000 + 18_000);
+    assert_eq!(state.totals.capped_estimates, 2);
+}
+
+#[test]
+fn a_dinar_newcomer_is_capped_at_10_dinars_in_fils() {
+    let bhd = Currency::parse("BHD").unwrap();
+    let mut input = with_estimates(
+        vec![estimate_in("did:plc:new", "e1", 25_000, bhd, t(1))],
+        vec![],
+    );
+    if let ProposalSubject::Project(project) = &mut input.subject {
+        project.currency = bhd;
+    }
+    let state = derive(&input);
+    assert_eq!(state.totals.counted_sum, 10_000);
+    assert!(state.estimates[0].capped);
 }
 
 #[test]

@@ -355,7 +355,7 @@ pub mod fund {
                 pub handle: Option<String>,
                 /// Successful contributions, one entry per currency.
                 pub contributions: Vec<ContributionSummary>,
-                /// Current estimate cap per currency the person contributed or estimated in; any other currency has the base cap (25.00 in major units).
+                /// Current estimate cap per currency the person contributed or estimated in; any other currency has its newcomer floor (25.00 for USD and EUR; one table per currency, in greenlight-funding).
                 #[serde(rename = "estimateCaps")]
                 pub estimate_caps: Vec<EstimateCap>,
                 /// Number of visible proposals the person wrote.
@@ -382,7 +382,7 @@ pub mod fund {
                 /// Sum of the person's donations.
                 pub donations: i64,
             }
-            /// The most one estimate by a person counts for, in one currency: the larger of 25.00 and twice their largest successful contribution.
+            /// The most one estimate by a person counts for, in one currency: the larger of the currency's newcomer floor (25.00 for USD and EUR) and twice their largest successful contribution.
             #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
             pub struct EstimateCap {
                 /// Currency of the cap: an upper-case ISO 4217 code.
@@ -691,7 +691,7 @@ pub mod fund {
                     /// When the entry was created.
                     #[serde(rename = "createdAt")]
                     pub created_at: String,
-                    /// What the movement is: pledge_hold, pledge_capture, refund, payout, fee, donation, ...
+                    /// What the movement is: pledge_hold, pledge_capture, refund, refund_payment, payout, fee, donation, mismatched_payment (a payment that did not match its pledge or donation, returned to its payer), ...
                     pub kind: String,
                     /// State of the entry: pending (reserved, not final), posted (final), voided (cancelled, no effect).
                     pub state: String,

@@ -16,7 +16,9 @@
 //! `refund_payment` refunds → provider_clearing (pending while the provider refunds, then
 //! posted); `fee` held or payable → platform_fees; `pledge_capture` held → payable (the
 //! maintainer's share); `payout` payable → provider_clearing (pending while the provider
-//! transfers, then posted); `donation` provider_clearing → payable.
+//! transfers, then posted); `donation` provider_clearing → payable; `mismatched_payment`
+//! provider_clearing → refunds (a payment that is not what its pledge or donation asked for,
+//! in the amount and currency received, owed straight back to the payer).
 
 pub mod invariants;
 
@@ -60,6 +62,9 @@ pub enum Kind {
     Fee,
     /// A donation arriving for a maintainer.
     Donation,
+    /// A payment whose amount or currency differs from its pledge's or donation's, owed
+    /// back to the payer in full.
+    MismatchedPayment,
 }
 
 impl Kind {
@@ -73,6 +78,7 @@ impl Kind {
             Kind::Payout => "payout",
             Kind::Fee => "fee",
             Kind::Donation => "donation",
+            Kind::MismatchedPayment => "mismatched_payment",
         }
     }
 }

@@ -3,7 +3,10 @@
 use greenlight_lexicon::fund::greenlight::escrow::create_donation;
 use greenlight_lexicon::fund::greenlight::escrow::defs::DonationView;
 
-use super::{from_json, replayed, sync_proposal, to_json, DonationRow, Payment, DONATION_COLUMNS};
+use super::{
+    check_takes_money, fix_terms, from_json, replayed, sync_proposal, to_json, DonationRow,
+    Payment, DONATION_COLUMNS,
+};
 use crate::error::EscrowError;
 use crate::idempotency::{self, Claim};
 use crate::ledger::{self, Kind, Transfer};
@@ -22,19 +25,15 @@ pub async fn create_donation(
         return Ok(answer);
     }
     let uri = input.proposal.uri.as_str();
+    // Every check happens before anything is written: a refused call leaves no trace.
     let (info, tracked) = sync_proposal(escrow, uri).await?;
-    let (info, tracked) = info
-        .zip(tracked)
-        .ok_or_else(|| EscrowError::method("NotFound", "no such proposal"))?;
-    let maintainer = match (&info.stage, &info.maintainer) {
-        (Stage::Development, Some(maintainer)) => maintainer.clone(),
-        _ => {
-            return Err(EscrowError::method(
-                "ProposalNotInDevelopment",
-                "donations are accepted only while the proposal is in development",
-            ))
-        }
-    };
+    let info = info.ok_or_else(|| EscrowError::method("NotFound", "no such proposal"))?;
+    check_takes_money(&info, Stage::Development, || {
+        EscrowError::method(
+            "ProposalNotInDevelopment",
+            "donations are accepted only while the proposal is in development",
+        )
+    })?;
     let payment = Payment {
         what: "Donation",
         caller,
@@ -44,7 +43,8 @@ pub async fn create_donation(
         amount: input.amount,
         currency: &input.currency,
     };
-    payment.check(escrow, &tracked)?;
+    let booked_in = tracked.as_ref().map_or(&info.currency, |row| &row.currency);
+    payment.check(escrow, booked_in)?;
     let now = escrow.now();
     let id = payment.id("dn");
     let checkout = payment.checkout(escrow, &id).await?;
@@ -54,6 +54,13 @@ pub async fn create_donation(
     {
         return from_json(answer);
     }
+    // The donation goes to the payee of the terms, whoever the AppView names later.
+    let terms = fix_terms(escrow, &mut tx, &info).await?;
+    payment.check(escrow, &terms.currency)?;
+    let maintainer = terms
+        .maintainer
+        .clone()
+        .ok_or_else(|| EscrowError::Internal("terms without a payee".into()))?;
     let row: DonationRow = sqlx::query_as(&format!(
         "INSERT INTO escrow.donation (id, proposal, proposal_cid, donor, maintainer, amount, currency,
              state, provider, payment_id, checkout_url, created_at, updated_at)

@@ -30,8 +30,13 @@ pub struct ProposalRow {
     pub stage: String,
     /// Currency of its money.
     pub currency: String,
-    /// Who gets paid.
+    /// Who gets paid: the project's owner, fixed with the terms.
     pub maintainer: Option<String>,
+    /// The project the money is held for, fixed with the terms (None only for rows from
+    /// before terms existed).
+    pub project: Option<String>,
+    /// The platform fee in basis points, fixed with the terms.
+    pub fee_bps: i32,
     /// End of the latest preview.
     pub preview_ends_at: Option<DateTime<Utc>>,
     /// When escrow first saw the release.
@@ -42,7 +47,7 @@ pub struct ProposalRow {
     pub settlement: Option<String>,
 }
 
-const PROPOSAL_COLUMNS: &str = "uri, cid, stage, currency, maintainer, preview_ends_at, released_at, verification_ends_at, settlement";
+const PROPOSAL_COLUMNS: &str = "uri, cid, stage, currency, maintainer, project, fee_bps, preview_ends_at, released_at, verification_ends_at, settlement";
 
 /// Loads a tracked proposal, locking its row for the rest of the transaction when `lock`.
 pub async fn load_proposal(
@@ -57,9 +62,10 @@ pub async fn load_proposal(
     Ok(sqlx::query_as(&sql).bind(uri).fetch_optional(conn).await?)
 }
 
-/// Asks the source about `uri` and records what it says; starts the verification period the
-/// first time a release is seen. Returns the source's answer (None: unknown or hidden) and
-/// the tracked row (kept for a proposal that disappeared: its money still settles).
+/// Asks the source about `uri` and applies its answer to the proposal's tracked state, if
+/// escrow holds money for it (see [`record_proposal`]). Returns the source's answer (None:
+/// unknown or hidden) and the tracked row (kept for a proposal that disappeared: its money
+/// still settles). Records nothing for a proposal without money.
 pub async fn sync_proposal(
     escrow: &Escrow,
     uri: &str,
@@ -73,45 +79,142 @@ pub async fn sync_proposal(
     Ok((info, row))
 }
 
-/// Records a source's answer about a proposal.
+/// Applies a source's answer to a proposal escrow holds money for.
+///
+/// The terms were fixed when the first money arrived; an answer moves the stage only while it
+/// is about the project those terms name (an edit that re-points the proposal must not hand
+/// the money or the release to another project), a preview end only grows, and the
+/// verification period starts the first time a release is seen, at escrow's own time.
 pub async fn record_proposal(
     escrow: &Escrow,
     conn: &mut PgConnection,
     info: &ProposalInfo,
 ) -> Result<(), EscrowError> {
     let now = escrow.now();
-    // The currency never changes once money is tracked in it; a release once seen stays.
+    let Some(project) = info.project.as_deref() else {
+        tracing::debug!(proposal = %info.uri, "source reports no project; terms stand");
+        return Ok(());
+    };
+    let updated = sqlx::query(
+        "UPDATE escrow.proposal SET
+             cid = $2,
+             stage = CASE WHEN released_at IS NOT NULL THEN 'released' ELSE $3 END,
+             preview_ends_at = greatest(preview_ends_at, $4),
+             synced_at = $5
+         WHERE uri = $1 AND project = $6",
+    )
+    .bind(&info.uri)
+    .bind(&info.cid)
+    .bind(info.stage.as_str())
+    .bind(info.preview_ends_at)
+    .bind(now)
+    .bind(project)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if updated == 0 {
+        let held_for: Option<Option<String>> =
+            sqlx::query_scalar("SELECT project FROM escrow.proposal WHERE uri = $1")
+                .bind(&info.uri)
+                .fetch_optional(&mut *conn)
+                .await?;
+        if let Some(held_for) = held_for {
+            tracing::warn!(
+                proposal = %info.uri,
+                reported = project,
+                held_for = held_for.as_deref().unwrap_or("?"),
+                "the AppView reports the proposal about another project; the terms stand"
+            );
+        }
+        return Ok(());
+    }
+    if info.stage == Stage::Released {
+        sqlx::query(
+            "UPDATE escrow.proposal SET released_at = $2, verification_ends_at = $3
+             WHERE uri = $1 AND project = $4 AND released_at IS NULL AND settlement IS NULL",
+        )
+        .bind(&info.uri)
+        .bind(now)
+        .bind(now + escrow.config.verification_period)
+        .bind(project)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Refuses money for a proposal the source does not show as able to take it now: no project
+/// (a bare repository), a project without its proof, or a stage other than `stage`.
+pub fn check_takes_money(
+    info: &ProposalInfo,
+    wanted: Stage,
+    not_in_stage: impl FnOnce() -> EscrowError,
+) -> Result<(), EscrowError> {
+    if info.project.is_none() || info.maintainer.is_none() {
+        return Err(EscrowError::method(
+            "NoProject",
+            "the proposal is about a repository with no Greenlight project to pay",
+        ));
+    }
+    if info.stage != wanted {
+        return Err(not_in_stage());
+    }
+    if !info.project_verified {
+        return Err(EscrowError::method(
+            "ProjectNotVerified",
+            "the project has not proven that it controls its repository or website, so it \
+             cannot take money yet",
+        ));
+    }
+    Ok(())
+}
+
+/// Fixes the proposal's terms from the source's answer when this is its first money, inside
+/// the transaction that books the money, and returns the tracked row locked. When terms exist
+/// already they stand; money for a proposal the source now places under another project is
+/// refused rather than booked under terms its giver did not see.
+pub async fn fix_terms(
+    escrow: &Escrow,
+    conn: &mut PgConnection,
+    info: &ProposalInfo,
+) -> Result<ProposalRow, EscrowError> {
+    let (Some(project), Some(payee)) = (&info.project, &info.maintainer) else {
+        return Err(EscrowError::method(
+            "NoProject",
+            "the proposal is about a repository with no Greenlight project to pay",
+        ));
+    };
+    let now = escrow.now();
     sqlx::query(
-        "INSERT INTO escrow.proposal (uri, cid, stage, currency, maintainer, preview_ends_at, synced_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)
-         ON CONFLICT (uri) DO UPDATE SET
-             cid = EXCLUDED.cid,
-             stage = CASE WHEN escrow.proposal.released_at IS NOT NULL THEN 'released' ELSE EXCLUDED.stage END,
-             maintainer = coalesce(EXCLUDED.maintainer, escrow.proposal.maintainer),
-             preview_ends_at = coalesce(EXCLUDED.preview_ends_at, escrow.proposal.preview_ends_at),
-             synced_at = EXCLUDED.synced_at",
+        "INSERT INTO escrow.proposal (uri, cid, stage, currency, maintainer, project, fee_bps,
+             preview_ends_at, terms_fixed_at, synced_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)
+         ON CONFLICT (uri) DO NOTHING",
     )
     .bind(&info.uri)
     .bind(&info.cid)
     .bind(info.stage.as_str())
     .bind(&info.currency)
-    .bind(&info.maintainer)
+    .bind(payee)
+    .bind(project)
+    .bind(i32::try_from(escrow.config.fee_basis_points).unwrap_or(10_000))
     .bind(info.preview_ends_at)
     .bind(now)
     .execute(&mut *conn)
     .await?;
-    if info.stage == Stage::Released {
-        sqlx::query(
-            "UPDATE escrow.proposal SET released_at = $2, verification_ends_at = $3
-             WHERE uri = $1 AND released_at IS NULL AND settlement IS NULL",
-        )
-        .bind(&info.uri)
-        .bind(now)
-        .bind(now + escrow.config.verification_period)
-        .execute(&mut *conn)
-        .await?;
+    let row = load_proposal(conn, &info.uri, true)
+        .await?
+        .ok_or_else(|| EscrowError::Internal("terms vanished inside their transaction".into()))?;
+    if row.project.as_deref() != Some(project.as_str()) {
+        return Err(EscrowError::method(
+            "SubjectChanged",
+            format!(
+                "money for this proposal is held for {}; it no longer points there",
+                row.project.as_deref().unwrap_or("another project")
+            ),
+        ));
     }
-    Ok(())
+    Ok(row)
 }
 
 /// What a backer or donor asked to pay: checked against the proposal, never trusted.
@@ -134,14 +237,26 @@ pub struct Payment<'a> {
 }
 
 impl Payment<'_> {
-    /// Refuses a currency other than the one escrow books `proposal` in (fixed when escrow
-    /// first saw it, whatever the AppView says later) and an amount below the provider's
-    /// minimum charge.
-    pub fn check(&self, escrow: &Escrow, proposal: &ProposalRow) -> Result<(), EscrowError> {
-        if proposal.currency != self.currency {
+    /// Refuses a currency not in the funding crate's table (`UnsupportedCurrency`), a currency
+    /// other than `currency`, the one the proposal's money is booked in (its terms' once money
+    /// arrived, whatever the AppView says later), and an amount below the provider's minimum
+    /// charge.
+    pub fn check(&self, escrow: &Escrow, currency: &str) -> Result<(), EscrowError> {
+        // The amount is a count of minor units; for a code not in the table their size is
+        // unknown, so no money may move in it, even if the proposal's terms name it.
+        if !greenlight_funding::Currency::parse(self.currency).is_ok_and(|c| c.supported()) {
+            return Err(EscrowError::method(
+                "UnsupportedCurrency",
+                format!(
+                    "{:?} is not a currency Greenlight handles money in",
+                    self.currency
+                ),
+            ));
+        }
+        if currency != self.currency {
             return Err(EscrowError::method(
                 "CurrencyMismatch",
-                format!("the proposal's currency is {}", proposal.currency),
+                format!("the proposal's currency is {currency}"),
             ));
         }
         let minimum = escrow.provider.minimum_charge(self.currency);

@@ -4,7 +4,8 @@ use greenlight_lexicon::fund::greenlight::escrow::defs::PledgeView;
 use greenlight_lexicon::fund::greenlight::escrow::{cancel_pledge, create_pledge};
 
 use super::{
-    from_json, load_proposal, replayed, sync_proposal, to_json, Payment, PledgeRow, PLEDGE_COLUMNS,
+    check_takes_money, fix_terms, from_json, load_proposal, replayed, sync_proposal, to_json,
+    Payment, PledgeRow, PLEDGE_COLUMNS,
 };
 use crate::error::EscrowError;
 use crate::idempotency::{self, Claim};
@@ -31,15 +32,12 @@ pub async fn create_pledge(
         return Ok(answer);
     }
     let uri = input.proposal.uri.as_str();
+    // Every check happens before anything is written: a refused call leaves no trace.
     let (info, tracked) = sync_proposal(escrow, uri).await?;
-    let (info, tracked) = info
-        .zip(tracked)
-        .ok_or_else(|| EscrowError::method("NotFound", "no such proposal"))?;
+    let info = info.ok_or_else(|| EscrowError::method("NotFound", "no such proposal"))?;
     let now = escrow.now();
-    let in_preview = info.stage == Stage::Preview
-        && info.preview_ends_at.is_some_and(|end| now < end)
-        && info.maintainer.is_some();
-    if !in_preview {
+    check_takes_money(&info, Stage::Preview, not_in_preview)?;
+    if !info.preview_ends_at.is_some_and(|end| now < end) {
         return Err(not_in_preview());
     }
     let payment = Payment {
@@ -51,7 +49,8 @@ pub async fn create_pledge(
         amount: input.amount,
         currency: &input.currency,
     };
-    payment.check(escrow, &tracked)?;
+    let booked_in = tracked.as_ref().map_or(&info.currency, |row| &row.currency);
+    payment.check(escrow, booked_in)?;
     let id = payment.id("pl");
     let checkout = payment.checkout(escrow, &id).await?;
     let mut tx = escrow.pool.begin().await?;
@@ -60,10 +59,11 @@ pub async fn create_pledge(
     {
         return from_json(answer);
     }
-    let proposal = load_proposal(&mut tx, uri, true).await?;
-    if proposal.is_none_or(|p| p.settlement.is_some() || p.released_at.is_some()) {
+    let proposal = fix_terms(escrow, &mut tx, &info).await?;
+    if proposal.settlement.is_some() || proposal.released_at.is_some() {
         return Err(not_in_preview());
     }
+    payment.check(escrow, &proposal.currency)?;
     let row: PledgeRow = sqlx::query_as(&format!(
         "INSERT INTO escrow.pledge (id, proposal, proposal_cid, backer, amount, currency, state,
              provider, payment_id, checkout_url, created_at, updated_at)

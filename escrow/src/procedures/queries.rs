@@ -1,8 +1,14 @@
 //! The public queries: `getPledge` (in `pledge`), `getProposalState`, `getLargestContribution`,
-//! `listLedgerEntries`.
+//! `listLedgerEntries`, `listProposalStates`.
 
-use greenlight_lexicon::fund::greenlight::escrow::defs::{LedgerEntry, ProposalState};
-use greenlight_lexicon::fund::greenlight::escrow::{get_largest_contribution, list_ledger_entries};
+use chrono::{DateTime, Utc};
+use greenlight_lexicon::fund::greenlight::escrow::defs::{
+    LedgerEntry, ProposalState, ProposalTerms,
+};
+use greenlight_lexicon::fund::greenlight::escrow::{
+    get_largest_contribution, list_ledger_entries, list_proposal_states,
+};
+use sqlx::PgConnection;
 
 use super::load_proposal;
 use crate::clock::datetime;
@@ -170,4 +176,84 @@ pub async fn list_ledger_entries(
             })
             .collect(),
     })
+}
+
+/// Gives every proposal whose published state changed a new feed seq (see migration 0006).
+/// The lifecycle worker calls it each tick, so the public query itself only reads.
+pub async fn publish_proposal_states(conn: &mut PgConnection) -> Result<i64, EscrowError> {
+    Ok(
+        sqlx::query_scalar("SELECT escrow.publish_proposal_states()")
+            .fetch_one(conn)
+            .await?,
+    )
+}
+
+/// A row of the proposal-state feed.
+#[derive(sqlx::FromRow)]
+struct TermsRow {
+    seq: i64,
+    uri: String,
+    project: String,
+    maintainer: String,
+    currency: String,
+    fee_bps: i32,
+    preview_ends_at: Option<DateTime<Utc>>,
+    stage: String,
+    released_at: Option<DateTime<Utc>>,
+    verification_ends_at: Option<DateTime<Utc>>,
+    open_disputes: i64,
+    settlement: Option<String>,
+    terms_fixed_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+/// The public feed of proposal terms and states, after `cursor`.
+pub async fn list_proposal_states(
+    escrow: &Escrow,
+    params: &list_proposal_states::Params,
+) -> Result<list_proposal_states::Output, EscrowError> {
+    let after = match params.cursor.as_deref() {
+        None | Some("") => 0,
+        Some(cursor) => cursor
+            .parse::<i64>()
+            .ok()
+            .filter(|seq| *seq >= 0)
+            .ok_or_else(|| EscrowError::InvalidRequest("cursor is not a seq".into()))?,
+    };
+    let limit = params.limit.unwrap_or(100).clamp(1, 1000);
+    let rows: Vec<TermsRow> = sqlx::query_as(
+        "SELECT p.seq, p.uri, p.project, p.maintainer, p.currency, p.fee_bps, p.preview_ends_at,
+                p.stage, p.released_at, p.verification_ends_at, p.settlement,
+                coalesce(p.terms_fixed_at, p.synced_at) AS terms_fixed_at, p.updated_at,
+                (SELECT count(*) FROM escrow.dispute d
+                 WHERE d.proposal = p.uri AND d.state = 'open') AS open_disputes
+         FROM escrow.proposal p
+         WHERE p.seq > $1 AND p.project IS NOT NULL AND p.maintainer IS NOT NULL
+         ORDER BY p.seq LIMIT $2",
+    )
+    .bind(after)
+    .bind(limit)
+    .fetch_all(&escrow.pool)
+    .await?;
+    let cursor = rows.last().map(|row| row.seq.to_string());
+    let states = rows
+        .into_iter()
+        .map(|row| ProposalTerms {
+            seq: row.seq,
+            proposal: row.uri,
+            project: row.project,
+            payee: row.maintainer,
+            currency: row.currency,
+            fee_basis_points: i64::from(row.fee_bps),
+            preview_ends_at: row.preview_ends_at.map(datetime),
+            stage: row.stage,
+            verification_started_at: row.released_at.map(datetime),
+            verification_ends_at: row.verification_ends_at.map(datetime),
+            open_disputes: Some(row.open_disputes),
+            settlement: row.settlement,
+            terms_fixed_at: datetime(row.terms_fixed_at),
+            updated_at: datetime(row.updated_at),
+        })
+        .collect();
+    Ok(list_proposal_states::Output { cursor, states })
 }

@@ -12,6 +12,10 @@ pub enum EventKind {
         payment_id: String,
         /// Minor units received.
         amount: i64,
+        /// ISO 4217 code of `amount`, upper case. `None` when the event does not say: Stripe
+        /// always does, so only a hand-made event lacks it, and then the amount alone is
+        /// compared with what was asked for.
+        currency: Option<String>,
     },
     /// A payment attempt failed.
     PaymentFailed {
@@ -45,6 +49,15 @@ pub struct Event {
 #[error("malformed event: {0}")]
 pub struct MalformedEvent(pub &'static str);
 
+/// Stripe writes currencies in lower case (`"usd"`); the ledger names them in upper case.
+fn currency(value: &Value) -> Result<String, MalformedEvent> {
+    value
+        .as_str()
+        .filter(|code| code.len() == 3 && code.bytes().all(|b| b.is_ascii_alphabetic()))
+        .map(str::to_ascii_uppercase)
+        .ok_or(MalformedEvent("currency is not an ISO 4217 code"))
+}
+
 /// Parses an event body (already verified).
 pub fn parse(body: &Value) -> Result<Event, MalformedEvent> {
     let id = body
@@ -70,7 +83,12 @@ pub fn parse(body: &Value) -> Result<Event, MalformedEvent> {
             amount: object
                 .and_then(|o| o.get("amount_received").or_else(|| o.get("amount")))
                 .and_then(Value::as_i64)
+                .filter(|amount| *amount >= 0)
                 .ok_or(MalformedEvent("no amount"))?,
+            currency: object
+                .and_then(|o| o.get("currency"))
+                .map(currency)
+                .transpose()?,
         },
         "payment_intent.payment_failed" | "payment_intent.canceled" => EventKind::PaymentFailed {
             payment_id: object_id()?,
@@ -89,4 +107,65 @@ pub fn parse(body: &Value) -> Result<Event, MalformedEvent> {
         event_type: event_type.to_owned(),
         kind,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn succeeded(object: Value) -> Result<EventKind, MalformedEvent> {
+        parse(&json!({"id": "evt_1", "type": "payment_intent.succeeded",
+                      "data": {"object": object}}))
+        .map(|event| event.kind)
+    }
+
+    #[test]
+    fn a_payment_carries_its_received_amount_and_upper_case_currency() {
+        assert_eq!(
+            succeeded(
+                json!({"id": "pi_1", "amount": 1_000, "amount_received": 900,
+                             "currency": "eur"})
+            ),
+            Ok(EventKind::PaymentSucceeded {
+                payment_id: "pi_1".into(),
+                amount: 900,
+                currency: Some("EUR".into()),
+            })
+        );
+        assert_eq!(
+            succeeded(json!({"id": "pi_1", "amount": 1_000})),
+            Ok(EventKind::PaymentSucceeded {
+                payment_id: "pi_1".into(),
+                amount: 1_000,
+                currency: None,
+            })
+        );
+    }
+
+    #[test]
+    fn a_payment_with_a_bad_currency_or_amount_is_malformed() {
+        for currency in [
+            json!("us"),
+            json!("usdx"),
+            json!("u$d"),
+            json!(840),
+            json!(null),
+        ] {
+            assert_eq!(
+                succeeded(json!({"id": "pi_1", "amount": 1_000, "currency": currency})),
+                Err(MalformedEvent("currency is not an ISO 4217 code")),
+                "{currency}"
+            );
+        }
+        assert_eq!(
+            succeeded(json!({"id": "pi_1", "amount": -5, "currency": "usd"})),
+            Err(MalformedEvent("no amount"))
+        );
+        assert_eq!(
+            succeeded(json!({"id": "pi_1", "amount": "5", "currency": "usd"})),
+            Err(MalformedEvent("no amount"))
+        );
+    }
 }

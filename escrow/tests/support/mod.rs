@@ -116,6 +116,8 @@ impl Harness {
             cid: "bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm".into(),
             stage: Stage::Preview,
             currency: "USD".into(),
+            project: Some(format!("at://{MAINTAINER}/fund.greenlight.project/app")),
+            project_verified: true,
             maintainer: Some(MAINTAINER.into()),
             preview_ends_at: Some(self.now() + Duration::days(10)),
         });
@@ -267,4 +269,54 @@ fn uuid_like() -> String {
         std::process::id(),
         NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     )
+}
+
+impl Harness {
+    /// The provider takes `amount` of `currency` for the payment of pledge or donation
+    /// `reference`, whatever it asked for (a provider may: an amount changed at checkout,
+    /// another currency). The sandbox's books say so; returns the signed success event, not
+    /// yet delivered.
+    pub async fn provider_takes(
+        &self,
+        reference: &str,
+        amount: i64,
+        currency: &str,
+    ) -> greenlight_escrow::provider::sandbox::SignedEvent {
+        let payment = self.payment_id(reference).await;
+        sqlx::query(
+            "UPDATE sandbox.payment SET status = 'succeeded', amount = $2, currency = $3
+             WHERE id = $1",
+        )
+        .bind(&payment)
+        .bind(amount)
+        .bind(currency)
+        .execute(&self.pool)
+        .await
+        .unwrap();
+        self.sandbox()
+            .emit(
+                "payment_intent.succeeded",
+                serde_json::json!({
+                    "id": payment, "object": "payment_intent", "amount": amount,
+                    "amount_received": amount, "currency": currency.to_lowercase(),
+                    "status": "succeeded", "metadata": {"escrow_reference": reference},
+                }),
+            )
+            .await
+            .unwrap()
+    }
+
+    /// Delivers a signed webhook as the provider would.
+    pub async fn deliver(
+        &self,
+        signed: &greenlight_escrow::provider::sandbox::SignedEvent,
+    ) -> Result<webhook::Outcome, webhook::WebhookError> {
+        webhook::receive(
+            &self.escrow,
+            "sandbox",
+            Some(&signed.signature),
+            &signed.body,
+        )
+        .await
+    }
 }

@@ -1,0 +1,377 @@
+//! The one outbound HTTP fetcher for URLs taken from the network (project repositories and
+//! websites, anything a record names).
+//!
+//! Such a URL is chosen by a stranger, so a fetch of it must not become a way into our own
+//! network or a way to tie us up:
+//! - https only; plain http only to loopback, and only under the development setting
+//!   ([`Policy::allow_loopback_http`], from `GREENLIGHT_ALLOW_INSECURE_HTTP` in the services);
+//! - every address is checked before connecting: literal hosts before the request, names by
+//!   a resolver that hands the connector only public addresses (loopback too under the
+//!   development setting), so DNS rebinding gains nothing;
+//! - redirects are followed only to the same scheme, host and port, a few times;
+//! - the body is streamed and cut off past a size cap, the whole fetch has a time cap, and
+//!   each host gets a few fetches at a time.
+
+#![warn(missing_docs)]
+
+mod address;
+mod error;
+mod resolver;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use reqwest::header::{ACCEPT, CONTENT_TYPE, LOCATION};
+use reqwest::{StatusCode, Url};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+pub use address::{classify, is_allowed, AddressClass};
+pub use error::FetchError;
+
+use resolver::{GuardedResolver, NotResolved, Reach, Refused};
+
+/// What a [`Fetcher`] allows. Callers build it from their configuration; the library reads
+/// no environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    /// The development setting: loopback addresses may be reached, and plain http is allowed
+    /// to them (and only to them). Never on in production.
+    pub allow_loopback_http: bool,
+    /// Largest body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// Time cap for the whole fetch: connecting, every redirect and the body.
+    pub timeout: Duration,
+    /// Redirects followed (same origin only) before giving up.
+    pub max_redirects: usize,
+    /// Fetches to one host (scheme, host, port) at a time; more wait their turn.
+    pub per_host_concurrency: usize,
+    /// `User-Agent` sent.
+    pub user_agent: String,
+}
+
+impl Default for Policy {
+    fn default() -> Policy {
+        Policy {
+            allow_loopback_http: false,
+            max_body_bytes: 64 * 1024,
+            timeout: Duration::from_secs(10),
+            max_redirects: 3,
+            per_host_concurrency: 4,
+            user_agent: concat!("greenlight/", env!("CARGO_PKG_VERSION")).to_owned(),
+        }
+    }
+}
+
+/// A successful fetch.
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    /// The URL the body came from, after same-origin redirects.
+    pub url: String,
+    /// The `Content-Type` the server sent, if any.
+    pub content_type: Option<String>,
+    /// The body, at most [`Policy::max_body_bytes`].
+    pub body: Bytes,
+}
+
+impl Fetched {
+    /// The body as text (invalid UTF-8 replaced).
+    pub fn text(&self) -> std::borrow::Cow<'_, str> {
+        String::from_utf8_lossy(&self.body)
+    }
+}
+
+/// Scheme, host and port: what a redirect must keep.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Origin {
+    scheme: String,
+    host: String,
+    port: u16,
+}
+
+impl Origin {
+    fn of(url: &Url) -> Option<Origin> {
+        Some(Origin {
+            scheme: url.scheme().to_owned(),
+            host: url.host_str()?.to_ascii_lowercase(),
+            port: url.port_or_known_default()?,
+        })
+    }
+
+    fn key(&self) -> String {
+        format!("{}://{}:{}", self.scheme, self.host, self.port)
+    }
+}
+
+/// Per-host fetch slots.
+struct HostLimits {
+    per_host: usize,
+    slots: Mutex<HashMap<String, Arc<Semaphore>>>,
+}
+
+/// One fetch's slot at a host; dropping it frees the slot and forgets idle hosts.
+struct HostSlot<'a> {
+    limits: &'a HostLimits,
+    key: String,
+    semaphore: Arc<Semaphore>,
+    permit: Option<OwnedSemaphorePermit>,
+}
+
+impl HostLimits {
+    async fn acquire(&self, key: String) -> Result<HostSlot<'_>, FetchError> {
+        let semaphore = {
+            let mut slots = self.slots.lock().map_err(|_| FetchError::Setup)?;
+            slots
+                .entry(key.clone())
+                .or_insert_with(|| Arc::new(Semaphore::new(self.per_host.max(1))))
+                .clone()
+        };
+        let permit = semaphore
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| FetchError::Setup)?;
+        Ok(HostSlot {
+            limits: self,
+            key,
+            semaphore,
+            permit: Some(permit),
+        })
+    }
+}
+
+impl Drop for HostSlot<'_> {
+    fn drop(&mut self) {
+        drop(self.permit.take());
+        if let Ok(mut slots) = self.limits.slots.lock() {
+            // Two references left (the map's and ours) means nobody else holds or awaits a
+            // slot at this host, so the entry can go and the map stays small.
+            if Arc::strong_count(&self.semaphore) == 2 {
+                slots.remove(&self.key);
+            }
+        }
+    }
+}
+
+/// Fetches URLs taken from the network under a [`Policy`]. Cheap to share (`Arc`).
+pub struct Fetcher {
+    policy: Policy,
+    https: reqwest::Client,
+    /// Plain http to loopback; exists only under the development setting.
+    loopback_http: Option<reqwest::Client>,
+    hosts: HostLimits,
+}
+
+impl std::fmt::Debug for Fetcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fetcher")
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+fn client(policy: &Policy, reach: Reach, https_only: bool) -> Result<reqwest::Client, FetchError> {
+    reqwest::Client::builder()
+        .user_agent(policy.user_agent.clone())
+        // Redirects are followed by hand, after checking where they go.
+        .redirect(reqwest::redirect::Policy::none())
+        // A proxy would connect on our behalf to addresses the resolver never saw.
+        .no_proxy()
+        .dns_resolver(Arc::new(GuardedResolver { reach }))
+        .https_only(https_only)
+        .timeout(policy.timeout)
+        .connect_timeout(policy.timeout)
+        .pool_max_idle_per_host(2)
+        .build()
+        .map_err(|error| {
+            tracing::error!(%error, "cannot build the HTTP client");
+            FetchError::Setup
+        })
+}
+
+impl Fetcher {
+    /// A fetcher enforcing `policy`.
+    pub fn new(policy: Policy) -> Result<Fetcher, FetchError> {
+        let (https_reach, loopback_http) = if policy.allow_loopback_http {
+            (
+                Reach::PublicAndLoopback,
+                Some(client(&policy, Reach::LoopbackOnly, false)?),
+            )
+        } else {
+            (Reach::Public, None)
+        };
+        Ok(Fetcher {
+            https: client(&policy, https_reach, true)?,
+            loopback_http,
+            hosts: HostLimits {
+                per_host: policy.per_host_concurrency,
+                slots: Mutex::new(HashMap::new()),
+            },
+            policy,
+        })
+    }
+
+    /// The policy this fetcher enforces.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// GETs `url` and returns its body, or why not. Only a 2xx answer is a body; any other
+    /// status is [`FetchError::Status`].
+    pub async fn get(&self, url: &str) -> Result<Fetched, FetchError> {
+        let url = Url::parse(url).map_err(|_| FetchError::InvalidUrl)?;
+        match tokio::time::timeout(self.policy.timeout, self.get_url(url)).await {
+            Ok(result) => result,
+            Err(_) => Err(FetchError::Timeout),
+        }
+    }
+
+    /// Picks the client for `url` after checking its scheme and, for an IP-literal host,
+    /// the address (the connector does not consult the resolver for literals).
+    fn client_for(&self, url: &Url) -> Result<&reqwest::Client, FetchError> {
+        if !matches!(url.scheme(), "https" | "http") {
+            return Err(FetchError::NotHttps);
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(FetchError::InvalidUrl);
+        }
+        let literal = match url.host() {
+            None => return Err(FetchError::InvalidUrl),
+            Some(url::Host::Domain(_)) => None,
+            Some(url::Host::Ipv4(ip)) => Some(std::net::IpAddr::V4(ip)),
+            Some(url::Host::Ipv6(ip)) => Some(std::net::IpAddr::V6(ip)),
+        };
+        let (client, reach) = match (url.scheme(), &self.loopback_http) {
+            ("https", _) => (
+                &self.https,
+                if self.policy.allow_loopback_http {
+                    Reach::PublicAndLoopback
+                } else {
+                    Reach::Public
+                },
+            ),
+            ("http", Some(http)) => {
+                // Plain http is for talking to one's own machine while developing: any
+                // other address over http is refused as not-https, not as forbidden.
+                if literal.is_some_and(|ip| classify(ip) != AddressClass::Loopback) {
+                    return Err(FetchError::NotHttps);
+                }
+                (http, Reach::LoopbackOnly)
+            }
+            _ => return Err(FetchError::NotHttps),
+        };
+        if let Some(ip) = literal {
+            if !reach.permits(ip) {
+                return Err(FetchError::ForbiddenAddress);
+            }
+        }
+        Ok(client)
+    }
+
+    async fn get_url(&self, mut url: Url) -> Result<Fetched, FetchError> {
+        let client = self.client_for(&url)?;
+        let origin = Origin::of(&url).ok_or(FetchError::InvalidUrl)?;
+        let _slot = self.hosts.acquire(origin.key()).await?;
+        let mut redirects = 0;
+        loop {
+            let response = client
+                .get(url.clone())
+                .header(ACCEPT, "text/plain, text/*;q=0.9, */*;q=0.5")
+                .send()
+                .await
+                .map_err(|error| transport_error(&url, &error))?;
+            let status = response.status();
+            if is_redirect(status) {
+                let next = response
+                    .headers()
+                    .get(LOCATION)
+                    .and_then(|value| value.to_str().ok())
+                    .and_then(|location| url.join(location).ok())
+                    .ok_or(FetchError::Status(status.as_u16()))?;
+                if Origin::of(&next).as_ref() != Some(&origin) {
+                    tracing::debug!(from = %url, to = %next, "cross-origin redirect refused");
+                    return Err(FetchError::CrossHostRedirect);
+                }
+                redirects += 1;
+                if redirects > self.policy.max_redirects {
+                    return Err(FetchError::TooManyRedirects);
+                }
+                url = next;
+                continue;
+            }
+            if !status.is_success() {
+                return Err(FetchError::Status(status.as_u16()));
+            }
+            let content_type = response
+                .headers()
+                .get(CONTENT_TYPE)
+                .and_then(|value| value.to_str().ok())
+                .map(str::to_owned);
+            let body = self.read_body(&url, response).await?;
+            return Ok(Fetched {
+                url: url.to_string(),
+                content_type,
+                body,
+            });
+        }
+    }
+
+    async fn read_body(
+        &self,
+        url: &Url,
+        mut response: reqwest::Response,
+    ) -> Result<Bytes, FetchError> {
+        let limit = self.policy.max_body_bytes;
+        let too_large = FetchError::TooLarge { limit };
+        if response
+            .content_length()
+            .is_some_and(|length| length > limit as u64)
+        {
+            return Err(too_large);
+        }
+        let mut body = BytesMut::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|error| transport_error(url, &error))?
+        {
+            if body.len() + chunk.len() > limit {
+                return Err(too_large);
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body.freeze())
+    }
+}
+
+fn is_redirect(status: StatusCode) -> bool {
+    matches!(
+        status,
+        StatusCode::MOVED_PERMANENTLY
+            | StatusCode::FOUND
+            | StatusCode::SEE_OTHER
+            | StatusCode::TEMPORARY_REDIRECT
+            | StatusCode::PERMANENT_REDIRECT
+    )
+}
+
+/// Maps a transport failure to what a person may be told, logging the details.
+fn transport_error(url: &Url, error: &reqwest::Error) -> FetchError {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(cause) = source {
+        if cause.is::<Refused>() {
+            return FetchError::ForbiddenAddress;
+        }
+        if cause.is::<NotResolved>() {
+            return FetchError::Unreachable;
+        }
+        source = cause.source();
+    }
+    tracing::debug!(%url, error = %error, "fetch failed");
+    if error.is_timeout() {
+        FetchError::Timeout
+    } else {
+        FetchError::Unreachable
+    }
+}
