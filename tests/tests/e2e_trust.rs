@@ -319,8 +319,43 @@ async fn only_a_project_that_proves_its_repository_takes_money() {
         .unwrap();
     assert_eq!(view["subject"]["verified"], false);
 
-    // The maintainer publishes the proof: money is taken.
+    // Someone asked for a feature of the bare repository, with an estimate, before any
+    // project proved it.
+    let repository = world.forge.repository_url(maintainer.handle(), "linux");
+    let bare = records::create(
+        &author,
+        &records::proposal_record(
+            ProposalTarget::Repository(repository),
+            "Faster boot",
+            "",
+            vec![],
+        ),
+        None,
+    )
+    .await
+    .expect("bare-repository proposal")
+    .strong_ref();
+    records::create(&author, &records::estimate_record(bare.clone(), 20_00, "USD"), None)
+        .await
+        .expect("estimate");
+    world
+        .totals_until(&bare.uri, "the estimate", |t| int(t, "estimateTotal") == 20_00)
+        .await;
+
+    // The maintainer publishes the proof: money is taken, and the bare-repository proposal
+    // attaches to the project with its estimate.
     world.prove(&maintainer, &project).await;
+    let deadline = tokio::time::Instant::now() + SETTLE;
+    loop {
+        let view = world.appview.get_proposal(&bare.uri).await.unwrap().unwrap();
+        if view["subject"]["uri"] == project.uri.as_str() {
+            assert_eq!(view["subject"]["verified"], true);
+            assert_eq!(int(&view["totals"], "estimateTotal"), 20_00);
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never attached: {view}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     pledge(&world, &backers[0], &proposal, 30_00, "USD").await;
     world
         .totals_until(&proposal.uri, "the pledge held", |t| {

@@ -6,7 +6,9 @@ use axum::response::Response;
 use serde_json::Value;
 
 use super::layout::{money_rules, page as frame, person_link, proposal_card};
-use crate::display::{int, money, text};
+use greenlight_lexicon::fund::greenlight::defs::ProjectProof;
+
+use crate::display::{int, moment, money, text};
 use crate::embed::{self, page_path, Kind};
 use crate::html::{query_value, Markup};
 use crate::{oembed, xrpc, AppView};
@@ -68,7 +70,22 @@ pub async fn page(
             person_link(&mut m, maintainer);
         }
     }
-    m.raw("</p></header><div class=\"prose\">")
+    m.raw("</p>");
+    if let Some(invited) = project
+        .get("invitedMaintainers")
+        .and_then(Value::as_array)
+        .filter(|list| !list.is_empty())
+    {
+        m.raw("<p class=\"byline\">Invited, not yet accepted (their status posts do not count): ");
+        for (i, person) in invited.iter().enumerate() {
+            if i > 0 {
+                m.raw(", ");
+            }
+            person_link(&mut m, person);
+        }
+        m.raw("</p>");
+    }
+    m.raw("</header><div class=\"prose\">")
         .text(text(&project, "/description"))
         .raw("</div><dl class=\"facts\"><div><dt>Repository</dt><dd>");
     let repository = text(&project, "/repository");
@@ -82,6 +99,8 @@ pub async fn page(
     m.raw("<div><dt>Currency</dt><dd>")
         .text(currency)
         .raw("</dd></div></dl>");
+
+    proof_section(&mut m, project.get("proof"));
 
     m.raw("<section class=\"funding\" aria-labelledby=\"funding\"><h2 id=\"funding\" class=\"sr-only\">Funding</h2><dl class=\"stats\"><div><dt>Pledged</dt><dd>")
         .text(&money(
@@ -128,4 +147,42 @@ pub async fn page(
         .text(&format!("[![Greenlight]({public_url}{path}/badge.svg)]({page_url})"))
         .raw("</textarea></section>");
     super::respond(&headers, StatusCode::OK, frame(name, &head, &m))
+}
+
+/// Whether the project proves its repository or website, with every address checked so anyone
+/// can open it and see the file, and what a maintainer has to publish.
+fn proof_section(m: &mut Markup, proof: Option<&Value>) {
+    let proof: Option<ProjectProof> = proof.and_then(|p| serde_json::from_value(p.clone()).ok());
+    m.raw("<section aria-labelledby=\"proof\"><h2 id=\"proof\">Proof of control</h2>");
+    let Some(proof) = proof else {
+        m.raw("<p>Not checked yet.</p></section>");
+        return;
+    };
+    if proof.verified {
+        m.raw("<p><strong>Proven.</strong> The project's repository or website publishes a file naming this project, so it can take pledges and donations.");
+    } else {
+        m.raw("<p><strong>Not proven.</strong> This project takes no pledges or donations until its repository or website publishes a file naming it.");
+    }
+    m.raw(" To prove it, add a file named <code>.greenlight</code> at the root of the repository's default branch (or <code>/.well-known/greenlight</code> on the website) containing:</p><pre>")
+        .text(&proof.expected)
+        .raw("</pre>");
+    if !proof.checks.is_empty() {
+        m.raw("<table class=\"checks\"><caption>Latest checks (Greenlight re-checks every few hours)</caption><thead><tr><th scope=\"col\">Place</th><th scope=\"col\">Address fetched</th><th scope=\"col\">Result</th><th scope=\"col\">Checked</th></tr></thead><tbody>");
+        for check in &proof.checks {
+            m.raw("<tr><td>")
+                .text(&check.place)
+                .raw("</td><td>")
+                .external_link(&check.proof_url, &check.proof_url)
+                .raw("</td><td>")
+                .text(&check.result);
+            if let Some(detail) = &check.detail {
+                m.raw(": ").text(detail);
+            }
+            m.raw("</td><td>")
+                .text(&moment(&check.checked_at))
+                .raw("</td></tr>");
+        }
+        m.raw("</tbody></table>");
+    }
+    m.raw("</section>");
 }

@@ -303,6 +303,15 @@ fn before_you_back(m: &mut Markup, app: &AppView, loaded: &Loaded) {
             m.raw(". Only they can post progress on this proposal. Releases land in ");
             let repository = text(project, "/repository");
             m.external_link(repository, repository).raw(".");
+            let proven = project.pointer("/proof/verified").and_then(Value::as_bool) == Some(true);
+            if proven {
+                m.raw(" The repository (or website) publishes a file naming this project: ");
+            } else {
+                m.raw(" <strong>The project has not proven that it controls its repository or website, so it cannot take money yet</strong>: ");
+            }
+            m.raw("<a href=\"")
+                .text(&page_path(Kind::Project, text(project, "/uri")))
+                .raw("#proof\">see the proof</a>.");
         }
         None => {
             m.raw("This proposal is about a repository whose maintainer is not on Greenlight yet, so nobody has taken it on. Money can only be pledged once a maintainer starts a preview.");
