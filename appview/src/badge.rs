@@ -1,15 +1,9 @@
 //! Shields-style SVG badges for READMEs: `greenlight | funded $1,240 / $5,000`, coloured by
 //! stage. Self-contained (no fonts, images or scripts from anywhere), a few hundred bytes.
 
-use axum::extract::{Path, State};
-use axum::http::HeaderMap;
-use axum::response::Response;
-
 use crate::display::{money, stage_colour};
-use crate::embed::{self, Kind, Summary};
+use crate::embed::{Embed, Kind, Summary};
 use crate::html::Markup;
-use crate::pages;
-use crate::AppView;
 
 const LABEL: &str = "greenlight";
 const LABEL_COLOUR: &str = "#374151";
@@ -107,57 +101,24 @@ pub fn svg(label: &str, message: &str, colour: &'static str) -> String {
     m.into_string()
 }
 
-/// `GET /proposal/{did}/{rkey}/badge.svg`.
-pub async fn proposal_badge(
-    State(app): State<AppView>,
-    Path((did, rkey)): Path<(String, String)>,
-    headers: HeaderMap,
-) -> Response {
-    serve(&app, Kind::Proposal, &did, &rkey, &headers).await
-}
+/// The badge, as an [`Embed`]: `…/badge.svg`.
+pub struct Badge;
 
-/// `GET /project/{did}/{rkey}/badge.svg`.
-pub async fn project_badge(
-    State(app): State<AppView>,
-    Path((did, rkey)): Path<(String, String)>,
-    headers: HeaderMap,
-) -> Response {
-    serve(&app, Kind::Project, &did, &rkey, &headers).await
-}
+impl Embed for Badge {
+    const CONTENT_TYPE: &'static str = "image/svg+xml; charset=utf-8";
+    const NAME: &'static str = "badge";
 
-async fn serve(app: &AppView, kind: Kind, did: &str, rkey: &str, headers: &HeaderMap) -> Response {
-    const SVG: &str = "image/svg+xml; charset=utf-8";
-    let cache = format!("public, max-age={}", app.config().embed_max_age);
-    let loaded = match embed::record_uri(kind, did, rkey) {
-        Some(uri) => embed::load_view(app, kind, &uri).await,
-        None => Ok(None),
-    };
-    let (status, body) = match loaded {
-        Ok(Some(view)) => (
-            axum::http::StatusCode::OK,
-            render(&embed::summarize(kind, &view)),
-        ),
-        // A README keeps showing a badge; say what is wrong in it.
-        Ok(None) => (
-            axum::http::StatusCode::NOT_FOUND,
-            svg(LABEL, "not found", "#4b5563"),
-        ),
-        Err(error) => {
-            tracing::warn!(%error, "cannot load a badge");
-            (
-                axum::http::StatusCode::SERVICE_UNAVAILABLE,
-                svg(LABEL, "unavailable", "#4b5563"),
-            )
-        }
-    };
-    let cache = if status.is_success() {
-        cache
-    } else {
-        "no-store".to_owned()
-    };
-    let mut response = crate::conditional::respond_with_status(headers, status, SVG, &cache, body);
-    pages::no_scripts(&mut response, true);
-    response
+    fn render(summary: &Summary, _public_url: &str) -> String {
+        render(summary)
+    }
+
+    fn not_found() -> String {
+        svg(LABEL, "not found", "#4b5563")
+    }
+
+    fn unavailable() -> String {
+        svg(LABEL, "unavailable", "#4b5563")
+    }
 }
 
 #[cfg(test)]

@@ -93,22 +93,6 @@ impl fmt::Display for BenchReport {
     }
 }
 
-/// `url` with its database name replaced by `name`.
-pub fn database_url_with_name(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (url, None),
-    };
-    let prefix = match base.rfind('/') {
-        Some(i) if i > base.find("://").map_or(0, |j| j + 2) => &base[..i],
-        _ => base,
-    };
-    match query {
-        Some(q) => format!("{prefix}/{name}?{q}"),
-        None => format!("{prefix}/{name}"),
-    }
-}
-
 /// Runs the whole benchmark.
 pub async fn run(database_url: &str, args: &BenchArgs) -> anyhow::Result<BenchReport> {
     anyhow::ensure!(
@@ -117,7 +101,7 @@ pub async fn run(database_url: &str, args: &BenchArgs) -> anyhow::Result<BenchRe
             .all(|b| b.is_ascii_alphanumeric() || b == b'_'),
         "database name must be alphanumeric"
     );
-    let url = database_url_with_name(database_url, &args.database);
+    let url = greenlight_store::server::database_url(database_url, &args.database);
     let seeded = if args.reuse {
         format!(
             "reusing the database {} seeded by an earlier run",
@@ -383,21 +367,4 @@ async fn drive(name: &str, urls: Vec<String>, args: &BenchArgs) -> anyhow::Resul
         p99: at(0.99),
         errors,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::database_url_with_name;
-
-    #[test]
-    fn replaces_the_database_name() {
-        assert_eq!(
-            database_url_with_name("postgres://u:p@localhost:5432/main?sslmode=disable", "b"),
-            "postgres://u:p@localhost:5432/b?sslmode=disable"
-        );
-        assert_eq!(
-            database_url_with_name("postgres://localhost:5432", "b"),
-            "postgres://localhost:5432/b"
-        );
-    }
 }

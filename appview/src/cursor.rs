@@ -4,10 +4,14 @@
 //! while a client pages never shift what it has not seen yet (no duplicates, no skips of
 //! items that existed). The cursor is `base64url("<sort>.<key>.<uri>")`: opaque to clients,
 //! and anything that does not decode to the listing's own sort is `InvalidRequest`.
+//!
+//! [`Keyset`] is the one implementation of such a listing's page for every list method: the
+//! condition after the cursor, the order, one row more than the limit, and the next cursor.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use greenlight_xrpc::XrpcError;
+use sqlx::{Postgres, QueryBuilder};
 
 /// Where a page stops: the last item's sort key and URI.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,6 +73,121 @@ pub fn moment(key: i64) -> Result<chrono::DateTime<chrono::Utc>, XrpcError> {
         .ok_or_else(|| XrpcError::InvalidRequest("malformed cursor".into()))
 }
 
+/// What a listing's sort key is, and so how a cursor's key is bound and a row's key read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Key {
+    /// An integer (an amount).
+    Integer,
+    /// A `timestamptz`, carried as microseconds.
+    Time,
+    /// A `real` (a search rank), carried as its bits so it compares exactly.
+    Rank,
+}
+
+/// A keyset-paginated listing, largest key first, ties broken by URI (largest first).
+#[derive(Debug, Clone, Copy)]
+pub struct Keyset {
+    /// The listing's name in its cursors (a sort order of one method, or the method).
+    pub name: &'static str,
+    /// What the sort key is.
+    pub key: Key,
+    /// The SQL expression of the sort key.
+    pub key_sql: &'static str,
+    /// The SQL expression of the item's URI.
+    pub uri_sql: &'static str,
+}
+
+/// Where a page of a [`Keyset`] listing continues: strictly after this sort key and URI.
+#[derive(Debug, Clone, PartialEq)]
+pub struct After {
+    key: Bound,
+    uri: String,
+}
+
+/// A cursor's key as the listing's SQL compares it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Bound {
+    Integer(i64),
+    Time(chrono::DateTime<chrono::Utc>),
+    Rank(f32),
+}
+
+impl Keyset {
+    /// Decodes a cursor of this listing (`None` for the first page); a key this listing
+    /// cannot hold is as malformed as a cursor that does not decode.
+    pub fn decode(&self, cursor: Option<&str>) -> Result<Option<After>, XrpcError> {
+        let Some(cursor) = cursor else {
+            return Ok(None);
+        };
+        let Cursor { key, uri } = decode(self.name, cursor)?;
+        let key = match self.key {
+            Key::Integer => Bound::Integer(key),
+            Key::Time => Bound::Time(moment(key)?),
+            Key::Rank => Bound::Rank(rank(key)?),
+        };
+        Ok(Some(After { key, uri }))
+    }
+
+    /// Appends the condition that continues strictly after `after` (when given), the order,
+    /// and a limit of one row more than `limit`, which tells [`Keyset::page`] whether more
+    /// follow.
+    pub fn push_page(
+        &self,
+        sql: &mut QueryBuilder<'_, Postgres>,
+        after: Option<After>,
+        limit: i64,
+    ) {
+        let (key_sql, uri_sql) = (self.key_sql, self.uri_sql);
+        if let Some(After { key, uri }) = after {
+            sql.push(format_args!(" AND ({key_sql}, {uri_sql}) < ("));
+            match key {
+                Bound::Integer(key) => sql.push_bind(key),
+                Bound::Time(at) => sql.push_bind(at),
+                Bound::Rank(rank) => sql.push_bind(rank).push("::real"),
+            };
+            sql.push(", ").push_bind(uri).push(")");
+        }
+        sql.push(format_args!(
+            " ORDER BY {key_sql} DESC, {uri_sql} DESC LIMIT "
+        ))
+        .push_bind(limit + 1);
+    }
+
+    /// Keeps the first `limit` of `rows` (fetched as [`Keyset::push_page`] asks), with the
+    /// cursor after the last of them when more rows follow. `position` gives a row's sort key
+    /// (as a cursor carries it) and URI.
+    pub fn page<T>(
+        &self,
+        mut rows: Vec<T>,
+        limit: i64,
+        position: impl Fn(&T) -> (i64, &str),
+    ) -> (Vec<T>, Option<String>) {
+        let more = rows.len() as i64 > limit;
+        rows.truncate(usize::try_from(limit).unwrap_or(0));
+        let next = if more {
+            rows.last().and_then(|row| {
+                let (key, uri) = position(row);
+                encode(self.name, key, uri)
+            })
+        } else {
+            None
+        };
+        (rows, next)
+    }
+}
+
+/// The search rank a cursor's key carries: the bits of the `f32` Postgres computed.
+fn rank(key: i64) -> Result<f32, XrpcError> {
+    let malformed = || XrpcError::InvalidRequest("malformed cursor".into());
+    let rank = f32::from_bits(u32::try_from(key).map_err(|_| malformed())?);
+    rank.is_finite().then_some(rank).ok_or_else(malformed)
+}
+
+/// A search rank as a cursor's key.
+pub fn rank_key(rank: f32) -> i64 {
+    i64::from(rank.to_bits())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,6 +227,64 @@ mod tests {
         assert!(moment(-62_135_596_800_000_001).is_err());
         assert!(moment(i64::MIN).is_err());
         assert!(moment(i64::MAX).is_err());
+    }
+
+    #[test]
+    fn a_keyset_page_stops_at_the_limit_and_continues_after_its_last_row() {
+        let top = Keyset {
+            name: "top",
+            key: Key::Integer,
+            key_sql: "s.total",
+            uri_sql: "s.uri",
+        };
+        let rows: Vec<(i64, String)> = (1..=3)
+            .rev()
+            .map(|k| (k, format!("at://did:plc:a/x/{k}")))
+            .collect();
+        fn position((key, uri): &(i64, String)) -> (i64, &str) {
+            (*key, uri)
+        }
+        let (page, next) = top.page(rows.clone(), 2, position);
+        assert_eq!(page.len(), 2);
+        let after = top.decode(next.as_deref()).unwrap();
+        let mut sql = QueryBuilder::<Postgres>::new("SELECT s.uri FROM s WHERE true");
+        top.push_page(&mut sql, after, 2);
+        assert_eq!(
+            sql.sql(),
+            "SELECT s.uri FROM s WHERE true AND (s.total, s.uri) < ($1, $2) \
+             ORDER BY s.total DESC, s.uri DESC LIMIT $3"
+        );
+        assert_eq!(
+            top.page(rows, 3, position).1,
+            None,
+            "the last page has no cursor"
+        );
+    }
+
+    #[test]
+    fn keys_a_listing_cannot_hold_are_malformed_cursors() {
+        let uri = "at://did:plc:a/x/y";
+        let time = Keyset {
+            name: "new",
+            key: Key::Time,
+            key_sql: "s.created_at",
+            uri_sql: "s.uri",
+        };
+        assert!(time
+            .decode(encode("new", i64::MAX, uri).as_deref())
+            .is_err());
+        let search = Keyset {
+            name: "search",
+            key: Key::Rank,
+            key_sql: "rank",
+            uri_sql: "s.uri",
+        };
+        for key in [-1, i64::from(u32::MAX) + 1, i64::from(f32::NAN.to_bits())] {
+            let cursor = encode("search", key, uri);
+            assert!(search.decode(cursor.as_deref()).is_err(), "{key}");
+        }
+        let cursor = encode("search", rank_key(0.5), uri);
+        assert!(search.decode(cursor.as_deref()).unwrap().is_some());
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use greenlight_funding::{AmountStyle, Currency};
-use serde_json::Value;
+use greenlight_lexicon::fund::greenlight::defs::ActorRef;
 
 /// How badges and pages write numbers: grouped thousands, no `.00` on whole amounts.
 const FOR_PEOPLE: AmountStyle = AmountStyle {
@@ -87,21 +87,11 @@ pub fn percent(basis_points: u32) -> String {
     }
 }
 
-/// A string at a JSON pointer of a view, or `""`.
-pub fn text<'a>(view: &'a Value, pointer: &str) -> &'a str {
-    view.pointer(pointer).and_then(Value::as_str).unwrap_or("")
-}
-
-/// An integer at a JSON pointer of a view, or 0.
-pub fn int(view: &Value, pointer: &str) -> i64 {
-    view.pointer(pointer).and_then(Value::as_i64).unwrap_or(0)
-}
-
 /// How a person is named: `@handle` when verified, else their DID.
-pub fn actor_name(actor: &Value) -> String {
-    match actor.get("handle").and_then(Value::as_str) {
+pub fn actor_name(actor: &ActorRef) -> String {
+    match &actor.handle {
         Some(handle) => format!("@{handle}"),
-        None => text(actor, "/did").to_owned(),
+        None => actor.did.clone(),
     }
 }
 

@@ -4,8 +4,42 @@
 use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
+use greenlight_aggregates::StoredStageEvent;
+use greenlight_lexicon::fund::greenlight::defs::{PreviewInfo, ReleaseInfo};
+use greenlight_lexicon::fund::greenlight::dispute::Dispute;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
+use sqlx::types::Json;
 use sqlx::PgPool;
+
+/// A hydrated row of an indexed record.
+pub trait RecordRow {
+    /// The record's AT-URI.
+    fn uri(&self) -> &str;
+    /// The record as indexed.
+    fn body(&self) -> &Value;
+}
+
+/// `rows` by URI, each with its record decoded (see [`record`]; a row whose record does not
+/// decode is left out).
+pub fn with_records<R: RecordRow, T: DeserializeOwned>(rows: &[R]) -> HashMap<&str, (&R, T)> {
+    rows.iter()
+        .filter_map(|row| Some((row.uri(), (row, record(row.uri(), row.body())?))))
+        .collect()
+}
+
+/// A record body as its generated lexicon type. Every stored body was validated against its
+/// lexicon when it was indexed, so one that does not decode is a bug: it is logged, and the
+/// caller leaves the record out.
+pub fn record<T: DeserializeOwned>(uri: &str, body: &Value) -> Option<T> {
+    match T::deserialize(body) {
+        Ok(record) => Some(record),
+        Err(error) => {
+            tracing::error!(%uri, %error, "an indexed record does not decode into its lexicon type");
+            None
+        }
+    }
+}
 
 /// Money escrow reports for a proposal or project.
 #[derive(Debug, Clone, Default, PartialEq, Eq, sqlx::FromRow)]
@@ -53,7 +87,7 @@ pub struct ProposalRow {
     pub did: String,
     /// Record CID.
     pub cid: String,
-    /// The record as indexed.
+    /// The record as indexed (see [`record`]).
     pub body: Value,
     /// The project it is about.
     pub project_uri: Option<String>,
@@ -64,11 +98,11 @@ pub struct ProposalRow {
     /// Current stage.
     pub stage: String,
     /// Stage history (`stageEvent`s without handles).
-    pub history: Value,
+    pub history: Json<Vec<StoredStageEvent>>,
     /// Latest preview.
-    pub preview: Option<Value>,
+    pub preview: Option<Json<PreviewInfo>>,
     /// The release.
-    pub release: Option<Value>,
+    pub release: Option<Json<ReleaseInfo>>,
     /// Why it was declined.
     pub decline_reason: Option<String>,
     /// Escrow's terms and clock for it, from escrow's proposal-states feed.
@@ -87,6 +121,16 @@ pub struct ProposalRow {
     pub totals: TotalsRow,
 }
 
+impl RecordRow for ProposalRow {
+    fn uri(&self) -> &str {
+        &self.uri
+    }
+
+    fn body(&self) -> &Value {
+        &self.body
+    }
+}
+
 /// A project and what its view shows besides totals.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ProjectRow {
@@ -96,7 +140,7 @@ pub struct ProjectRow {
     pub did: String,
     /// Record CID.
     pub cid: String,
-    /// The record as indexed.
+    /// The record as indexed (see [`record`]).
     pub body: Value,
     /// Visible proposals.
     pub proposal_count: i64,
@@ -109,6 +153,16 @@ pub struct ProjectRow {
     /// Totals over its proposals.
     #[sqlx(flatten)]
     pub totals: TotalsRow,
+}
+
+impl RecordRow for ProjectRow {
+    fn uri(&self) -> &str {
+        &self.uri
+    }
+
+    fn body(&self) -> &Value {
+        &self.body
+    }
 }
 
 const PROPOSAL_TOTALS: &str = "
@@ -264,14 +318,14 @@ pub fn is_handle(s: &str) -> bool {
 }
 
 /// A dispute record filed against a proposal.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct DisputeRow {
     /// AT-URI of the dispute record.
     pub uri: String,
     /// Who filed it.
     pub did: String,
-    /// The record as indexed (`reason`, `evidence`).
-    pub body: Value,
+    /// The record.
+    pub record: Dispute,
     /// Record `createdAt`.
     pub created_at: DateTime<Utc>,
 }
@@ -282,7 +336,7 @@ pub async fn disputes(
     proposal: &str,
     limit: i64,
 ) -> Result<Vec<DisputeRow>, sqlx::Error> {
-    sqlx::query_as(
+    let rows: Vec<(String, String, Value, DateTime<Utc>)> = sqlx::query_as(
         "SELECT uri, did, body, created_at FROM appview.record
          WHERE collection = 'fund.greenlight.dispute' AND NOT hidden AND subject_uri = $1
          ORDER BY created_at, uri LIMIT $2",
@@ -290,7 +344,67 @@ pub async fn disputes(
     .bind(proposal)
     .bind(limit)
     .fetch_all(pool)
-    .await
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(uri, did, body, created_at)| {
+            Some(DisputeRow {
+                record: record(&uri, &body)?,
+                uri,
+                did,
+                created_at,
+            })
+        })
+        .collect())
+}
+
+/// A current estimate (the latest of its author for the proposal) and how it counts.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct EstimateRow {
+    /// AT-URI of the estimate record.
+    pub uri: String,
+    /// Its author.
+    pub did: String,
+    /// Record CID.
+    pub cid: String,
+    /// The amount the record states.
+    pub amount: Option<i64>,
+    /// Its currency.
+    pub currency: Option<String>,
+    /// What counts of it.
+    pub counted: i64,
+    /// Whether the author's cap cut it.
+    pub capped: bool,
+    /// Whether it came after the preview began (shown, not counted).
+    pub frozen: bool,
+    /// Record `createdAt`.
+    pub created_at: DateTime<Utc>,
+    /// When we indexed it.
+    pub indexed_at: DateTime<Utc>,
+}
+
+/// A pledge record with the state escrow reports for its receipt.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PledgeRow {
+    /// AT-URI of the pledge record.
+    pub uri: String,
+    /// The backer.
+    pub did: String,
+    /// Record CID.
+    pub cid: String,
+    /// The amount the record states.
+    pub amount: Option<i64>,
+    /// Its currency.
+    pub currency: Option<String>,
+    /// Escrow's pledge id, as the record gives it.
+    pub receipt: Option<String>,
+    /// Record `createdAt`.
+    pub created_at: DateTime<Utc>,
+    /// When we indexed it.
+    pub indexed_at: DateTime<Utc>,
+    /// Escrow's state of the pledge, when the receipt is escrow's pledge by the same backer for
+    /// the same proposal.
+    pub escrow_state: Option<String>,
 }
 
 /// Escrow's terms and clock for a proposal, as escrow's proposal-states feed last reported

@@ -34,6 +34,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use greenlight_lexicon::Catalog;
 use greenlight_safe_fetch::Fetcher;
+use greenlight_xrpc::RateLimitConfig;
 use sqlx::PgPool;
 use tower_http::cors::{Any, CorsLayer};
 
@@ -128,22 +129,27 @@ impl AppView {
     }
 
     /// Serves [`AppView::router`] on `listener` until the task is dropped (tests, benchmarks;
-    /// the binary uses `greenlight_xrpc::serve`, which also stops on signals).
+    /// the binary uses `greenlight_xrpc::serve`, which also stops on signals). Connections
+    /// are served as the binary serves them: `greenlight_xrpc::listener` and peer addresses.
     pub async fn serve(self, listener: tokio::net::TcpListener) -> std::io::Result<()> {
-        use axum::serve::ListenerExt;
-        // Small responses go out at once rather than waiting on Nagle's algorithm.
-        let listener = listener.tap_io(|tcp| {
-            if let Err(error) = tcp.set_nodelay(true) {
-                tracing::debug!(%error, "cannot set TCP_NODELAY");
-            }
-        });
-        axum::serve(listener, self.router()).await
+        axum::serve(
+            greenlight_xrpc::listener(listener),
+            self.router()
+                .into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await
     }
 
     /// The HTTP routes: every query, `/.well-known/did.json`, `/metrics`, `/xrpc/_health`,
     /// the pages, badges, widgets and oEmbed of [`pages::routes`], CORS for browsers, and
-    /// XRPC errors for everything else.
+    /// XRPC errors for everything else; clients are rate-limited as the
+    /// `GREENLIGHT_RATE_LIMIT_*` environment says ([`RateLimitConfig::from_env`]).
     pub fn router(&self) -> Router {
+        self.router_with_rate_limit(RateLimitConfig::from_env_or_default())
+    }
+
+    /// [`AppView::router`] with the given per-client rate limits.
+    pub fn router_with_rate_limit(&self, rate_limit: RateLimitConfig) -> Router {
         let xrpc = Router::new()
             .route(
                 "/xrpc/fund.greenlight.getProposal",
@@ -195,7 +201,9 @@ impl AppView {
             .allow_headers(Any)
             .expose_headers([header::ETAG])
             .max_age(std::time::Duration::from_secs(86_400));
-        greenlight_xrpc::with_conventions(xrpc, env!("CARGO_PKG_VERSION"))
+        let routes = greenlight_xrpc::with_conventions(xrpc, env!("CARGO_PKG_VERSION"));
+        // Inside the metrics and CORS layers: refusals are counted, and a browser can read them.
+        greenlight_xrpc::with_rate_limit(routes, rate_limit)
             .layer(axum::middleware::from_fn_with_state(
                 self.metrics().clone(),
                 metrics::track,

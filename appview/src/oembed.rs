@@ -82,15 +82,14 @@ pub async fn serve(
     let Some((kind, uri)) = parse_page_url(public_url, &url) else {
         return error(StatusCode::NOT_FOUND, "not a Greenlight page");
     };
-    let view = match embed::load_view(&app, kind, &uri).await {
-        Ok(Some(view)) => view,
+    let summary = match embed::load_summary(&app, kind, &uri).await {
+        Ok(Some(summary)) => summary,
         Ok(None) => return error(StatusCode::NOT_FOUND, "not found"),
         Err(error_) => {
             tracing::warn!(error = %error_, "cannot load an oEmbed subject");
             return error(StatusCode::SERVICE_UNAVAILABLE, "unavailable");
         }
     };
-    let summary = embed::summarize(kind, &view);
     // The spec: the answer must not exceed the consumer's maximums, however small.
     let width = max_width.map_or(widget::SIZE.0, |m| m.clamp(1, widget::SIZE.0));
     let height = max_height.map_or(widget::SIZE.1, |m| m.clamp(1, widget::SIZE.1));

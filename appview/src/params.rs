@@ -1,8 +1,18 @@
-//! Query parameters: decoded from the query string by the method's parameter kinds, then
-//! checked against the method's lexicon. Unknown parameters are ignored, as XRPC allows.
+//! Query parameters as the generated lexicon types (each query's `Params`).
+//!
+//! From a query string ([`from_query`]) they are decoded by the method's parameter kinds
+//! (unknown parameters are ignored, as XRPC allows); built in code (pages, embeds) they are
+//! plain structs. Either way the method checks them against its lexicon ([`check`]) before it
+//! answers, so a page gets the same `InvalidRequest` a client would.
 
+use greenlight_lexicon::fund::greenlight::{
+    get_actor, get_funding_totals, get_project, get_proposal, list_estimates, list_pledges,
+    list_projects, list_proposals, search_proposals,
+};
 use greenlight_lexicon::Catalog;
 use greenlight_xrpc::XrpcError;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use serde_json::{Map, Value};
 
 /// Longest query string we read; anything longer is not a request a client would make.
@@ -19,94 +29,118 @@ pub enum Kind {
     StrArray,
 }
 
-/// A method's decoded, lexicon-valid parameters.
-#[derive(Debug, Clone, Default)]
-pub struct Params(Map<String, Value>);
+/// A query's generated `Params` type: the method it belongs to and how a query string writes
+/// each parameter.
+pub trait QueryParams: Serialize + DeserializeOwned {
+    /// The method's NSID, whose lexicon the parameters are checked against.
+    const NSID: &'static str;
+    /// Every parameter the method reads, with how it is written.
+    const KINDS: &'static [(&'static str, Kind)];
+}
 
-impl Params {
-    /// Decodes `query` by `spec` and validates the result against `nsid`'s parameters.
-    pub fn parse(
-        catalog: &Catalog,
-        nsid: &str,
-        query: Option<&str>,
-        spec: &[(&str, Kind)],
-    ) -> Result<Params, XrpcError> {
-        let query = query.unwrap_or("");
-        if query.len() > MAX_QUERY {
-            return Err(XrpcError::InvalidRequest("query string is too long".into()));
+/// Implements [`QueryParams`] for each method's generated `Params`: `method { "name": Kind }`.
+macro_rules! query_params {
+    ($($method:ident { $($name:literal: $kind:ident),* $(,)? })*) => {$(
+        impl QueryParams for $method::Params {
+            const NSID: &'static str = $method::NSID;
+            const KINDS: &'static [(&'static str, Kind)] = &[$(($name, Kind::$kind)),*];
         }
-        let mut map = Map::new();
-        for (name, raw) in form_urlencoded::parse(query.as_bytes()) {
-            let Some(&(_, kind)) = spec.iter().find(|(n, _)| *n == name) else {
-                continue;
-            };
-            if raw.contains('\0') {
+    )*};
+}
+
+// How each query's parameters are written in a query string.
+query_params! {
+    get_proposal { "uri": Str }
+    list_proposals {
+        "project": Str, "repository": Str, "stage": Str, "sort": Str, "limit": Int,
+        "cursor": Str,
+    }
+    search_proposals { "q": Str, "limit": Int, "cursor": Str }
+    get_project { "uri": Str }
+    list_projects { "maintainer": Str, "limit": Int, "cursor": Str }
+    get_funding_totals { "uris": StrArray }
+    list_estimates { "proposal": Str, "limit": Int, "cursor": Str }
+    list_pledges { "proposal": Str, "limit": Int, "cursor": Str }
+    get_actor { "actor": Str }
+}
+
+/// Decodes `query` into `P` by its kinds. Not yet checked against the lexicon: the method
+/// does that ([`check`]).
+pub fn from_query<P: QueryParams>(catalog: &Catalog, query: Option<&str>) -> Result<P, XrpcError> {
+    let value = Value::Object(decode(query, P::KINDS)?);
+    P::deserialize(&value).map_err(|error| {
+        // A required parameter is missing: say so in the lexicon's words.
+        match catalog.validate_params(P::NSID, &value) {
+            Err(invalid) => invalid_params(invalid),
+            Ok(()) => XrpcError::InvalidRequest(format!("invalid parameters: {error}")),
+        }
+    })
+}
+
+/// Checks parameters against their method's lexicon.
+pub fn check<P: QueryParams>(catalog: &Catalog, params: &P) -> Result<(), XrpcError> {
+    let value = serde_json::to_value(params)
+        .map_err(|error| XrpcError::InvalidRequest(format!("invalid parameters: {error}")))?;
+    catalog
+        .validate_params(P::NSID, &value)
+        .map_err(invalid_params)
+}
+
+fn invalid_params(error: greenlight_lexicon::ValidationError) -> XrpcError {
+    XrpcError::InvalidRequest(format!("invalid parameters: {error}"))
+}
+
+/// The page size: `limit`, or the lexicons' default of 50.
+pub fn limit(limit: Option<i64>) -> i64 {
+    limit.unwrap_or(50).clamp(1, 100)
+}
+
+/// The parameters of `query` named in `spec`, as JSON of the kinds it gives.
+fn decode(query: Option<&str>, spec: &[(&str, Kind)]) -> Result<Map<String, Value>, XrpcError> {
+    let query = query.unwrap_or("");
+    if query.len() > MAX_QUERY {
+        return Err(XrpcError::InvalidRequest("query string is too long".into()));
+    }
+    let mut map = Map::new();
+    for (name, raw) in form_urlencoded::parse(query.as_bytes()) {
+        let Some(&(_, kind)) = spec.iter().find(|(n, _)| *n == name) else {
+            continue;
+        };
+        if raw.contains('\0') {
+            return Err(XrpcError::InvalidRequest(format!(
+                "parameter {name} contains a NUL character"
+            )));
+        }
+        match kind {
+            Kind::Str | Kind::Int if map.contains_key(name.as_ref()) => {
                 return Err(XrpcError::InvalidRequest(format!(
-                    "parameter {name} contains a NUL character"
+                    "parameter {name} is given more than once"
                 )));
             }
-            match kind {
-                Kind::Str | Kind::Int if map.contains_key(name.as_ref()) => {
-                    return Err(XrpcError::InvalidRequest(format!(
-                        "parameter {name} is given more than once"
-                    )));
-                }
-                Kind::Str => {
-                    map.insert(name.into_owned(), Value::String(raw.into_owned()));
-                }
-                Kind::Int => {
-                    let n: i64 = raw.trim().parse().map_err(|_| {
-                        XrpcError::InvalidRequest(format!("parameter {name} must be an integer"))
-                    })?;
-                    map.insert(name.into_owned(), Value::from(n));
-                }
-                Kind::StrArray => {
-                    let entry = map
-                        .entry(name.into_owned())
-                        .or_insert_with(|| Value::Array(Vec::new()));
-                    if let Value::Array(items) = entry {
-                        // Far past any lexicon's maxLength; stop collecting junk early.
-                        if items.len() > 1000 {
-                            return Err(XrpcError::InvalidRequest(
-                                "too many values for one parameter".into(),
-                            ));
-                        }
-                        items.push(Value::String(raw.into_owned()));
+            Kind::Str => {
+                map.insert(name.into_owned(), Value::String(raw.into_owned()));
+            }
+            Kind::Int => {
+                let n: i64 = raw.trim().parse().map_err(|_| {
+                    XrpcError::InvalidRequest(format!("parameter {name} must be an integer"))
+                })?;
+                map.insert(name.into_owned(), Value::from(n));
+            }
+            Kind::StrArray => {
+                let entry = map
+                    .entry(name.into_owned())
+                    .or_insert_with(|| Value::Array(Vec::new()));
+                if let Value::Array(items) = entry {
+                    // Far past any lexicon's maxLength; stop collecting junk early.
+                    if items.len() > 1000 {
+                        return Err(XrpcError::InvalidRequest(
+                            "too many values for one parameter".into(),
+                        ));
                     }
+                    items.push(Value::String(raw.into_owned()));
                 }
             }
         }
-        let params = Value::Object(map);
-        catalog
-            .validate_params(nsid, &params)
-            .map_err(|err| XrpcError::InvalidRequest(format!("invalid parameters: {err}")))?;
-        match params {
-            Value::Object(map) => Ok(Params(map)),
-            _ => Ok(Params::default()),
-        }
     }
-
-    /// A string parameter.
-    pub fn str(&self, name: &str) -> Option<&str> {
-        self.0.get(name).and_then(Value::as_str)
-    }
-
-    /// An integer parameter.
-    pub fn int(&self, name: &str) -> Option<i64> {
-        self.0.get(name).and_then(Value::as_i64)
-    }
-
-    /// A repeated string parameter (empty when absent).
-    pub fn strs(&self, name: &str) -> Vec<&str> {
-        self.0
-            .get(name)
-            .and_then(Value::as_array)
-            .map(|items| items.iter().filter_map(Value::as_str).collect())
-            .unwrap_or_default()
-    }
-
-    /// The page size: `limit`, or the lexicon's default of 50.
-    pub fn limit(&self) -> i64 {
-        self.int("limit").unwrap_or(50).clamp(1, 100)
-    }
+    Ok(map)
 }

@@ -1,12 +1,18 @@
-//! Presentation: hydrated rows to the JSON views of `fund.greenlight.defs`.
+//! Presentation: hydrated rows to the views of `fund.greenlight.defs`, as the generated
+//! lexicon types.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use serde_json::{json, Map, Value};
+use greenlight_funding::Stage;
+use greenlight_lexicon::fund::greenlight::defs::{
+    ActorRef, EstimateView, FundingTotals, PledgeView, ProjectProof, ProjectRef, ProjectView,
+    ProposalView, ProposalViewSubject, RepositoryRef,
+};
+use greenlight_lexicon::fund::greenlight::project::Project;
+use greenlight_lexicon::fund::greenlight::proposal::{Proposal, ProposalSubject};
 
-use crate::hydrate::{ProjectRow, ProposalRow, TotalsRow};
+use crate::hydrate::{EstimateRow, PledgeRow, ProjectRow, ProposalRow, TotalsRow};
 
 /// A lexicon `datetime`.
 pub fn datetime(at: DateTime<Utc>) -> String {
@@ -14,39 +20,29 @@ pub fn datetime(at: DateTime<Utc>) -> String {
 }
 
 /// `defs#actorRef`.
-pub fn actor_ref(did: &str, handles: &HashMap<String, String>) -> Value {
-    let mut actor = Map::new();
-    actor.insert("did".into(), json!(did));
-    if let Some(handle) = handles.get(did) {
-        actor.insert("handle".into(), json!(handle));
+pub fn actor_ref(did: &str, handles: &HashMap<String, String>) -> ActorRef {
+    ActorRef {
+        did: did.to_owned(),
+        handle: handles.get(did).cloned(),
     }
-    Value::Object(actor)
 }
 
 /// `defs#fundingTotals`.
-pub fn funding_totals(row: &TotalsRow) -> Value {
-    let mut totals = json!({
-        "uri": row.uri,
-        "currency": row.currency,
-        "estimateCount": row.estimate_count.max(0),
-        "estimateTotal": row.estimate_total.max(0),
-        "cappedEstimateCount": row.capped_count.max(0),
-        "pledgedHeld": row.money.pledged_held.max(0),
-        "paidOut": row.money.paid_out.max(0),
-        "refunded": row.money.refunded.max(0),
-        "donations": row.money.donations.max(0),
-        "pledgeCount": row.money.pledge_count.max(0),
-        "backerCount": row.money.backer_count.max(0),
-    });
-    if let (Some(goal), Some(map)) = (row.goal.filter(|g| *g >= 1), totals.as_object_mut()) {
-        map.insert("goal".into(), json!(goal));
-    }
-    totals
-}
-
-fn insert_str(map: &mut Map<String, Value>, key: &str, value: Option<&Value>) {
-    if let Some(value) = value.filter(|v| v.is_string()) {
-        map.insert(key.into(), value.clone());
+pub fn funding_totals(row: &TotalsRow) -> FundingTotals {
+    let money = &row.money;
+    FundingTotals {
+        uri: row.uri.clone(),
+        currency: row.currency.clone(),
+        estimate_count: row.estimate_count.max(0),
+        estimate_total: row.estimate_total.max(0),
+        capped_estimate_count: row.capped_count.max(0),
+        goal: row.goal.filter(|g| *g >= 1),
+        pledged_held: money.pledged_held.max(0),
+        paid_out: money.paid_out.max(0),
+        refunded: money.refunded.max(0),
+        donations: money.donations.max(0),
+        pledge_count: money.pledge_count.max(0),
+        backer_count: money.backer_count.max(0),
     }
 }
 
@@ -58,17 +54,15 @@ fn insert_str(map: &mut Map<String, Value>, key: &str, value: Option<&Value>) {
 /// deleted while escrow holds pledges under it); a stage escrow does not know yet (a release
 /// it has not seen) still shows as the records say.
 pub fn shown_stage<'a>(records: &'a str, escrow: Option<&'a str>) -> &'a str {
-    fn rank(stage: &str) -> Option<u8> {
-        match stage {
-            "proposed" => Some(0),
-            "development" => Some(1),
-            "preview" => Some(2),
-            _ => None,
-        }
-    }
+    // Where an open (not final) stage stands in the lifecycle.
+    let open_rank = |stage: &str| {
+        Stage::parse(stage)
+            .filter(|stage| !stage.is_final())
+            .map(Stage::rank)
+    };
     match escrow {
         Some(held @ ("released" | "declined")) => held,
-        Some(held) => match (rank(records), rank(held)) {
+        Some(held) => match (open_rank(records), open_rank(held)) {
             (Some(shown), Some(escrows)) if escrows > shown => held,
             _ => records,
         },
@@ -116,161 +110,141 @@ fn money_state(row: &ProposalRow, stage: &str) -> &'static str {
     }
 }
 
-/// `defs#proposalView`.
-///
-/// `_verification` (the configured period) is no longer read: verification dates come only
-/// from escrow's clock. It stays until `xrpc::proposals::present` stops passing it.
+/// `defs#proposalView` of a proposal `record` and its hydrated `row`.
 pub fn proposal_view(
     row: &ProposalRow,
+    record: &Proposal,
     handles: &HashMap<String, String>,
-    _verification: Duration,
-) -> Value {
-    let body = &row.body;
-    let mut view = Map::new();
-    view.insert("uri".into(), json!(row.uri));
-    view.insert("cid".into(), json!(row.cid));
-    view.insert("author".into(), actor_ref(&row.did, handles));
+) -> ProposalView {
     let subject = match &row.project_uri {
-        Some(project) => {
-            let mut subject = json!({ "$type": "fund.greenlight.defs#projectRef", "uri": project });
-            if let (Some(name), Some(map)) = (&row.project_name, subject.as_object_mut()) {
-                map.insert("name".into(), json!(name));
-            }
-            if let Some(map) = subject.as_object_mut() {
-                map.insert(
-                    "verified".into(),
-                    json!(row.project_verified.unwrap_or(false)),
-                );
-            }
-            subject
-        }
-        None => json!({
-            "$type": "fund.greenlight.defs#repositoryRef",
-            "url": body.pointer("/subject/url").cloned().unwrap_or(Value::Null),
+        Some(project) => ProposalViewSubject::ProjectRef(ProjectRef {
+            uri: project.clone(),
+            name: row.project_name.clone(),
+            verified: Some(row.project_verified.unwrap_or(false)),
+        }),
+        None => ProposalViewSubject::RepositoryRef(RepositoryRef {
+            url: match &record.subject {
+                ProposalSubject::Repository(repository) => repository.url.clone(),
+                // Without a project the subject is a repository; nothing else reaches here.
+                _ => String::new(),
+            },
         }),
     };
-    view.insert("subject".into(), subject);
-    view.insert(
-        "title".into(),
-        body.get("title").cloned().unwrap_or(json!("")),
-    );
-    view.insert(
-        "body".into(),
-        body.get("body").cloned().unwrap_or(json!("")),
-    );
-    if let Some(tags) = body.get("tags").filter(|t| t.is_array()) {
-        view.insert("tags".into(), tags.clone());
-    }
-    view.insert(
-        "stage".into(),
-        json!(shown_stage(&row.stage, row.escrow.escrow_stage.as_deref())),
-    );
-    let history: Vec<Value> = row
+    let stage_history = row
         .history
-        .as_array()
-        .map(|events| {
-            events
-                .iter()
-                .map(|event| {
-                    let author = event
-                        .get("author")
-                        .and_then(Value::as_str)
-                        .unwrap_or_default();
-                    let mut event = event.clone();
-                    if let Some(map) = event.as_object_mut() {
-                        map.insert("author".into(), actor_ref(author, handles));
-                    }
-                    event
-                })
-                .collect()
+        .iter()
+        .map(|event| {
+            let author = actor_ref(&event.author, handles);
+            event.clone().into_view(author)
         })
-        .unwrap_or_default();
-    view.insert("stageHistory".into(), Value::Array(history));
-    if let Some(goal) = row.totals.goal.filter(|g| *g >= 1) {
-        view.insert("goal".into(), json!(goal));
-    }
-    view.insert("currency".into(), json!(row.totals.currency));
-    view.insert("totals".into(), funding_totals(&row.totals));
-    if let Some(preview) = &row.preview {
-        view.insert("preview".into(), preview.clone());
-    }
-    if let Some(release) = &row.release {
-        view.insert("release".into(), release.clone());
-    }
-    if let Some(reason) = &row.decline_reason {
-        view.insert("declineReason".into(), json!(reason));
-    }
-    view.insert("escrowState".into(), json!(escrow_state(row)));
+        .collect();
     // Escrow's clock only, never the release record's date: a maintainer can backdate or
     // delete that record, while escrow keeps the period it started when it saw the release.
     let escrow = &row.escrow;
-    if let Some(payee) = &escrow.escrow_payee {
+    let payee = escrow.escrow_payee.as_deref().map(|payee| {
         let mut payee_ref = actor_ref(payee, handles);
-        let handle = escrow
-            .escrow_payee_handle
-            .as_deref()
-            .filter(|h| crate::hydrate::is_handle(h));
-        if let (Some(handle), Some(map)) = (handle, payee_ref.as_object_mut()) {
-            map.entry("handle").or_insert_with(|| json!(handle));
+        if payee_ref.handle.is_none() {
+            payee_ref.handle = escrow
+                .escrow_payee_handle
+                .clone()
+                .filter(|h| crate::hydrate::is_handle(h));
         }
-        view.insert("payee".into(), payee_ref);
+        payee_ref
+    });
+    ProposalView {
+        uri: row.uri.clone(),
+        cid: row.cid.clone(),
+        author: actor_ref(&row.did, handles),
+        subject,
+        title: record.title.clone(),
+        body: record.body.clone(),
+        tags: record.tags.clone(),
+        stage: shown_stage(&row.stage, escrow.escrow_stage.as_deref()).to_owned(),
+        stage_history,
+        goal: row.totals.goal.filter(|g| *g >= 1),
+        currency: row.totals.currency.clone(),
+        totals: funding_totals(&row.totals),
+        preview: row.preview.as_deref().cloned(),
+        release: row.release.as_deref().cloned(),
+        decline_reason: row.decline_reason.clone(),
+        escrow_state: Some(escrow_state(row).to_owned()),
+        payee,
+        withdrawn: row.withdrawn.then_some(true),
+        verification_started_at: escrow.escrow_verification_started_at.map(datetime),
+        verification_ends_at: escrow.escrow_verification_ends_at.map(datetime),
+        indexed_at: datetime(row.indexed_at),
+        created_at: datetime(row.created_at),
     }
-    if let Some(started) = escrow.escrow_verification_started_at {
-        view.insert("verificationStartedAt".into(), json!(datetime(started)));
-    }
-    if let Some(ends) = escrow.escrow_verification_ends_at {
-        view.insert("verificationEndsAt".into(), json!(datetime(ends)));
-    }
-    if row.withdrawn {
-        view.insert("withdrawn".into(), json!(true));
-    }
-    view.insert("indexedAt".into(), json!(datetime(row.indexed_at)));
-    view.insert("createdAt".into(), json!(datetime(row.created_at)));
-    Value::Object(view)
 }
 
-/// `defs#projectView`.
-pub fn project_view(row: &ProjectRow, handles: &HashMap<String, String>) -> Value {
-    let body = &row.body;
-    let mut view = Map::new();
-    view.insert("uri".into(), json!(row.uri));
-    view.insert("cid".into(), json!(row.cid));
-    view.insert("owner".into(), actor_ref(&row.did, handles));
-    view.insert(
-        "name".into(),
-        body.get("name").cloned().unwrap_or(json!("")),
-    );
-    view.insert(
-        "description".into(),
-        body.get("description").cloned().unwrap_or(json!("")),
-    );
-    view.insert(
-        "repository".into(),
-        body.get("repository").cloned().unwrap_or(Value::Null),
-    );
-    insert_str(&mut view, "website", body.get("website"));
-    view.insert("currency".into(), json!(row.totals.currency));
+/// `defs#projectView` of a project `record`, its hydrated `row` and its latest proof checks.
+pub fn project_view(
+    row: &ProjectRow,
+    record: &Project,
+    handles: &HashMap<String, String>,
+    proof: Option<ProjectProof>,
+) -> ProjectView {
     // Listing someone is only an invitation; they maintain once they accept.
-    let (accepted, invited): (Vec<&str>, Vec<&str>) = maintainers(body)
-        .into_iter()
-        .partition(|did| row.accepted.iter().any(|a| a == did));
-    let refs =
-        |dids: Vec<&str>| Value::Array(dids.into_iter().map(|d| actor_ref(d, handles)).collect());
-    view.insert("maintainers".into(), refs(accepted));
-    if !invited.is_empty() {
-        view.insert("invitedMaintainers".into(), refs(invited));
+    let (accepted, invited): (Vec<&str>, Vec<&str>) =
+        maintainers(record).partition(|did| row.accepted.iter().any(|a| a == did));
+    let refs = |dids: Vec<&str>| -> Vec<ActorRef> {
+        dids.into_iter().map(|d| actor_ref(d, handles)).collect()
+    };
+    ProjectView {
+        uri: row.uri.clone(),
+        cid: row.cid.clone(),
+        owner: actor_ref(&row.did, handles),
+        name: record.name.clone(),
+        description: record.description.clone(),
+        repository: record.repository.clone(),
+        website: record.website.clone(),
+        currency: row.totals.currency.clone(),
+        maintainers: refs(accepted),
+        invited_maintainers: (!invited.is_empty()).then(|| refs(invited)),
+        proposal_count: row.proposal_count.max(0),
+        totals: funding_totals(&row.totals),
+        proof,
+        indexed_at: datetime(row.indexed_at),
+        created_at: datetime(row.created_at),
     }
-    view.insert("proposalCount".into(), json!(row.proposal_count.max(0)));
-    view.insert("totals".into(), funding_totals(&row.totals));
-    view.insert("indexedAt".into(), json!(datetime(row.indexed_at)));
-    view.insert("createdAt".into(), json!(datetime(row.created_at)));
-    Value::Object(view)
 }
 
 /// The maintainer DIDs a project record lists.
-pub fn maintainers(body: &Value) -> Vec<&str> {
-    body.get("maintainers")
-        .and_then(Value::as_array)
-        .map(|list| list.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default()
+pub fn maintainers(record: &Project) -> impl Iterator<Item = &str> {
+    record.maintainers.iter().flatten().map(String::as_str)
+}
+
+/// `defs#estimateView`; `None` for a record without an amount or currency.
+pub fn estimate_view(row: &EstimateRow, handles: &HashMap<String, String>) -> Option<EstimateView> {
+    Some(EstimateView {
+        uri: row.uri.clone(),
+        cid: row.cid.clone(),
+        author: actor_ref(&row.did, handles),
+        amount: row.amount?,
+        counted_amount: row.counted.max(0),
+        currency: row.currency.clone()?,
+        capped: row.capped,
+        frozen: row.frozen,
+        created_at: datetime(row.created_at),
+        indexed_at: datetime(row.indexed_at),
+    })
+}
+
+/// `defs#pledgeView`, in the state escrow reports (`pending` until it confirms the pledge);
+/// `None` for a record without an amount, currency or receipt.
+pub fn pledge_view(row: &PledgeRow, handles: &HashMap<String, String>) -> Option<PledgeView> {
+    Some(PledgeView {
+        uri: row.uri.clone(),
+        cid: row.cid.clone(),
+        backer: actor_ref(&row.did, handles),
+        amount: row.amount?,
+        currency: row.currency.clone()?,
+        receipt: row.receipt.clone()?,
+        state: row
+            .escrow_state
+            .clone()
+            .unwrap_or_else(|| "pending".to_owned()),
+        created_at: datetime(row.created_at),
+        indexed_at: datetime(row.indexed_at),
+    })
 }

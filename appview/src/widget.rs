@@ -1,15 +1,9 @@
 //! The funding widget: a small HTML page made to sit in an `<iframe>` on other sites and
 //! apps. No JavaScript, no external assets; its styles are inline so one request draws it.
 
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
-
 use crate::display::{money, progress, stage_name};
-use crate::embed::{self, Kind, Summary};
+use crate::embed::{Embed, Kind, Summary};
 use crate::html::Markup;
-use crate::pages;
-use crate::AppView;
 
 /// Width and height the oEmbed answer suggests for the iframe.
 pub const SIZE: (u32, u32) = (400, 210);
@@ -120,53 +114,24 @@ pub fn render(summary: &Summary, public_url: &str) -> String {
     m.into_string()
 }
 
-/// `GET /proposal/{did}/{rkey}/widget`.
-pub async fn proposal_widget(
-    State(app): State<AppView>,
-    Path((did, rkey)): Path<(String, String)>,
-    headers: HeaderMap,
-) -> Response {
-    serve(&app, Kind::Proposal, &did, &rkey, &headers).await
-}
+/// The widget, as an [`Embed`]: `…/widget`.
+pub struct Widget;
 
-/// `GET /project/{did}/{rkey}/widget`.
-pub async fn project_widget(
-    State(app): State<AppView>,
-    Path((did, rkey)): Path<(String, String)>,
-    headers: HeaderMap,
-) -> Response {
-    serve(&app, Kind::Project, &did, &rkey, &headers).await
-}
+impl Embed for Widget {
+    const CONTENT_TYPE: &'static str = "text/html; charset=utf-8";
+    const NAME: &'static str = "widget";
 
-async fn serve(app: &AppView, kind: Kind, did: &str, rkey: &str, headers: &HeaderMap) -> Response {
-    const HTML: &str = "text/html; charset=utf-8";
-    let loaded = match embed::record_uri(kind, did, rkey) {
-        Some(uri) => embed::load_view(app, kind, &uri).await,
-        None => Ok(None),
-    };
-    let (status, body, cache) = match loaded {
-        Ok(Some(view)) => (
-            StatusCode::OK,
-            render(&embed::summarize(kind, &view), &app.config().public_url),
-            format!("public, max-age={}", app.config().embed_max_age),
-        ),
-        Ok(None) => (
-            StatusCode::NOT_FOUND,
-            message_page("Not found on Greenlight."),
-            "no-store".to_owned(),
-        ),
-        Err(error) => {
-            tracing::warn!(%error, "cannot load a widget");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                message_page("Greenlight is unavailable right now."),
-                "no-store".to_owned(),
-            )
-        }
-    };
-    let mut response = crate::conditional::respond_with_status(headers, status, HTML, &cache, body);
-    pages::no_scripts(&mut response, true);
-    response
+    fn render(summary: &Summary, public_url: &str) -> String {
+        render(summary, public_url)
+    }
+
+    fn not_found() -> String {
+        message_page("Not found on Greenlight.")
+    }
+
+    fn unavailable() -> String {
+        message_page("Greenlight is unavailable right now.")
+    }
 }
 
 fn message_page(message: &'static str) -> String {

@@ -11,6 +11,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use greenlight_store::server::database_url;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{Connection, PgConnection, PgPool};
 
@@ -74,22 +75,6 @@ pub fn find_pgbench() -> Option<String> {
         .collect();
     candidates.sort();
     candidates.pop().map(|path| path.display().to_string())
-}
-
-fn database_url(admin_url: &str, database: &str) -> String {
-    // Replace the path (the database name), keeping any query string.
-    let (base, query) = match admin_url.split_once('?') {
-        Some((base, query)) => (base, Some(query)),
-        None => (admin_url, None),
-    };
-    let prefix = match base.rfind('/') {
-        Some(slash) if slash > base.find("//").map_or(0, |i| i + 1) => &base[..slash],
-        _ => base,
-    };
-    match query {
-        Some(query) => format!("{prefix}/{database}?{query}"),
-        None => format!("{prefix}/{database}"),
-    }
 }
 
 async fn recreate(admin: &mut PgConnection, database: &str) -> Result<(), sqlx::Error> {
@@ -242,22 +227,4 @@ fn run_pgbench(config: &BenchConfig, url: &str) -> Result<f64, BenchError> {
                 String::from_utf8_lossy(&run.stderr)
             ))
         })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::database_url;
-
-    #[test]
-    fn swaps_the_database_in_a_url() {
-        assert_eq!(
-            database_url("postgres://u@127.0.0.1:5432/greenlight", "x"),
-            "postgres://u@127.0.0.1:5432/x"
-        );
-        assert_eq!(
-            database_url("postgres://u@h/db?sslmode=disable", "x"),
-            "postgres://u@h/x?sslmode=disable"
-        );
-        assert_eq!(database_url("postgres://u@h", "x"), "postgres://u@h/x");
-    }
 }

@@ -26,7 +26,7 @@ use greenlight_lexicon::fund::greenlight::escrow::{
     get_largest_contribution, get_pledge, get_proposal_state, list_ledger_entries,
     list_proposal_states, resolve_dispute,
 };
-use greenlight_xrpc::XrpcError;
+use greenlight_xrpc::{RateLimitConfig, XrpcError};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -38,19 +38,11 @@ use crate::procedures::{dispute, donation, payout_account, pledge, queries};
 use crate::webhook::{self, WebhookError};
 use crate::Escrow;
 
-/// Serves escrow on `listener` until Ctrl-C or SIGTERM, as `greenlight_xrpc::serve` does,
-/// but with each connection's peer address, which the operator login limit counts by.
+/// Serves escrow on `listener` until Ctrl-C or SIGTERM with `greenlight_xrpc::serve`, which
+/// gives every request its connection's peer address: the operator login limit and the
+/// per-client rate limit count by it.
 pub async fn serve(listener: tokio::net::TcpListener, escrow: Arc<Escrow>) -> std::io::Result<()> {
-    use axum::serve::ListenerExt;
-    let listener = listener.tap_io(|tcp| {
-        // XRPC answers are small; they must not wait on Nagle's algorithm.
-        if let Err(error) = tcp.set_nodelay(true) {
-            tracing::debug!(%error, "cannot set TCP_NODELAY");
-        }
-    });
-    axum::serve(listener, service(escrow))
-        .with_graceful_shutdown(greenlight_xrpc::shutdown_signal())
-        .await
+    greenlight_xrpc::serve(listener, router(escrow)).await
 }
 
 /// [`router`] as a service that knows each connection's peer address.
@@ -58,8 +50,14 @@ pub fn service(escrow: Arc<Escrow>) -> IntoMakeServiceWithConnectInfo<Router, So
     router(escrow).into_make_service_with_connect_info::<SocketAddr>()
 }
 
-/// The router serving everything escrow answers.
+/// The router serving everything escrow answers, with clients rate-limited as the
+/// `GREENLIGHT_RATE_LIMIT_*` environment says.
 pub fn router(escrow: Arc<Escrow>) -> Router {
+    router_with_rate_limit(escrow, RateLimitConfig::from_env_or_default())
+}
+
+/// [`router`] with the given per-client rate limits.
+pub fn router_with_rate_limit(escrow: Arc<Escrow>, rate_limit: RateLimitConfig) -> Router {
     let gate = Arc::new(OperatorGate::new(escrow.clone()));
     let operator_only = middleware::from_fn_with_state(gate, operator_gate);
     let routes = Router::new()
@@ -98,7 +96,8 @@ pub fn router(escrow: Arc<Escrow>) -> Router {
         .route("/webhooks/{provider}", post(webhook_handler))
         .route("/.well-known/did.json", get(did_document))
         .with_state(escrow);
-    greenlight_xrpc::with_conventions(routes, env!("CARGO_PKG_VERSION"))
+    let routes = greenlight_xrpc::with_conventions(routes, env!("CARGO_PKG_VERSION"));
+    greenlight_xrpc::with_rate_limit(routes, rate_limit)
 }
 
 fn xrpc(nsid: &str) -> String {
@@ -285,12 +284,31 @@ async fn list_proposal_states_handler(
     respond(&escrow, list_proposal_states::NSID, &output)
 }
 
+/// Anyone can ask for any `/checkout/<id>`: only a well-formed id of a payment escrow itself
+/// opened, and still waits for, reaches the provider. A stranger's guesses never make escrow
+/// call the provider with its secret key, nor reveal anything beyond "no such payment".
 async fn checkout_page(State(escrow): State<Arc<Escrow>>, Path(payment): Path<String>) -> Response {
+    use crate::provider::{self, CheckoutState};
+    let no_such_payment = || (StatusCode::NOT_FOUND, "no such payment").into_response();
+    if !provider::is_payment_id(&payment) {
+        return no_such_payment();
+    }
+    match provider::checkout_state(&escrow.pool, escrow.provider.name(), &payment).await {
+        Ok(CheckoutState::Unknown) => return no_such_payment(),
+        Ok(CheckoutState::Closed) => {
+            return (StatusCode::GONE, Html(provider::CLOSED_CHECKOUT_PAGE)).into_response()
+        }
+        Ok(CheckoutState::Pending) => {}
+        Err(error) => {
+            tracing::error!(%error, payment, "checkout page: looking the payment up");
+            return (StatusCode::INTERNAL_SERVER_ERROR, "try again later").into_response();
+        }
+    }
     match escrow.provider.checkout_page(&payment).await {
         Ok(Some(page)) => Html(page).into_response(),
-        Ok(None) => (StatusCode::NOT_FOUND, "no such payment").into_response(),
+        Ok(None) => no_such_payment(),
         Err(error) => {
-            tracing::error!(%error, "checkout page");
+            tracing::error!(%error, payment, "checkout page");
             (StatusCode::BAD_GATEWAY, "the payment provider failed").into_response()
         }
     }

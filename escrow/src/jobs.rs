@@ -20,6 +20,7 @@ use sqlx::PgConnection;
 use crate::error::EscrowError;
 use crate::ledger::{self, Finish, Kind, Transfer};
 use crate::provider::{MovementKind, ProviderError, RefundRequest, TransferRequest};
+use crate::states::{self, DonationState, JobKind, JobState};
 use crate::{identifiers, Escrow};
 
 /// A job to queue.
@@ -27,8 +28,8 @@ use crate::{identifiers, Escrow};
 pub struct NewJob<'a> {
     /// Unique, derived from what it pays (so deciding twice queues once).
     pub id: String,
-    /// `refund` or `payout`.
-    pub kind: &'static str,
+    /// Refund or payout.
+    pub kind: JobKind,
     /// Runnable now (otherwise it waits for a payout account).
     pub ready: bool,
     /// ISO 4217.
@@ -59,29 +60,38 @@ pub async fn enqueue(
     job: &NewJob<'_>,
     at: DateTime<Utc>,
 ) -> Result<(), EscrowError> {
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO escrow.job (id, kind, state, currency, amount, transfer_id, debit_account,
              proposal, pledge, donation, backer, maintainer, payment_id, run_after, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $14)
          ON CONFLICT (id) DO NOTHING",
+        job.id,
+        job.kind.as_str(),
+        initial_state(job.ready).as_str(),
+        job.currency,
+        job.amount,
+        job.transfer_id,
+        job.debit_account,
+        job.proposal,
+        job.pledge,
+        job.donation,
+        job.backer,
+        job.maintainer,
+        job.payment_id,
+        at,
     )
-    .bind(&job.id)
-    .bind(job.kind)
-    .bind(if job.ready { "ready" } else { "awaiting_account" })
-    .bind(job.currency)
-    .bind(job.amount)
-    .bind(&job.transfer_id)
-    .bind(&job.debit_account)
-    .bind(job.proposal)
-    .bind(job.pledge)
-    .bind(job.donation)
-    .bind(job.backer)
-    .bind(job.maintainer)
-    .bind(job.payment_id)
-    .bind(at)
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// The state a job starts in: `ready`, or `awaiting_account` while a payout has nowhere to go.
+fn initial_state(ready: bool) -> JobState {
+    if ready {
+        JobState::Ready
+    } else {
+        JobState::AwaitingAccount
+    }
 }
 
 /// Whether `did` has an active payout account with `provider`.
@@ -98,12 +108,12 @@ async fn active_account(
     did: &str,
     provider: &str,
 ) -> Result<Option<String>, EscrowError> {
-    Ok(sqlx::query_scalar(
+    Ok(sqlx::query_scalar!(
         "SELECT account_id FROM escrow.payout_account
          WHERE did = $1 AND provider = $2 AND status = 'active'",
+        did,
+        provider,
     )
-    .bind(did)
-    .bind(provider)
     .fetch_optional(conn)
     .await?)
 }
@@ -114,12 +124,17 @@ pub async fn wake_payouts(
     maintainer: &str,
     at: DateTime<Utc>,
 ) -> Result<u64, EscrowError> {
-    Ok(sqlx::query(
-        "UPDATE escrow.job SET state = 'ready', run_after = $2, updated_at = $2
-         WHERE kind = 'payout' AND state = 'awaiting_account' AND maintainer = $1",
+    let (from, to) = (JobState::AwaitingAccount, JobState::Ready);
+    JobState::check_move(from, to)?;
+    Ok(sqlx::query!(
+        "UPDATE escrow.job SET state = $4, run_after = $2, updated_at = $2
+         WHERE kind = $5 AND state = $3 AND maintainer = $1",
+        maintainer,
+        at,
+        from.as_str(),
+        to.as_str(),
+        JobKind::Payout.as_str(),
     )
-    .bind(maintainer)
-    .bind(at)
     .execute(conn)
     .await?
     .rows_affected())
@@ -132,14 +147,18 @@ pub async fn wake_payouts(
 pub async fn retry_failed(escrow: &Escrow, id: &str) -> Result<String, EscrowError> {
     let now = escrow.now();
     let mut tx = escrow.pool.begin().await?;
-    let job: Option<JobRow> = sqlx::query_as(&format!(
-        "SELECT {JOB_COLUMNS} FROM escrow.job WHERE id = $1 FOR UPDATE"
-    ))
-    .bind(id)
+    let job = sqlx::query_as!(
+        JobRow,
+        r#"SELECT id, kind AS "kind: JobKind", state AS "state: JobState", currency, amount,
+             transfer_id, debit_account, proposal, pledge, donation, backer, maintainer,
+             payment_id, attempts
+         FROM escrow.job WHERE id = $1 FOR UPDATE"#,
+        id,
+    )
     .fetch_optional(&mut *tx)
     .await?;
     let job = match job {
-        Some(job) if job.state == "failed" => job,
+        Some(job) if job.state == JobState::Failed => job,
         Some(job) => {
             return Err(EscrowError::method(
                 "JobNotRetryable",
@@ -149,32 +168,28 @@ pub async fn retry_failed(escrow: &Escrow, id: &str) -> Result<String, EscrowErr
         None => return Err(EscrowError::method("NotFound", format!("no job {id}"))),
     };
     let retry_id = identifiers::derived("job", &[&job.id, "retry"]);
-    let ready = match (job.kind.as_str(), &job.maintainer) {
-        ("payout", Some(maintainer)) => {
+    let ready = match (job.kind, &job.maintainer) {
+        (JobKind::Payout, Some(maintainer)) => {
             has_active_account(&mut tx, maintainer, escrow.provider.name()).await?
         }
         _ => true,
     };
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO escrow.job (id, kind, state, currency, amount, transfer_id, debit_account,
              proposal, pledge, donation, backer, maintainer, payment_id, run_after, created_at,
              updated_at, retry_of)
          SELECT $2, kind, $3, currency, amount, $4, debit_account, proposal, pledge, donation,
              backer, maintainer, payment_id, $5, $5, $5, id
          FROM escrow.job WHERE id = $1",
+        job.id,
+        retry_id,
+        initial_state(ready).as_str(),
+        identifiers::derived("tr", &[&job.transfer_id, "retry"]),
+        now,
     )
-    .bind(&job.id)
-    .bind(&retry_id)
-    .bind(if ready { "ready" } else { "awaiting_account" })
-    .bind(identifiers::derived("tr", &[&job.transfer_id, "retry"]))
-    .bind(now)
     .execute(&mut *tx)
     .await?;
-    sqlx::query("UPDATE escrow.job SET state = 'superseded', updated_at = $2 WHERE id = $1")
-        .bind(&job.id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+    set_job_state(&mut tx, &job.id, JobState::Failed, JobState::Superseded, now).await?;
     tx.commit().await?;
     tracing::info!(job = %job.id, retry = %retry_id, "failed job retried");
     escrow.wake.notify_one();
@@ -186,10 +201,10 @@ pub async fn retry_failed(escrow: &Escrow, id: &str) -> Result<String, EscrowErr
 pub struct JobRow {
     /// Id.
     pub id: String,
-    /// `refund` or `payout`.
-    pub kind: String,
+    /// Refund or payout.
+    pub kind: JobKind,
     /// Current state.
-    pub state: String,
+    pub state: JobState,
     /// ISO 4217.
     pub currency: String,
     /// Minor units.
@@ -214,7 +229,33 @@ pub struct JobRow {
     pub attempts: i32,
 }
 
-const JOB_COLUMNS: &str = "id, kind, state, currency, amount, transfer_id, debit_account, proposal, pledge, donation, backer, maintainer, payment_id, attempts";
+/// Moves job `id` from `from` to `to` (see [`JobState::check_move`]); fails when the move is
+/// illegal or the job was not `from`.
+pub async fn set_job_state(
+    conn: &mut PgConnection,
+    id: &str,
+    from: JobState,
+    to: JobState,
+    at: DateTime<Utc>,
+) -> Result<(), EscrowError> {
+    JobState::check_move(from, to)?;
+    let rows = sqlx::query!(
+        "UPDATE escrow.job SET state = $3, updated_at = $4 WHERE id = $1 AND state = $2",
+        id,
+        from.as_str(),
+        to.as_str(),
+        at,
+    )
+    .execute(conn)
+    .await?
+    .rows_affected();
+    if rows == 0 {
+        return Err(EscrowError::Internal(format!(
+            "job {id} was not {from}; not moved to {to}"
+        )));
+    }
+    Ok(())
+}
 
 /// What [`run_due`] did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -230,12 +271,16 @@ pub struct JobsReport {
 /// Runs every due job once. An injected failure stops the run at once, as a crash would.
 pub async fn run_due(escrow: &Escrow) -> Result<JobsReport, EscrowError> {
     let mut report = JobsReport::default();
-    let due: Vec<JobRow> = sqlx::query_as(&format!(
-        "SELECT {JOB_COLUMNS} FROM escrow.job
+    let due = sqlx::query_as!(
+        JobRow,
+        r#"SELECT id, kind AS "kind: JobKind", state AS "state: JobState", currency, amount,
+             transfer_id, debit_account, proposal, pledge, donation, backer, maintainer,
+             payment_id, attempts
+         FROM escrow.job
          WHERE state IN ('ready', 'reserved') AND run_after <= $1
-         ORDER BY created_at, id LIMIT 500"
-    ))
-    .bind(escrow.now())
+         ORDER BY created_at, id LIMIT 500"#,
+        escrow.now(),
+    )
     .fetch_all(&escrow.pool)
     .await?;
     for job in due {
@@ -267,23 +312,23 @@ async fn postpone(escrow: &Escrow, job: &JobRow, error: &str) -> Result<(), Escr
             .min(3_600),
     );
     tracing::warn!(job = %job.id, error, "job postponed");
-    sqlx::query(
+    sqlx::query!(
         "UPDATE escrow.job SET attempts = attempts + 1, run_after = $2, last_error = $3, updated_at = $4
          WHERE id = $1",
+        job.id,
+        escrow.now() + delay,
+        error,
+        escrow.now(),
     )
-    .bind(&job.id)
-    .bind(escrow.now() + delay)
-    .bind(error)
-    .bind(escrow.now())
     .execute(&escrow.pool)
     .await?;
     Ok(())
 }
 
 async fn run_one(escrow: &Escrow, mut job: JobRow) -> Result<Outcome, EscrowError> {
-    let step = job.kind.clone();
-    let destination = match job.kind.as_str() {
-        "payout" => {
+    let step = job.kind;
+    let destination = match job.kind {
+        JobKind::Payout => {
             let maintainer = job.maintainer.clone().unwrap_or_default();
             let account = active_account(
                 &mut *escrow.pool.acquire().await?,
@@ -293,14 +338,14 @@ async fn run_one(escrow: &Escrow, mut job: JobRow) -> Result<Outcome, EscrowErro
             .await?;
             match account {
                 Some(account) => Some(account),
-                None if job.state == "ready" => {
-                    sqlx::query(
-                        "UPDATE escrow.job SET state = 'awaiting_account', updated_at = $2
-                         WHERE id = $1 AND state = 'ready'",
+                None if job.state == JobState::Ready => {
+                    set_job_state(
+                        &mut *escrow.pool.acquire().await?,
+                        &job.id,
+                        JobState::Ready,
+                        JobState::AwaitingAccount,
+                        escrow.now(),
                     )
-                    .bind(&job.id)
-                    .bind(escrow.now())
-                    .execute(&escrow.pool)
                     .await?;
                     return Ok(Outcome::Waiting);
                 }
@@ -312,12 +357,12 @@ async fn run_one(escrow: &Escrow, mut job: JobRow) -> Result<Outcome, EscrowErro
                 }
             }
         }
-        _ => None,
+        JobKind::Refund => None,
     };
-    let resumed = job.state == "reserved";
-    if job.state == "ready" {
+    let resumed = job.state == JobState::Reserved;
+    if job.state == JobState::Ready {
         reserve(escrow, &job).await?;
-        job.state = "reserved".into();
+        job.state = JobState::Reserved;
         escrow
             .failpoints
             .reached(&format!("{step}.after_reserve"))
@@ -327,7 +372,7 @@ async fn run_one(escrow: &Escrow, mut job: JobRow) -> Result<Outcome, EscrowErro
         .failpoints
         .reached(&format!("{step}.before_provider_call"))
         .await?;
-    let movement = if job.kind == "payout" {
+    let movement = if job.kind == JobKind::Payout {
         MovementKind::Transfer
     } else {
         MovementKind::Refund
@@ -341,9 +386,9 @@ async fn run_one(escrow: &Escrow, mut job: JobRow) -> Result<Outcome, EscrowErro
     } else {
         None
     };
-    let result = match (job.kind.as_str(), &destination) {
+    let result = match (job.kind, &destination) {
         _ if earlier.is_some() => Ok(earlier.unwrap_or_default()),
-        ("payout", Some(destination)) => {
+        (JobKind::Payout, Some(destination)) => {
             escrow
                 .provider
                 .transfer(&TransferRequest {
@@ -394,15 +439,16 @@ async fn run_one(escrow: &Escrow, mut job: JobRow) -> Result<Outcome, EscrowErro
 async fn reserve(escrow: &Escrow, job: &JobRow) -> Result<(), EscrowError> {
     let now = escrow.now();
     let mut tx = escrow.pool.begin().await?;
-    let state: Option<String> =
-        sqlx::query_scalar("SELECT state FROM escrow.job WHERE id = $1 FOR UPDATE")
-            .bind(&job.id)
-            .fetch_optional(&mut *tx)
-            .await?;
-    if state.as_deref() != Some("ready") {
+    let state = sqlx::query_scalar!(
+        r#"SELECT state AS "state: JobState" FROM escrow.job WHERE id = $1 FOR UPDATE"#,
+        job.id,
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    if state != Some(JobState::Ready) {
         return Ok(());
     }
-    let kind = if job.kind == "payout" {
+    let kind = if job.kind == JobKind::Payout {
         Kind::Payout
     } else {
         Kind::RefundPayment
@@ -428,11 +474,7 @@ async fn reserve(escrow: &Escrow, job: &JobRow) -> Result<(), EscrowError> {
         now,
     )
     .await?;
-    sqlx::query("UPDATE escrow.job SET state = 'reserved', updated_at = $2 WHERE id = $1")
-        .bind(&job.id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+    set_job_state(&mut tx, &job.id, JobState::Ready, JobState::Reserved, now).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -449,28 +491,30 @@ async fn finish(
     let mut tx = escrow.pool.begin().await?;
     ledger::finish_transfer(&mut tx, &job.transfer_id, finish, now).await?;
     let state = if finish == Finish::Post {
-        "done"
+        JobState::Done
     } else {
-        "failed"
+        JobState::Failed
     };
-    sqlx::query(
-        "UPDATE escrow.job SET state = $2, provider_ref = $3, last_error = $4, updated_at = $5
-         WHERE id = $1",
+    set_job_state(&mut tx, &job.id, JobState::Reserved, state, now).await?;
+    sqlx::query!(
+        "UPDATE escrow.job SET provider_ref = $2, last_error = $3 WHERE id = $1",
+        job.id,
+        reference,
+        error,
     )
-    .bind(&job.id)
-    .bind(state)
-    .bind(reference)
-    .bind(error)
-    .bind(now)
     .execute(&mut *tx)
     .await?;
     // Only the payout of a donation pays it out; a refund naming it returns money instead.
-    if let (Some(donation), Finish::Post, "payout") = (&job.donation, finish, job.kind.as_str()) {
-        sqlx::query("UPDATE escrow.donation SET state = 'paid_out', updated_at = $2 WHERE id = $1")
-            .bind(donation)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+    if let (Some(donation), Finish::Post, JobKind::Payout) = (&job.donation, finish, job.kind) {
+        states::set_donation_state(
+            &mut tx,
+            donation,
+            DonationState::Received,
+            DonationState::PaidOut,
+            None,
+            now,
+        )
+        .await?;
     }
     tx.commit().await?;
     Ok(())

@@ -25,6 +25,7 @@ pub mod procedures;
 pub mod proposal_source;
 pub mod provider;
 pub mod reconcile;
+pub mod states;
 pub mod webhook;
 
 use std::sync::Arc;

@@ -19,6 +19,7 @@ use crate::error::EscrowError;
 use crate::jobs::{self, JobsReport, NewJob};
 use crate::ledger::{self, Finish, Kind, Transfer};
 use crate::procedures::{load_proposal, sync_proposal, PledgeRow, ProposalRow, PLEDGE_COLUMNS};
+use crate::states::{self, PledgeState, Settlement};
 use crate::{fee, identifiers, Escrow};
 
 /// What one tick did.
@@ -33,11 +34,12 @@ pub struct TickReport {
 }
 
 /// Decides to refund a held pledge: the money leaves `held` for `refunds:<backer>` and a
-/// refund job is queued; the pledge becomes `new_state` (`refunded` or `cancelled`).
+/// refund job is queued; the pledge moves from its state to `new_state` (`refunded` or
+/// `cancelled`) through [`states::set_pledge_state`].
 pub async fn decide_refund(
     conn: &mut PgConnection,
     pledge: &PledgeRow,
-    new_state: &str,
+    new_state: PledgeState,
     at: DateTime<Utc>,
 ) -> Result<(), EscrowError> {
     let transfer_id = format!("{}:refund", pledge.id);
@@ -53,7 +55,7 @@ pub async fn decide_refund(
         conn,
         &NewJob {
             id: format!("refund:{}", pledge.id),
-            kind: "refund",
+            kind: crate::states::JobKind::Refund,
             ready: true,
             currency: &pledge.currency,
             amount: pledge.amount,
@@ -69,13 +71,7 @@ pub async fn decide_refund(
         at,
     )
     .await?;
-    sqlx::query("UPDATE escrow.pledge SET state = $2, updated_at = $3 WHERE id = $1")
-        .bind(&pledge.id)
-        .bind(new_state)
-        .bind(at)
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
+    states::set_pledge_state(conn, &pledge.id, pledge.state, new_state, at).await
 }
 
 async fn pledges_in(
@@ -103,11 +99,14 @@ async fn abandon_pending(
     let mut payments = Vec::new();
     for pledge in pledges_in(conn, proposal, "pending").await? {
         ledger::finish_transfer(conn, &format!("{}:hold", pledge.id), Finish::Void, at).await?;
-        sqlx::query("UPDATE escrow.pledge SET state = 'failed', updated_at = $2 WHERE id = $1")
-            .bind(&pledge.id)
-            .bind(at)
-            .execute(&mut *conn)
-            .await?;
+        states::set_pledge_state(
+            conn,
+            &pledge.id,
+            PledgeState::Pending,
+            PledgeState::Failed,
+            at,
+        )
+        .await?;
         payments.extend(pledge.payment_id);
     }
     Ok(payments)
@@ -120,14 +119,17 @@ pub async fn settle_refund(
     at: DateTime<Utc>,
 ) -> Result<Vec<String>, EscrowError> {
     for pledge in pledges_in(conn, &proposal.uri, "held").await? {
-        decide_refund(conn, &pledge, "refunded", at).await?;
+        decide_refund(conn, &pledge, PledgeState::Refunded, at).await?;
     }
     let abandoned = abandon_pending(conn, &proposal.uri, at).await?;
-    sqlx::query("UPDATE escrow.proposal SET settlement = 'refund', settled_at = $2 WHERE uri = $1")
-        .bind(&proposal.uri)
-        .bind(at)
-        .execute(&mut *conn)
-        .await?;
+    states::settle_proposal(
+        conn,
+        &proposal.uri,
+        proposal.settlement,
+        Settlement::Refund,
+        at,
+    )
+    .await?;
     tracing::info!(proposal = %proposal.uri, "held pledges refunded");
     Ok(abandoned)
 }
@@ -207,7 +209,7 @@ async fn settle_payout(
             conn,
             &NewJob {
                 id: format!("payout:{key}"),
-                kind: "payout",
+                kind: crate::states::JobKind::Payout,
                 ready,
                 currency,
                 amount: split.payout,
@@ -224,19 +226,23 @@ async fn settle_payout(
         )
         .await?;
     }
-    sqlx::query(
-        "UPDATE escrow.pledge SET state = 'paid_out', updated_at = $2 WHERE proposal = $1 AND state = 'held'",
+    states::set_proposal_pledges_state(
+        conn,
+        &proposal.uri,
+        PledgeState::Held,
+        PledgeState::PaidOut,
+        at,
     )
-    .bind(&proposal.uri)
-    .bind(at)
-    .execute(&mut *conn)
     .await?;
     let abandoned = abandon_pending(conn, &proposal.uri, at).await?;
-    sqlx::query("UPDATE escrow.proposal SET settlement = 'payout', settled_at = $2 WHERE uri = $1")
-        .bind(&proposal.uri)
-        .bind(at)
-        .execute(&mut *conn)
-        .await?;
+    states::settle_proposal(
+        conn,
+        &proposal.uri,
+        proposal.settlement,
+        Settlement::Payout,
+        at,
+    )
+    .await?;
     tracing::info!(proposal = %proposal.uri, total, fee = split.fee, payout = split.payout, "payout decided");
     Ok(abandoned)
 }
@@ -405,7 +411,7 @@ mod tests {
             backer: "did:plc:b".into(),
             amount,
             currency: "USD".into(),
-            state: "held".into(),
+            state: PledgeState::Held,
             payment_id: None,
             checkout_url: None,
             created_at: at,

@@ -24,6 +24,7 @@ use crate::ledger::{self, Finish, Kind, Transfer};
 use crate::procedures::{DonationRow, PledgeRow, DONATION_COLUMNS, PLEDGE_COLUMNS};
 use crate::provider::event::{self, EventKind};
 use crate::provider::signature::{self, SignatureError};
+use crate::states::{set_donation_state, set_pledge_state, DonationState, PledgeState::*};
 use crate::{fee, jobs, lifecycle, Escrow};
 
 /// What a delivery did.
@@ -209,15 +210,15 @@ async fn payment_succeeded(
             return pledge_mismatched(escrow, conn, provider, &pledge, received).await;
         }
         let settled = proposal.is_none_or(|p| p.settlement.is_some());
-        match pledge.state.as_str() {
-            "pending" if !settled => {
+        match pledge.state {
+            Pending if !settled => {
                 ledger::finish_transfer(conn, &format!("{}:hold", pledge.id), Finish::Post, now)
                     .await?;
-                set_pledge_state(conn, &pledge.id, "held", now).await?;
+                set_pledge_state(conn, &pledge.id, Pending, Held, now).await?;
                 return Ok(Effect::NOTHING);
             }
-            "pending" | "failed" | "cancelled" => {
-                if pledge.state == "pending" {
+            Pending | Failed | Cancelled => {
+                if pledge.state == Pending {
                     ledger::finish_transfer(
                         conn,
                         &format!("{}:hold", pledge.id),
@@ -234,10 +235,10 @@ async fn payment_succeeded(
                     now,
                 )
                 .await?;
-                let new_state = if pledge.state == "cancelled" {
-                    "cancelled"
+                let new_state = if pledge.state == Cancelled {
+                    Cancelled
                 } else {
-                    "refunded"
+                    Refunded
                 };
                 lifecycle::decide_refund(conn, &pledge, new_state, now).await?;
                 tracing::warn!(pledge = %pledge.id, "payment arrived after the pledge ended; refunding");
@@ -263,11 +264,11 @@ async fn payment_succeeded(
     if !received.matches(donation.amount, &donation.currency) {
         return donation_mismatched(escrow, conn, provider, &donation, received).await;
     }
-    if donation.state != "pending" && donation.state != "failed" {
+    if !matches!(donation.state, DonationState::Pending | DonationState::Failed) {
         return Ok(Effect::NOTHING);
     }
     let transfer_id = format!("{}:donation", donation.id);
-    if donation.state == "pending" {
+    if donation.state == DonationState::Pending {
         ledger::finish_transfer(conn, &transfer_id, Finish::Post, now).await?;
     } else {
         // The donor meant to give; a late success is a gift received, booked afresh.
@@ -332,8 +333,8 @@ async fn pledge_mismatched(
     pledge: &PledgeRow,
     received: &Received<'_>,
 ) -> Result<Effect, EscrowError> {
-    match pledge.state.as_str() {
-        "pending" => {
+    match pledge.state {
+        Pending => {
             // Not paid as pledged: the pledge fails exactly as with a failed payment.
             ledger::finish_transfer(
                 conn,
@@ -342,10 +343,10 @@ async fn pledge_mismatched(
                 escrow.now(),
             )
             .await?;
-            set_pledge_state(conn, &pledge.id, "failed", escrow.now()).await?;
+            set_pledge_state(conn, &pledge.id, Pending, Failed, escrow.now()).await?;
         }
         // Ended before any money came (failed, cancelled): its hold is voided already.
-        "failed" | "cancelled" => {}
+        Failed | Cancelled => {}
         _ => {
             // This payment was already booked as the pledge's; the provider now tells
             // another story about the same payment. Booking it again would count the
@@ -386,8 +387,8 @@ async fn donation_mismatched(
     donation: &DonationRow,
     received: &Received<'_>,
 ) -> Result<Effect, EscrowError> {
-    match donation.state.as_str() {
-        "pending" => {
+    match donation.state {
+        DonationState::Pending => {
             let now = escrow.now();
             ledger::finish_transfer(
                 conn,
@@ -396,15 +397,17 @@ async fn donation_mismatched(
                 now,
             )
             .await?;
-            sqlx::query(
-                "UPDATE escrow.donation SET state = 'failed', updated_at = $2 WHERE id = $1",
+            set_donation_state(
+                conn,
+                &donation.id,
+                DonationState::Pending,
+                DonationState::Failed,
+                None,
+                now,
             )
-            .bind(&donation.id)
-            .bind(now)
-            .execute(&mut *conn)
             .await?;
         }
-        "failed" => {}
+        DonationState::Failed => {}
         _ => {
             tracing::error!(
                 donation = %donation.id,
@@ -488,7 +491,7 @@ async fn book_mismatch(
             conn,
             &jobs::NewJob {
                 id: job_id.clone(),
-                kind: "refund",
+                kind: crate::states::JobKind::Refund,
                 ready: true,
                 currency,
                 amount: received.amount,
@@ -589,7 +592,7 @@ async fn receive_donation(
             conn,
             &jobs::NewJob {
                 id: format!("payout:{}", donation.id),
-                kind: "payout",
+                kind: crate::states::JobKind::Payout,
                 ready,
                 currency: &donation.currency,
                 amount: split.payout,
@@ -607,33 +610,19 @@ async fn receive_donation(
         .await?;
     }
     let state = if split.payout > 0 {
-        "received"
+        DonationState::Received
     } else {
-        "paid_out"
+        DonationState::PaidOut
     };
-    sqlx::query("UPDATE escrow.donation SET state = $2, fee = $3, updated_at = $4 WHERE id = $1")
-        .bind(&donation.id)
-        .bind(state)
-        .bind(split.fee)
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
-}
-
-async fn set_pledge_state(
-    conn: &mut sqlx::PgConnection,
-    id: &str,
-    state: &str,
-    at: chrono::DateTime<chrono::Utc>,
-) -> Result<(), EscrowError> {
-    sqlx::query("UPDATE escrow.pledge SET state = $2, updated_at = $3 WHERE id = $1")
-        .bind(id)
-        .bind(state)
-        .bind(at)
-        .execute(conn)
-        .await?;
-    Ok(())
+    set_donation_state(
+        conn,
+        &donation.id,
+        donation.state,
+        state,
+        Some(split.fee),
+        now,
+    )
+    .await
 }
 
 /// Locks a payment's pledge and its proposal, proposal first: the order every other writer
@@ -671,10 +660,10 @@ async fn payment_failed(
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), EscrowError> {
     if let Some((pledge, _)) = lock_pledge(conn, provider, payment_id).await? {
-        if pledge.state == "pending" {
+        if pledge.state == Pending {
             ledger::finish_transfer(conn, &format!("{}:hold", pledge.id), Finish::Void, now)
                 .await?;
-            set_pledge_state(conn, &pledge.id, "failed", now).await?;
+            set_pledge_state(conn, &pledge.id, Pending, Failed, now).await?;
         }
         return Ok(());
     }
@@ -687,11 +676,15 @@ async fn payment_failed(
     .await?;
     if let Some(id) = donation {
         ledger::finish_transfer(conn, &format!("{id}:donation"), Finish::Void, now).await?;
-        sqlx::query("UPDATE escrow.donation SET state = 'failed', updated_at = $2 WHERE id = $1")
-            .bind(&id)
-            .bind(now)
-            .execute(&mut *conn)
-            .await?;
+        set_donation_state(
+            conn,
+            &id,
+            DonationState::Pending,
+            DonationState::Failed,
+            None,
+            now,
+        )
+        .await?;
     }
     Ok(())
 }

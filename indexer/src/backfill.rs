@@ -11,18 +11,27 @@
 //!
 //! Progress is kept per repo in `appview.backfill_repo`; a rerun skips repos already done.
 //! Concurrency is bounded overall and per PDS host.
+//!
+//! A PDS is whatever a DID document names, so it is fetched like any URL taken from the
+//! network: through `greenlight_safe_fetch` (https only, no private or loopback addresses
+//! outside the development setting, redirects only on the same host, size and time caps), and
+//! each repo has caps on pages, records, bytes and time ([`RepoLimits`]), since a hostile PDS
+//! can answer with an endless stream of cursors. A repo stopped at a cap is marked failed with
+//! an error naming the cap; what it wrote before stays.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::stream::{self, StreamExt};
-use greenlight_identity::Resolver;
+use greenlight_identity::{IdentityError, Resolver};
 use greenlight_lexicon::format::is_valid_cid;
+use greenlight_safe_fetch::{FetchError, FetchOptions, Fetcher, Policy};
 use serde::Deserialize;
 use serde_json::Value;
 use sqlx::postgres::PgPool;
 use tokio::sync::{Mutex, Semaphore};
+use tokio::time::Instant;
 
 use crate::event::{EventBody, RecordOp, SourceEvent};
 use crate::metrics::Metrics;
@@ -33,8 +42,45 @@ use crate::writer::Writer;
 /// Records asked for per `listRecords` page (the protocol's maximum).
 const PAGE_SIZE: u32 = 100;
 
-/// The largest response body read from a relay or PDS.
-const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
+/// The largest response body read from a relay or PDS (a page of 100 records of the largest
+/// kind is a few MiB).
+const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
+
+/// Time cap on one request to a relay or PDS.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Attempts at a request that failed in transport (unreachable, timed out).
+const REQUEST_ATTEMPTS: u32 = 4;
+
+/// Pages of `listReposByCollection` read per collection: far more repos than the network
+/// has, and still an end to a relay that never stops answering.
+const MAX_RELAY_PAGES: usize = 100_000;
+
+/// Caps on backfilling one repo: a PDS is anyone's server, and one that answers every
+/// `listRecords` with a fresh cursor (or huge pages, or slowly) must not keep a backfill busy
+/// forever. The defaults are far above any real Greenlight repo.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RepoLimits {
+    /// `listRecords` pages fetched, over all collections.
+    pub max_pages: usize,
+    /// Records listed, over all collections.
+    pub max_records: usize,
+    /// Response bytes read from the PDS.
+    pub max_bytes: usize,
+    /// Time from the first request to the PDS to the last.
+    pub max_time: Duration,
+}
+
+impl Default for RepoLimits {
+    fn default() -> Self {
+        RepoLimits {
+            max_pages: 2_000,
+            max_records: 100_000,
+            max_bytes: 256 * 1024 * 1024,
+            max_time: Duration::from_secs(15 * 60),
+        }
+    }
+}
 
 /// What to backfill and how hard to push.
 #[derive(Debug, Clone)]
@@ -75,6 +121,99 @@ pub enum BackfillError {
     /// The relay could not be asked for repos.
     #[error("cannot list repos from the relay: {0}")]
     Relay(String),
+}
+
+/// Why one repo's backfill failed; recorded (as text) in `appview.backfill_repo.error`.
+#[derive(Debug, thiserror::Error)]
+pub enum RepoError {
+    /// The DID did not resolve.
+    #[error("cannot resolve DID: {0}")]
+    Identity(#[from] IdentityError),
+    /// The DID document has no `#atproto_pds` service.
+    #[error("DID document names no PDS")]
+    NoPds,
+    /// A request to the PDS failed or was refused (address, redirect, size, status).
+    #[error("GET {url}: {error}")]
+    Fetch {
+        /// The URL, without its query.
+        url: String,
+        /// What went wrong.
+        error: FetchError,
+    },
+    /// The PDS answered something that is not the method's output.
+    #[error("GET {url}: unexpected response: {reason}")]
+    BadResponse {
+        /// The URL, without its query.
+        url: String,
+        /// Why it could not be read.
+        reason: String,
+    },
+    /// `getLatestCommit` gave a revision that is not a TID.
+    #[error("getLatestCommit rev {0:?} is not a TID")]
+    BadRev(String),
+    /// The PDS offered more `listRecords` pages than a repo may have.
+    #[error("stopped at the cap of {limit} listRecords pages for one repo: the PDS kept offering more (records before the cap were kept)")]
+    TooManyPages {
+        /// The cap ([`RepoLimits::max_pages`]).
+        limit: usize,
+    },
+    /// The PDS listed more records than a repo may have.
+    #[error("stopped at the cap of {limit} records for one repo: the PDS kept listing more (records before the cap were kept)")]
+    TooManyRecords {
+        /// The cap ([`RepoLimits::max_records`]).
+        limit: usize,
+    },
+    /// The PDS sent more bytes than a repo may take.
+    #[error("stopped at the cap of {limit} response bytes for one repo (records before the cap were kept)")]
+    TooManyBytes {
+        /// The cap ([`RepoLimits::max_bytes`]).
+        limit: usize,
+    },
+    /// The repo took longer than a repo may take.
+    #[error("stopped at the cap of {} s for one repo (records before the cap were kept)", .limit.as_secs_f64())]
+    TooSlow {
+        /// The cap ([`RepoLimits::max_time`]).
+        limit: Duration,
+    },
+    /// The database failed while writing the repo's records.
+    #[error("database error: {0}")]
+    Database(String),
+}
+
+/// What one repo has used of its [`RepoLimits`].
+struct Budget {
+    limits: RepoLimits,
+    deadline: Instant,
+    pages: usize,
+    records: usize,
+    bytes: usize,
+}
+
+impl Budget {
+    fn start(limits: RepoLimits) -> Budget {
+        Budget {
+            limits,
+            deadline: Instant::now() + limits.max_time,
+            pages: 0,
+            records: 0,
+            bytes: 0,
+        }
+    }
+
+    fn time_left(&self) -> Result<Duration, RepoError> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            Err(RepoError::TooSlow {
+                limit: self.limits.max_time,
+            })
+        } else {
+            Ok(left)
+        }
+    }
+
+    fn bytes_left(&self) -> usize {
+        self.limits.max_bytes.saturating_sub(self.bytes)
+    }
 }
 
 /// Totals of a backfill run.
@@ -126,13 +265,17 @@ pub struct Backfill {
     writer: Writer,
     resolver: Resolver,
     judge: FrameJudge,
-    http: reqwest::Client,
+    fetcher: Fetcher,
+    limits: RepoLimits,
     hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
 }
 
 impl Backfill {
     /// A backfill writing through `writer` (its cursor row is left alone: backfill events
-    /// carry no cursor).
+    /// carry no cursor), with the default [`RepoLimits`].
+    ///
+    /// PDSes are fetched under the resolver's development setting: plain http and loopback
+    /// addresses only when `allow_insecure_http` is on.
     pub fn new(
         config: BackfillConfig,
         writer: Writer,
@@ -140,19 +283,33 @@ impl Backfill {
         metrics: Arc<Metrics>,
         rules: crate::record_rules::RecordRules,
     ) -> Result<Backfill, BackfillError> {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .map_err(|err| BackfillError::Relay(err.to_string()))?;
+        let fetcher = Fetcher::new(Policy {
+            allow_loopback_http: resolver.config().allow_insecure_http,
+            max_body_bytes: MAX_RESPONSE_BYTES,
+            timeout: REQUEST_TIMEOUT,
+            // Repos on one host are already limited to `per_host` at a time, and each makes
+            // one request at a time.
+            per_host_concurrency: config.per_host.max(1),
+            user_agent: concat!("greenlight-indexer/", env!("CARGO_PKG_VERSION")).to_owned(),
+            ..Policy::default()
+        })
+        .map_err(|err| BackfillError::Relay(err.to_string()))?;
         Ok(Backfill {
             pool: writer.pool().clone(),
             judge: FrameJudge::new(rules, None, None, metrics),
             config,
             writer,
             resolver,
-            http,
+            fetcher,
+            limits: RepoLimits::default(),
             hosts: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// The same backfill with other per-repo caps.
+    pub fn with_limits(mut self, limits: RepoLimits) -> Backfill {
+        self.limits = limits;
+        self
     }
 
     /// Finds the repos, then backfills each that is not done yet.
@@ -204,7 +361,7 @@ impl Backfill {
         } else {
             None
         };
-        let results: Vec<Result<usize, String>> = stream::iter(todo)
+        let results: Vec<Result<usize, RepoError>> = stream::iter(todo)
             .map(|did| {
                 let bar = bar.clone();
                 async move {
@@ -218,7 +375,7 @@ impl Backfill {
                     }
                     let (state, records, error) = match &result {
                         Ok(n) => ("done", i32::try_from(*n).unwrap_or(i32::MAX), None),
-                        Err(err) => ("failed", 0, Some(err.clone())),
+                        Err(err) => ("failed", 0, Some(err.to_string())),
                     };
                     if let Err(err) = sqlx::query!(
                         "UPDATE appview.backfill_repo SET state = $2, records = $3, error = $4,
@@ -258,7 +415,7 @@ impl Backfill {
         let mut dids = Vec::new();
         for collection in COLLECTIONS {
             let mut cursor: Option<String> = None;
-            loop {
+            for page_number in 1..=MAX_RELAY_PAGES {
                 let mut query = vec![("collection", collection), ("limit", "1000")];
                 if let Some(cursor) = &cursor {
                     query.push(("cursor", cursor.as_str()));
@@ -268,14 +425,17 @@ impl Backfill {
                     relay.trim_end_matches('/')
                 );
                 let page: ListReposPage = self
-                    .get_json(&url, &query)
+                    .get_json(&url, &query, None)
                     .await
-                    .map_err(BackfillError::Relay)?;
+                    .map_err(|err| BackfillError::Relay(err.to_string()))?;
                 let empty = page.repos.is_empty();
                 dids.extend(page.repos.into_iter().map(|r| r.did));
                 match page.cursor {
                     Some(next) if !empty && Some(&next) != cursor.as_ref() => cursor = Some(next),
                     _ => break,
+                }
+                if page_number == MAX_RELAY_PAGES {
+                    tracing::warn!(%relay, collection, "stopped listing repos at the page cap");
                 }
             }
         }
@@ -290,32 +450,28 @@ impl Backfill {
             .clone()
     }
 
-    /// Backfills one repo; returns how many records it wrote.
-    async fn backfill_repo(&self, did: &str) -> Result<usize, String> {
-        let document = self
-            .resolver
-            .resolve_did(did)
-            .await
-            .map_err(|err| format!("cannot resolve DID: {err}"))?;
-        let pds = document
-            .pds_endpoint
-            .clone()
-            .ok_or_else(|| "DID document names no PDS".to_owned())?;
+    /// Backfills one repo within [`RepoLimits`]; returns how many records it wrote.
+    async fn backfill_repo(&self, did: &str) -> Result<usize, RepoError> {
+        let document = self.resolver.resolve_did(did).await?;
+        let pds = document.pds_endpoint.clone().ok_or(RepoError::NoPds)?;
         let semaphore = self.host_permit(&pds).await;
         let _permit = semaphore
             .acquire()
             .await
-            .map_err(|err| format!("host limiter closed: {err}"))?;
+            .map_err(|err| RepoError::Database(format!("host limiter closed: {err}")))?;
+        // The clock starts once it is this repo's turn at its host.
+        let mut budget = Budget::start(self.limits);
         let latest: LatestCommit = self
             .get_json(
                 &format!("{pds}/xrpc/com.atproto.sync.getLatestCommit"),
                 &[("did", did)],
+                Some(&mut budget),
             )
             .await?;
         // Every listed record is written with this rev, and revs compare as strings: one that
         // is not a TID could outrank every later version.
         if !is_tid(&latest.rev) {
-            return Err(format!("getLatestCommit rev {:?} is not a TID", latest.rev));
+            return Err(RepoError::BadRev(latest.rev));
         }
         sqlx::query!(
             "UPDATE appview.backfill_repo SET pds = $2, rev = $3 WHERE did = $1",
@@ -325,11 +481,17 @@ impl Backfill {
         )
         .execute(&self.pool)
         .await
-        .map_err(|err| err.to_string())?;
+        .map_err(|err| RepoError::Database(err.to_string()))?;
         let mut written = 0;
         for collection in COLLECTIONS {
             let mut cursor: Option<String> = None;
             loop {
+                if budget.pages >= self.limits.max_pages {
+                    return Err(RepoError::TooManyPages {
+                        limit: self.limits.max_pages,
+                    });
+                }
+                budget.pages += 1;
                 let limit = PAGE_SIZE.to_string();
                 let mut query = vec![
                     ("repo", did),
@@ -340,8 +502,18 @@ impl Backfill {
                     query.push(("cursor", cursor.as_str()));
                 }
                 let page: RecordsPage = self
-                    .get_json(&format!("{pds}/xrpc/com.atproto.repo.listRecords"), &query)
+                    .get_json(
+                        &format!("{pds}/xrpc/com.atproto.repo.listRecords"),
+                        &query,
+                        Some(&mut budget),
+                    )
                     .await?;
+                budget.records += page.records.len();
+                if budget.records > self.limits.max_records {
+                    return Err(RepoError::TooManyRecords {
+                        limit: self.limits.max_records,
+                    });
+                }
                 let listed_any = !page.records.is_empty();
                 let mut ops = Vec::with_capacity(page.records.len());
                 for record in page.records {
@@ -373,7 +545,7 @@ impl Backfill {
                     self.writer
                         .write_batch(std::slice::from_ref(&event))
                         .await
-                        .map_err(|err| err.to_string())?;
+                        .map_err(|err| RepoError::Database(err.to_string()))?;
                 }
                 match page.cursor {
                     Some(next) if listed_any && Some(&next) != cursor.as_ref() => {
@@ -386,59 +558,62 @@ impl Backfill {
         Ok(written)
     }
 
+    /// GETs `url?query` through the safe fetcher and parses the JSON answer, retrying a few
+    /// times when the host could not be reached. With a repo's `budget`, each try gets only
+    /// the time and bytes the repo has left, and what it reads is charged to it.
     async fn get_json<T: serde::de::DeserializeOwned>(
         &self,
         url: &str,
         query: &[(&str, &str)],
-    ) -> Result<T, String> {
+        mut budget: Option<&mut Budget>,
+    ) -> Result<T, RepoError> {
+        let fetch_error = |error| RepoError::Fetch {
+            url: url.to_owned(),
+            error,
+        };
+        let mut full = reqwest::Url::parse(url).map_err(|_| fetch_error(FetchError::InvalidUrl))?;
+        full.query_pairs_mut().extend_pairs(query);
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match self.get_bounded(url, query).await {
-                Ok(body) => {
-                    return serde_json::from_slice(&body)
-                        .map_err(|err| format!("GET {url}: unexpected response: {err}"))
+            let mut options = FetchOptions::new().accept("application/json");
+            if let Some(budget) = budget.as_deref() {
+                options = options
+                    .timeout(budget.time_left()?)
+                    .max_body_bytes(budget.bytes_left().min(MAX_RESPONSE_BYTES));
+            }
+            match self.fetcher.get_with(full.as_str(), &options).await {
+                Ok(fetched) => {
+                    if let Some(budget) = budget.as_deref_mut() {
+                        budget.bytes += fetched.body.len();
+                    }
+                    return serde_json::from_slice(&fetched.body).map_err(|err| {
+                        RepoError::BadResponse {
+                            url: url.to_owned(),
+                            reason: err.to_string(),
+                        }
+                    });
                 }
-                Err(Some(err)) if attempt < 4 && !err.is_status() => {
+                Err(FetchError::TooLarge { limit }) if limit < MAX_RESPONSE_BYTES => {
+                    // Cut off by what the repo had left, not by the per-response cap.
+                    let limit = budget.as_deref().map_or(limit, |b| b.limits.max_bytes);
+                    return Err(RepoError::TooManyBytes { limit });
+                }
+                Err(FetchError::Timeout)
+                    if budget.as_deref().is_some_and(|b| b.time_left().is_err()) =>
+                {
+                    return Err(RepoError::TooSlow {
+                        limit: self.limits.max_time,
+                    });
+                }
+                Err(error @ (FetchError::Unreachable | FetchError::Timeout))
+                    if attempt < REQUEST_ATTEMPTS =>
+                {
+                    tracing::debug!(%url, %error, attempt, "retrying");
                     tokio::time::sleep(crate::pipeline::backoff(attempt)).await;
                 }
-                Err(Some(err)) => return Err(format!("GET {url}: {err}")),
-                Err(None) => {
-                    return Err(format!(
-                        "GET {url}: response is larger than {MAX_RESPONSE_BYTES} bytes"
-                    ))
-                }
+                Err(error) => return Err(fetch_error(error)),
             }
         }
-    }
-
-    /// A successful response's body, read up to [`MAX_RESPONSE_BYTES`] (`Err(None)` beyond):
-    /// a PDS is anyone's server and must not make us buffer without limit.
-    async fn get_bounded(
-        &self,
-        url: &str,
-        query: &[(&str, &str)],
-    ) -> Result<Vec<u8>, Option<reqwest::Error>> {
-        let mut response = self
-            .http
-            .get(url)
-            .query(query)
-            .send()
-            .await?
-            .error_for_status()?;
-        if response
-            .content_length()
-            .is_some_and(|length| length > MAX_RESPONSE_BYTES as u64)
-        {
-            return Err(None);
-        }
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await? {
-            if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
-                return Err(None);
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(body)
     }
 }

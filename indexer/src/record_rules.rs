@@ -19,17 +19,17 @@ pub const COLLECTIONS: [&str; 7] = [
     PROJECT, PROPOSAL, ESTIMATE, STATUS, PLEDGE, DISPUTE, MAINTAINER,
 ];
 /// `fund.greenlight.project`.
-pub const PROJECT: &str = "fund.greenlight.project";
+pub const PROJECT: &str = greenlight_lexicon::fund::greenlight::project::NSID;
 /// `fund.greenlight.proposal`.
-pub const PROPOSAL: &str = "fund.greenlight.proposal";
+pub const PROPOSAL: &str = greenlight_lexicon::fund::greenlight::proposal::NSID;
 /// `fund.greenlight.estimate`.
-pub const ESTIMATE: &str = "fund.greenlight.estimate";
+pub const ESTIMATE: &str = greenlight_lexicon::fund::greenlight::estimate::NSID;
 /// `fund.greenlight.status`.
-pub const STATUS: &str = "fund.greenlight.status";
+pub const STATUS: &str = greenlight_lexicon::fund::greenlight::status::NSID;
 /// `fund.greenlight.pledge`.
-pub const PLEDGE: &str = "fund.greenlight.pledge";
+pub const PLEDGE: &str = greenlight_lexicon::fund::greenlight::pledge::NSID;
 /// `fund.greenlight.dispute`.
-pub const DISPUTE: &str = "fund.greenlight.dispute";
+pub const DISPUTE: &str = greenlight_lexicon::fund::greenlight::dispute::NSID;
 /// `fund.greenlight.maintainer`: a listed maintainer's acceptance.
 pub const MAINTAINER: &str = greenlight_lexicon::fund::greenlight::maintainer::NSID;
 

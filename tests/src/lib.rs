@@ -1,9 +1,11 @@
 //! End-to-end tests and the local atproto network harness.
 pub mod jetstream_standin;
 pub mod network;
+pub mod node;
 pub mod record_corpus;
 pub mod reference_validator;
 pub mod relay_standin;
 pub mod scratch_database;
 pub mod services;
+pub mod steps;
 pub mod world;

@@ -5,8 +5,7 @@
 //! folder, so tests may start several at once. The process watches its stdin and stops
 //! when it closes, so even a test binary killed with SIGKILL leaves nothing running.
 //!
-//! Node comes from `$GREENLIGHT_NODE` (set by `. scripts/node-env`); when that is unset,
-//! `scripts/node-env` is run once per test binary to install and locate it.
+//! Node comes from [`crate::node`].
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
@@ -20,7 +19,6 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
-use tokio::sync::OnceCell;
 use tokio::task::JoinHandle;
 
 /// How long the network may take to answer after Node starts (a cold start takes ~3 s;
@@ -116,7 +114,7 @@ struct SessionResponse {
 impl TestNetwork {
     /// Starts a fresh PLC directory and PDS on free loopback ports and waits until both answer.
     pub async fn start() -> Result<TestNetwork> {
-        let node = node_binary().await?;
+        let node = crate::node::node_binary()?;
         let script = repo_root().join("tests/reference/network.mjs");
         let data_dir = tempfile::Builder::new()
             .prefix("greenlight-network-")
@@ -541,39 +539,6 @@ impl LogTail {
 fn repo_root() -> PathBuf {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
     manifest.parent().unwrap_or(manifest).to_path_buf()
-}
-
-/// The Node ≥ 22 binary: `$GREENLIGHT_NODE`, or what `scripts/node-env` installs and
-/// reports (run once per test binary; it is quick when everything is installed).
-async fn node_binary() -> Result<PathBuf> {
-    static NODE: OnceCell<PathBuf> = OnceCell::const_new();
-    NODE.get_or_try_init(|| async {
-        if let Some(node) = std::env::var_os("GREENLIGHT_NODE").filter(|v| !v.is_empty()) {
-            return Ok(PathBuf::from(node));
-        }
-        let script = repo_root().join("scripts/node-env");
-        let output = Command::new("bash")
-            .arg("-c")
-            .arg(r#"set -euo pipefail; . "$1" >&2; printf '%s' "$GREENLIGHT_NODE""#)
-            .arg("node-env")
-            .arg(&script)
-            .stdin(Stdio::null())
-            .output()
-            .await
-            .with_context(|| format!("running {}", script.display()))?;
-        let node = String::from_utf8_lossy(&output.stdout).trim().to_owned();
-        if !output.status.success() || node.is_empty() {
-            bail!(
-                "{} failed ({}); set GREENLIGHT_NODE or run `. scripts/node-env`:\n{}",
-                script.display(),
-                output.status,
-                String::from_utf8_lossy(&output.stderr)
-            );
-        }
-        Ok(PathBuf::from(node))
-    })
-    .await
-    .cloned()
 }
 
 #[cfg(test)]

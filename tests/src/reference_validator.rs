@@ -44,31 +44,6 @@ fn repo_root() -> PathBuf {
     manifest.parent().unwrap_or(manifest).to_path_buf()
 }
 
-async fn node() -> Result<PathBuf> {
-    if let Some(node) = std::env::var_os("GREENLIGHT_NODE").filter(|v| !v.is_empty()) {
-        return Ok(PathBuf::from(node));
-    }
-    let script = repo_root().join("scripts/node-env");
-    let output = Command::new("bash")
-        .arg("-c")
-        .arg(r#"set -euo pipefail; . "$1" >&2; printf '%s' "$GREENLIGHT_NODE""#)
-        .arg("node-env")
-        .arg(&script)
-        .stdin(Stdio::null())
-        .output()
-        .await
-        .with_context(|| format!("running {}", script.display()))?;
-    let node = String::from_utf8_lossy(&output.stdout).trim().to_owned();
-    if !output.status.success() || node.is_empty() {
-        bail!(
-            "{} failed: {}",
-            script.display(),
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-    Ok(PathBuf::from(node))
-}
-
 /// Validates each `(nsid, output)` with the reference implementation; returns, per case,
 /// `Ok(())` or the reference's error message.
 pub async fn validate_outputs(cases: &[(String, Value)]) -> Result<Vec<Result<(), String>>> {
@@ -77,7 +52,7 @@ pub async fn validate_outputs(cases: &[(String, Value)]) -> Result<Vec<Result<()
         .iter()
         .map(|(nsid, output)| serde_json::json!({ "nsid": nsid, "output": output }))
         .collect();
-    let mut child = Command::new(node().await?)
+    let mut child = Command::new(crate::node::node_binary()?)
         .arg("--input-type=module")
         .arg("-e")
         .arg(SCRIPT)

@@ -3,16 +3,13 @@
 //! (garbage, truncated frames, forged commits) to see that an indexer survives them.
 //!
 //! Also builds the forged frames: [`forged_commit_frame`] makes a well-formed `#commit` for a
-//! real repo whose signature is not the repo's.
+//! real repo whose signature is not the repo's (with the firehose crate's encoder).
 
 use std::net::SocketAddr;
 
 use anyhow::{Context, Result};
 use futures_util::{SinkExt, StreamExt};
-use ipld_core::cid::multihash::Multihash;
-use ipld_core::cid::Cid;
-use ipld_core::ipld::Ipld;
-use sha2::{Digest, Sha256};
+use greenlight_firehose::test_fixtures::{cid_of, commit_frame, dagcbor, op};
 use tokio::net::TcpListener;
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
@@ -109,26 +106,10 @@ async fn forward(
     }
 }
 
-fn cid_of(block: &[u8]) -> Result<Cid> {
-    let hash = Multihash::<64>::wrap(0x12, &Sha256::digest(block))?;
-    Ok(Cid::new_v1(0x71, hash))
-}
-
-fn dagcbor(value: &Ipld) -> Result<Vec<u8>> {
-    Ok(serde_ipld_dagcbor::to_vec(value)?)
-}
-
-fn map(entries: Vec<(&str, Ipld)>) -> Ipld {
-    Ipld::Map(
-        entries
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v))
-            .collect(),
-    )
-}
-
 /// A well-formed `#commit` frame creating `collection/rkey` with `record` (JSON without
 /// links) in `did`'s repo at `rev`, signed with 64 bytes that are not anyone's signature.
+///
+/// Encoding cannot fail; the `Result` is kept for the callers written against it.
 pub fn forged_commit_frame(
     did: &str,
     rev: &str,
@@ -137,63 +118,19 @@ pub fn forged_commit_frame(
     rkey: &str,
     record: &serde_json::Value,
 ) -> Result<Vec<u8>> {
-    let record_block = serde_ipld_dagcbor::to_vec(record)?;
-    let record_cid = cid_of(&record_block)?;
-    let commit = map(vec![
-        ("did", Ipld::String(did.to_owned())),
-        ("version", Ipld::Integer(3)),
-        ("data", Ipld::Link(cid_of(b"forged mst")?)),
-        ("rev", Ipld::String(rev.to_owned())),
-        ("prev", Ipld::Null),
-        ("sig", Ipld::Bytes(vec![0x42; 64])),
-    ]);
-    let commit_block = dagcbor(&commit)?;
-    let commit_cid = cid_of(&commit_block)?;
-    let mut car = Vec::new();
-    let header = dagcbor(&map(vec![
-        ("version", Ipld::Integer(1)),
-        ("roots", Ipld::List(vec![Ipld::Link(commit_cid)])),
-    ]))?;
-    push_varint(&mut car, header.len() as u64);
-    car.extend(header);
-    for (cid, block) in [(commit_cid, &commit_block), (record_cid, &record_block)] {
-        let cid = cid.to_bytes();
-        push_varint(&mut car, (cid.len() + block.len()) as u64);
-        car.extend(cid);
-        car.extend(block);
-    }
-    let body = map(vec![
-        ("seq", Ipld::Integer(seq.into())),
-        ("rebase", Ipld::Bool(false)),
-        ("tooBig", Ipld::Bool(false)),
-        ("repo", Ipld::String(did.to_owned())),
-        ("commit", Ipld::Link(commit_cid)),
-        ("rev", Ipld::String(rev.to_owned())),
-        ("since", Ipld::Null),
-        ("blocks", Ipld::Bytes(car)),
-        (
-            "ops",
-            Ipld::List(vec![map(vec![
-                ("action", Ipld::String("create".into())),
-                ("path", Ipld::String(format!("{collection}/{rkey}"))),
-                ("cid", Ipld::Link(record_cid)),
-            ])]),
-        ),
-        ("blobs", Ipld::List(Vec::new())),
-        ("time", Ipld::String("2025-01-01T00:00:00.000Z".into())),
-    ]);
-    let mut frame = dagcbor(&map(vec![
-        ("op", Ipld::Integer(1)),
-        ("t", Ipld::String("#commit".into())),
-    ]))?;
-    frame.extend(dagcbor(&body)?);
-    Ok(frame)
-}
-
-fn push_varint(out: &mut Vec<u8>, mut value: u64) {
-    while value >= 0x80 {
-        out.push((value as u8) | 0x80);
-        value >>= 7;
-    }
-    out.push(value as u8);
+    let record = dagcbor(record);
+    let create = op(
+        "create",
+        &format!("{collection}/{rkey}"),
+        Some(cid_of(&record)),
+    );
+    Ok(commit_frame(
+        seq,
+        did,
+        rev,
+        vec![create],
+        &[record],
+        &[0x42; 64],
+        "2025-01-01T00:00:00.000Z",
+    ))
 }

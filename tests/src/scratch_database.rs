@@ -4,7 +4,6 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use anyhow::{Context, Result};
-use sqlx::Connection;
 
 static CREATED: AtomicU32 = AtomicU32::new(0);
 
@@ -32,21 +31,6 @@ pub fn server_url() -> Result<String> {
     Ok(String::from_utf8(output.stdout)?.trim().to_owned())
 }
 
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((base, query)) => (base, Some(query)),
-        None => (url, None),
-    };
-    let base = match base.rfind('/') {
-        Some(slash) if slash > "postgres://".len() => &base[..slash],
-        _ => base,
-    };
-    match query {
-        Some(query) => format!("{base}/{name}?{query}"),
-        None => format!("{base}/{name}"),
-    }
-}
-
 impl ScratchDatabase {
     /// Creates an empty database named after `purpose`, the process and a counter.
     pub async fn create(purpose: &str) -> Result<ScratchDatabase> {
@@ -62,17 +46,11 @@ impl ScratchDatabase {
             std::process::id(),
             CREATED.fetch_add(1, Ordering::Relaxed)
         );
-        let mut admin = sqlx::PgConnection::connect(&server_url)
+        let url = greenlight_store::server::create_database(&server_url, &name)
             .await
-            .context("connecting to Postgres")?;
-        sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
-            .execute(&mut admin)
-            .await?;
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut admin)
-            .await?;
+            .context("creating the scratch database")?;
         Ok(ScratchDatabase {
-            url: with_database(&server_url, &name),
+            url,
             name,
             server_url,
         })
@@ -80,13 +58,7 @@ impl ScratchDatabase {
 
     /// Drops the database (connections still open to it are terminated).
     pub async fn drop_now(self) -> Result<()> {
-        let mut admin = sqlx::PgConnection::connect(&self.server_url).await?;
-        sqlx::query(&format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            self.name
-        ))
-        .execute(&mut admin)
-        .await?;
+        greenlight_store::server::drop_database(&self.server_url, &self.name).await?;
         Ok(())
     }
 }

@@ -4,75 +4,20 @@
 //! the AppView's totals are checked at every step.
 
 use greenlight_cli::pledging;
-use greenlight_cli::records::{self, NewProject, ProposalTarget};
 use greenlight_cli::session::Session;
 use greenlight_lexicon::com::atproto::repo::strong_ref::StrongRef;
-use greenlight_lexicon::fund::greenlight::status::{
-    Decline, Development, Preview, Release, StatusStage,
-};
 use greenlight_tests::services::ServicesConfig;
+use greenlight_tests::steps::{
+    decline, development, estimate, new_project, pledge, post, preview, propose, release,
+};
 use greenlight_tests::world::{int, World};
-
-async fn post_stage(who: &Session, proposal: &StrongRef, stage: StatusStage) {
-    records::create(who, &records::status_record(proposal.clone(), stage), None)
-        .await
-        .expect("status");
-}
-
-fn preview(days: i64) -> StatusStage {
-    StatusStage::Preview(Preview {
-        url: "https://preview.example/feature".into(),
-        instructions: "Try it.".into(),
-        ends_at: (chrono::Utc::now() + chrono::Duration::days(days))
-            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-    })
-}
-
-fn development(goal: i64) -> StatusStage {
-    StatusStage::Development(Development {
-        goal,
-        currency: "USD".into(),
-        note: None,
-    })
-}
-
-fn release() -> StatusStage {
-    StatusStage::Release(Release {
-        source_url: "https://example.com/project/releases/v1".into(),
-        revision: Some("v1.0.0".into()),
-        license: "MIT".into(),
-    })
-}
 
 /// A project by `maintainer` and a proposal for it by `author`.
 async fn project_and_proposal(world: &World, maintainer: &Session, author: &Session) -> StrongRef {
     let project = world
-        .proven_project(
-            maintainer,
-            "widget",
-            NewProject {
-                name: "Widget".into(),
-                description: "A widget library.".into(),
-                repository: String::new(),
-                website: None,
-                currency: "USD".into(),
-                maintainers: vec![],
-            },
-        )
+        .proven_project(maintainer, "widget", new_project("Widget", "USD", vec![]))
         .await;
-    records::create(
-        author,
-        &records::proposal_record(
-            ProposalTarget::Project(project),
-            "Dark mode",
-            "Please add a dark theme.",
-            vec!["ui".into()],
-        ),
-        None,
-    )
-    .await
-    .expect("proposal")
-    .strong_ref()
+    propose(author, &project, "Dark mode").await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -96,13 +41,7 @@ async fn a_proposal_goes_from_idea_to_payout_with_totals_at_every_step() {
 
     // Estimates: newcomers are capped at 25.00, so 50.00 counts as 25.00.
     for (backer, amount) in backers.iter().zip([2000, 2500, 5000]) {
-        records::create(
-            backer,
-            &records::estimate_record(proposal.clone(), amount, "USD"),
-            None,
-        )
-        .await
-        .expect("estimate");
+        estimate(backer, &proposal, amount, "USD").await;
     }
     let totals = world
         .totals_until(&proposal.uri, "three estimates", |t| {
@@ -112,7 +51,7 @@ async fn a_proposal_goes_from_idea_to_payout_with_totals_at_every_step() {
     assert_eq!(int(&totals, "estimateTotal"), 2000 + 2500 + 2500);
     assert_eq!(int(&totals, "cappedEstimateCount"), 1);
 
-    post_stage(&maintainer, &proposal, development(10_000)).await;
+    post(&maintainer, &proposal, development(10_000, "USD")).await;
     let view = world.stage_until(&proposal.uri, "development").await;
     assert_eq!(view["goal"], 10_000);
     let totals = world
@@ -120,7 +59,7 @@ async fn a_proposal_goes_from_idea_to_payout_with_totals_at_every_step() {
         .await;
     assert_eq!(int(&totals, "estimateTotal"), 7000);
 
-    post_stage(&maintainer, &proposal, preview(7)).await;
+    post(&maintainer, &proposal, preview()).await;
     world.stage_until(&proposal.uri, "preview").await;
 
     let mut receipts = Vec::new();
@@ -147,7 +86,7 @@ async fn a_proposal_goes_from_idea_to_payout_with_totals_at_every_step() {
     assert_eq!(int(&totals, "pledgeCount"), 3);
     assert_eq!(int(&totals, "paidOut"), 0);
 
-    post_stage(&maintainer, &proposal, release()).await;
+    post(&maintainer, &proposal, release()).await;
     world.stage_until(&proposal.uri, "released").await;
     // Still held while verification runs (escrow's period is seconds long in this test).
     let totals = world
@@ -180,32 +119,16 @@ async fn a_decline_refunds_every_backer_and_outsiders_cannot_move_stages() {
     world.stage_until(&proposal.uri, "proposed").await;
 
     // Someone who is not a maintainer posts a status: nothing changes.
-    post_stage(&outsider, &proposal, development(5_000)).await;
-    post_stage(&maintainer, &proposal, development(8_000)).await;
+    post(&outsider, &proposal, development(5_000, "USD")).await;
+    post(&maintainer, &proposal, development(8_000, "USD")).await;
     let view = world.stage_until(&proposal.uri, "development").await;
     assert_eq!(view["goal"], 8_000, "the outsider's goal must not count");
-    post_stage(
-        &outsider,
-        &proposal,
-        StatusStage::Decline(Decline {
-            reason: "no".into(),
-        }),
-    )
-    .await;
-    post_stage(&maintainer, &proposal, preview(7)).await;
+    post(&outsider, &proposal, decline("no")).await;
+    post(&maintainer, &proposal, preview()).await;
     world.stage_until(&proposal.uri, "preview").await;
 
     for (backer, amount) in backers.iter().zip([1500, 2500]) {
-        pledging::pledge(
-            backer,
-            &world.escrow,
-            &proposal,
-            amount,
-            "USD",
-            &pledging::new_idempotency_key(),
-        )
-        .await
-        .expect("pledge");
+        pledge(&world, backer, &proposal, amount, "USD").await;
     }
     world
         .totals_until(&proposal.uri, "4000 held", |t| {
@@ -213,14 +136,7 @@ async fn a_decline_refunds_every_backer_and_outsiders_cannot_move_stages() {
         })
         .await;
 
-    post_stage(
-        &maintainer,
-        &proposal,
-        StatusStage::Decline(Decline {
-            reason: "Out of scope.".into(),
-        }),
-    )
-    .await;
+    post(&maintainer, &proposal, decline("Out of scope.")).await;
     world.stage_until(&proposal.uri, "declined").await;
     let totals = world
         .totals_until(&proposal.uri, "everything refunded", |t| {

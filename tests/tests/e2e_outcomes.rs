@@ -6,48 +6,17 @@
 use std::time::Duration;
 
 use greenlight_cli::pledging;
-use greenlight_cli::records::{self, AtUri, NewProject, ProposalTarget};
+use greenlight_cli::records::{self, AtUri};
 use greenlight_cli::session::Session;
 use greenlight_lexicon::com::atproto::repo::strong_ref::StrongRef;
-use greenlight_lexicon::fund::greenlight::status::{Development, Preview, Release, StatusStage};
 use greenlight_tests::services::ServicesConfig;
+use greenlight_tests::steps::{
+    estimate, in_seconds, into_preview_until, new_project, pledge, post, propose, release,
+};
 use greenlight_tests::world::{int, World, SETTLE};
 
-async fn post(who: &Session, proposal: &StrongRef, stage: StatusStage) {
-    records::create(who, &records::status_record(proposal.clone(), stage), None)
-        .await
-        .expect("status");
-}
-
-fn in_seconds(seconds: i64) -> String {
-    (chrono::Utc::now() + chrono::Duration::seconds(seconds))
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
-
-fn preview_until(ends_at: String) -> StatusStage {
-    StatusStage::Preview(Preview {
-        url: "https://preview.example/feature".into(),
-        instructions: "Try it.".into(),
-        ends_at,
-    })
-}
-
-fn development(goal: i64) -> StatusStage {
-    StatusStage::Development(Development {
-        goal,
-        currency: "USD".into(),
-        note: None,
-    })
-}
-
-fn release() -> StatusStage {
-    StatusStage::Release(Release {
-        source_url: "https://example.com/project/releases/v1".into(),
-        revision: None,
-        license: "Apache-2.0".into(),
-    })
-}
-
+/// A proposal by `author` for `maintainer`'s project at `rkey`, which is created and proven
+/// the first time.
 async fn proposal_for(
     world: &World,
     maintainer: &Session,
@@ -55,38 +24,16 @@ async fn proposal_for(
     rkey: &str,
     title: &str,
 ) -> StrongRef {
-    let project = records::strong_ref(
-        maintainer,
-        &format!("at://{}/fund.greenlight.project/{rkey}", maintainer.did()),
-    )
-    .await;
-    let project = match project {
+    let uri = format!("at://{}/fund.greenlight.project/{rkey}", maintainer.did());
+    let project = match records::strong_ref(maintainer, &uri).await {
         Ok(existing) => existing,
         Err(_) => {
             world
-                .proven_project(
-                    maintainer,
-                    rkey,
-                    NewProject {
-                        name: "Gadget".into(),
-                        description: "A gadget.".into(),
-                        repository: String::new(),
-                        website: None,
-                        currency: "USD".into(),
-                        maintainers: vec![],
-                    },
-                )
+                .proven_project(maintainer, rkey, new_project("Gadget", "USD", vec![]))
                 .await
         }
     };
-    records::create(
-        author,
-        &records::proposal_record(ProposalTarget::Project(project), title, "Details.", vec![]),
-        None,
-    )
-    .await
-    .expect("proposal")
-    .strong_ref()
+    propose(author, &project, title).await
 }
 
 /// Brings a proposal into preview and has each backer pledge.
@@ -98,21 +45,9 @@ async fn pledged_preview(
     ends_at: String,
 ) -> StrongRef {
     let proposal = proposal_for(world, maintainer, backers[0].0, "gadget", title).await;
-    post(maintainer, &proposal, development(10_000)).await;
-    world.stage_until(&proposal.uri, "development").await;
-    post(maintainer, &proposal, preview_until(ends_at)).await;
-    world.stage_until(&proposal.uri, "preview").await;
+    into_preview_until(world, maintainer, &proposal, "USD", ends_at).await;
     for (backer, amount) in backers {
-        pledging::pledge(
-            backer,
-            &world.escrow,
-            &proposal,
-            *amount,
-            "USD",
-            &pledging::new_idempotency_key(),
-        )
-        .await
-        .expect("pledge");
+        pledge(world, backer, &proposal, *amount, "USD").await;
     }
     let held: i64 = backers.iter().map(|(_, amount)| amount).sum();
     world
@@ -266,13 +201,7 @@ async fn the_estimate_cap_doubles_the_largest_paid_contribution() {
 
     // A newcomer's 100.00 counts as 25.00.
     let first = proposal_for(&world, &maintainer, &other, "gadget", "First").await;
-    records::create(
-        &backer,
-        &records::estimate_record(first.clone(), 10_000, "USD"),
-        None,
-    )
-    .await
-    .expect("estimate");
+    estimate(&backer, &first, 10_000, "USD").await;
     let totals = world
         .totals_until(&first.uri, "a capped estimate", |t| {
             int(t, "estimateCount") == 1
@@ -282,33 +211,15 @@ async fn the_estimate_cap_doubles_the_largest_paid_contribution() {
     assert_eq!(int(&totals, "cappedEstimateCount"), 1);
 
     // After a paid-out pledge of 40.00 the cap is 80.00.
-    post(&maintainer, &first, development(10_000)).await;
-    world.stage_until(&first.uri, "development").await;
-    post(&maintainer, &first, preview_until(in_seconds(3600))).await;
-    world.stage_until(&first.uri, "preview").await;
-    pledging::pledge(
-        &backer,
-        &world.escrow,
-        &first,
-        4000,
-        "USD",
-        &pledging::new_idempotency_key(),
-    )
-    .await
-    .expect("pledge");
+    into_preview_until(&world, &maintainer, &first, "USD", in_seconds(3600)).await;
+    pledge(&world, &backer, &first, 4000, "USD").await;
     post(&maintainer, &first, release()).await;
     world
         .totals_until(&first.uri, "the payout", |t| int(t, "paidOut") == 4000)
         .await;
 
     let second = proposal_for(&world, &maintainer, &other, "gadget", "Second").await;
-    records::create(
-        &backer,
-        &records::estimate_record(second.clone(), 10_000, "USD"),
-        None,
-    )
-    .await
-    .expect("estimate");
+    estimate(&backer, &second, 10_000, "USD").await;
     let totals = world
         .totals_until(&second.uri, "the raised cap", |t| {
             int(t, "estimateCount") == 1 && int(t, "estimateTotal") == 8000
@@ -327,19 +238,13 @@ async fn edited_estimates_deleted_proposals_and_deactivated_accounts() {
     let leaver = world.person("leaver").await;
 
     let proposal = proposal_for(&world, &maintainer, &author, "gadget", "Editable").await;
-    let estimate = records::create(
-        &estimator,
-        &records::estimate_record(proposal.clone(), 1000, "USD"),
-        None,
-    )
-    .await
-    .expect("estimate");
+    let written = estimate(&estimator, &proposal, 1000, "USD").await;
     world
         .totals_until(&proposal.uri, "10.00", |t| int(t, "estimateTotal") == 1000)
         .await;
 
     // Editing the estimate in place replaces it.
-    let rkey = AtUri::parse(&estimate.uri).expect("uri").rkey;
+    let rkey = AtUri::parse(&written.uri).expect("uri").rkey;
     records::put(
         &estimator,
         &records::estimate_record(proposal.clone(), 1800, "USD"),
@@ -355,13 +260,7 @@ async fn edited_estimates_deleted_proposals_and_deactivated_accounts() {
     assert_eq!(int(&totals, "estimateCount"), 1);
 
     // A deactivated account's estimate stops counting.
-    records::create(
-        &leaver,
-        &records::estimate_record(proposal.clone(), 700, "USD"),
-        None,
-    )
-    .await
-    .expect("estimate");
+    estimate(&leaver, &proposal, 700, "USD").await;
     world
         .totals_until(&proposal.uri, "25.00", |t| int(t, "estimateTotal") == 2500)
         .await;

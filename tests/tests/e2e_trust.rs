@@ -13,62 +13,16 @@ use std::time::Duration;
 
 use greenlight_cli::money::minor_units;
 use greenlight_cli::pledging;
-use greenlight_cli::records::{self, NewProject, ProposalTarget};
+use greenlight_cli::records::{self, ProposalTarget};
 use greenlight_cli::session::Session;
 use greenlight_lexicon::com::atproto::repo::strong_ref::StrongRef;
-use greenlight_lexicon::fund::greenlight::status::{
-    Development, Preview, Release, Status, StatusStage,
-};
+use greenlight_lexicon::fund::greenlight::status::{Status, StatusStage};
 use greenlight_tests::services::ServicesConfig;
+use greenlight_tests::steps::{
+    development, in_days, into_preview, new_project, pledge, post, preview, propose, release,
+};
 use greenlight_tests::world::{int, World, SETTLE};
 use serde_json::Value;
-
-fn new_project(name: &str, currency: &str, maintainers: Vec<String>) -> NewProject {
-    NewProject {
-        name: name.into(),
-        description: format!("{name}, for the trust tests."),
-        repository: String::new(),
-        website: None,
-        currency: currency.into(),
-        maintainers,
-    }
-}
-
-fn in_days(days: i64) -> String {
-    (chrono::Utc::now() + chrono::Duration::days(days))
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
-
-fn development(goal: i64, currency: &str) -> StatusStage {
-    StatusStage::Development(Development {
-        goal,
-        currency: currency.into(),
-        note: None,
-    })
-}
-
-fn preview() -> StatusStage {
-    StatusStage::Preview(Preview {
-        url: "https://preview.example/feature".into(),
-        instructions: "Try it.".into(),
-        ends_at: in_days(7),
-    })
-}
-
-fn release() -> StatusStage {
-    StatusStage::Release(Release {
-        source_url: "https://example.com/project/releases/v2".into(),
-        revision: None,
-        license: "MIT".into(),
-    })
-}
-
-async fn post(who: &Session, proposal: &StrongRef, stage: StatusStage) -> String {
-    records::create(who, &records::status_record(proposal.clone(), stage), None)
-        .await
-        .expect("status")
-        .uri
-}
 
 /// A status whose author-declared `createdAt` is `created_at`.
 async fn post_at(who: &Session, proposal: &StrongRef, stage: StatusStage, created_at: String) {
@@ -82,49 +36,6 @@ async fn post_at(who: &Session, proposal: &StrongRef, stage: StatusStage, create
 
 fn days_ago(days: i64) -> String {
     in_days(-days)
-}
-
-async fn propose(author: &Session, project: &StrongRef, title: &str) -> StrongRef {
-    records::create(
-        author,
-        &records::proposal_record(
-            ProposalTarget::Project(project.clone()),
-            title,
-            "Details.",
-            vec![],
-        ),
-        None,
-    )
-    .await
-    .expect("proposal")
-    .strong_ref()
-}
-
-/// Takes `proposal` of `maintainer`'s project through development into preview.
-async fn into_preview(world: &World, maintainer: &Session, proposal: &StrongRef, currency: &str) {
-    post(maintainer, proposal, development(100_000, currency)).await;
-    world.stage_until(&proposal.uri, "development").await;
-    post(maintainer, proposal, preview()).await;
-    world.stage_until(&proposal.uri, "preview").await;
-}
-
-async fn pledge(
-    world: &World,
-    backer: &Session,
-    proposal: &StrongRef,
-    amount: i64,
-    currency: &str,
-) {
-    pledging::pledge(
-        backer,
-        &world.escrow,
-        proposal,
-        amount,
-        currency,
-        &pledging::new_idempotency_key(),
-    )
-    .await
-    .expect("pledge");
 }
 
 /// The XRPC error name escrow answers a pledge with.
@@ -283,10 +194,15 @@ async fn a_proposer_cannot_redirect_a_pledged_proposal_by_re_pointing_or_deletin
     let paid = paid_until(&world, &proposal.uri).await;
     // 5 % of 20.00 is 1.00: the maintainer of the original project gets 19.00, to the cent.
     assert_eq!(int(&paid, "paidOut"), 19_00);
-    assert_eq!(
-        credited_to(&world, &proposal.uri, maintainer.did()).await,
-        19_00
-    );
+    // The public feed is published by escrow's worker tick, just after the payout commits.
+    let deadline = tokio::time::Instant::now() + SETTLE;
+    while credited_to(&world, &proposal.uri, maintainer.did()).await != 19_00 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the ledger never credited the maintainer 19.00"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     assert_eq!(credited_to(&world, &proposal.uri, proposer.did()).await, 0);
     world.stop().await;
 }
@@ -335,11 +251,17 @@ async fn only_a_project_that_proves_its_repository_takes_money() {
     .await
     .expect("bare-repository proposal")
     .strong_ref();
-    records::create(&author, &records::estimate_record(bare.clone(), 20_00, "USD"), None)
-        .await
-        .expect("estimate");
+    records::create(
+        &author,
+        &records::estimate_record(bare.clone(), 20_00, "USD"),
+        None,
+    )
+    .await
+    .expect("estimate");
     world
-        .totals_until(&bare.uri, "the estimate", |t| int(t, "estimateTotal") == 20_00)
+        .totals_until(&bare.uri, "the estimate", |t| {
+            int(t, "estimateTotal") == 20_00
+        })
         .await;
 
     // The maintainer publishes the proof: money is taken, and the bare-repository proposal
@@ -347,13 +269,21 @@ async fn only_a_project_that_proves_its_repository_takes_money() {
     world.prove(&maintainer, &project).await;
     let deadline = tokio::time::Instant::now() + SETTLE;
     loop {
-        let view = world.appview.get_proposal(&bare.uri).await.unwrap().unwrap();
+        let view = world
+            .appview
+            .get_proposal(&bare.uri)
+            .await
+            .unwrap()
+            .unwrap();
         if view["subject"]["uri"] == project.uri.as_str() {
             assert_eq!(view["subject"]["verified"], true);
             assert_eq!(int(&view["totals"], "estimateTotal"), 20_00);
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "never attached: {view}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never attached: {view}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     pledge(&world, &backers[0], &proposal, 30_00, "USD").await;

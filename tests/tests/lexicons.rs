@@ -4,7 +4,6 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
 
 use greenlight_lexicon::Catalog;
 use greenlight_tests::record_corpus::{corpus, RECORD_NSIDS};
@@ -16,38 +15,9 @@ fn repo_root() -> PathBuf {
     manifest.parent().unwrap_or(manifest).to_path_buf()
 }
 
-/// `$GREENLIGHT_NODE`; else what `scripts/node-env` installs (it also installs the
-/// reference packages); else `node` from `PATH`.
-fn node() -> &'static Path {
-    static NODE: OnceLock<PathBuf> = OnceLock::new();
-    NODE.get_or_init(|| {
-        if let Some(node) = std::env::var_os("GREENLIGHT_NODE").filter(|v| !v.is_empty()) {
-            return PathBuf::from(node);
-        }
-        let script = repo_root().join("scripts/node-env");
-        if script.exists() {
-            let output = Command::new("bash")
-                .arg("-c")
-                .arg(r#"set -euo pipefail; . "$1" >&2; printf '%s' "$GREENLIGHT_NODE""#)
-                .arg("node-env")
-                .arg(&script)
-                .stdin(Stdio::null())
-                .output();
-            match output {
-                Ok(out) if out.status.success() && !out.stdout.is_empty() => {
-                    return PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-                }
-                Ok(out) => panic!(
-                    "{} failed ({}); set GREENLIGHT_NODE or run `. scripts/node-env`:\n{}",
-                    script.display(),
-                    out.status,
-                    String::from_utf8_lossy(&out.stderr)
-                ),
-                Err(err) => panic!("cannot run {}: {err}", script.display()),
-            }
-        }
-        PathBuf::from("node")
-    })
+/// The Node that runs the reference implementation (a failure to find one fails the test).
+fn node() -> PathBuf {
+    greenlight_tests::node::node_binary().unwrap_or_else(|error| panic!("{error:#}"))
 }
 
 /// Runs the reference script; returns stdout, panicking with stderr on failure.

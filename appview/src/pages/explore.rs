@@ -3,7 +3,7 @@
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use serde_json::Value;
+use greenlight_lexicon::fund::greenlight::list_proposals;
 
 use super::layout::{page as frame, proposal_card};
 use crate::html::{query_value, Markup};
@@ -50,17 +50,16 @@ impl Filter {
         filter
     }
 
-    /// The `listProposals` query for this filter.
-    fn list_query(&self) -> String {
-        let mut q = form_urlencoded::Serializer::new(String::new());
-        q.append_pair("sort", &self.sort).append_pair("limit", "30");
-        if !self.stage.is_empty() {
-            q.append_pair("stage", &self.stage);
+    /// The `listProposals` parameters for this filter.
+    fn list_params(&self) -> list_proposals::Params {
+        list_proposals::Params {
+            project: None,
+            repository: None,
+            stage: (!self.stage.is_empty()).then(|| self.stage.clone()),
+            sort: Some(self.sort.clone()),
+            limit: Some(30),
+            cursor: self.cursor.clone(),
         }
-        if let Some(cursor) = &self.cursor {
-            q.append_pair("cursor", cursor);
-        }
-        q.finish()
     }
 
     fn href(&self, stage: &str, sort: &str) -> String {
@@ -80,15 +79,10 @@ pub async fn page(
     headers: HeaderMap,
 ) -> Response {
     let filter = Filter::parse(query.as_deref());
-    let listed = match xrpc::proposals::list(&app, Some(&filter.list_query())).await {
+    let listed = match xrpc::proposals::list(&app, filter.list_params()).await {
         Ok(listed) => listed,
         Err(error) => return super::error_page(&headers, &error),
     };
-    let proposals = listed
-        .get("proposals")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
     let mut m = Markup::new();
     m.raw("<h1>Explore proposals</h1><p class=\"lede\">Features people want built in open-source projects, what they would pay for them, and what backers have pledged into escrow.</p>");
     m.raw("<nav class=\"tabs\" aria-label=\"Stage\"><ul>");
@@ -112,16 +106,16 @@ pub async fn page(
         m.raw(">").raw(name).raw("</a></li>");
     }
     m.raw("</ul></nav>");
-    if proposals.is_empty() {
+    if listed.proposals.is_empty() {
         m.raw("<p class=\"empty\">No proposals here yet.</p>");
     } else {
         m.raw("<ul class=\"cards\">");
-        for view in &proposals {
+        for view in &listed.proposals {
             proposal_card(&mut m, view);
         }
         m.raw("</ul>");
     }
-    if let Some(cursor) = listed.get("cursor").and_then(Value::as_str) {
+    if let Some(cursor) = &listed.cursor {
         let mut href = filter.href(&filter.stage, &filter.sort);
         href.push_str("&cursor=");
         href.push_str(&query_value(cursor));

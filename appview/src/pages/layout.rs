@@ -1,9 +1,9 @@
 //! The frame every page shares, and pieces several pages show (proposal cards, stage pills,
 //! people).
 
-use serde_json::Value;
+use greenlight_lexicon::fund::greenlight::defs::{ActorRef, ProposalView, ProposalViewSubject};
 
-use crate::display::{actor_name, int, money, progress, stage_name, text};
+use crate::display::{actor_name, money, progress, stage_name};
 use crate::embed::{page_path, Kind};
 use crate::html::Markup;
 
@@ -36,9 +36,8 @@ pub fn stage_pill(m: &mut Markup, stage: &str) {
 }
 
 /// A link to a person's page, named by handle (or DID).
-pub fn person_link(m: &mut Markup, actor: &Value) {
-    let did = text(actor, "/did");
-    let key = actor.get("handle").and_then(Value::as_str).unwrap_or(did);
+pub fn person_link(m: &mut Markup, actor: &ActorRef) {
+    let key = actor.handle.as_deref().unwrap_or(&actor.did);
     m.raw("<a href=\"/person/")
         .segment(key)
         .raw("\">")
@@ -59,38 +58,39 @@ pub fn progress_bar(m: &mut Markup, part: i64, goal: i64, label: &'static str) {
 }
 
 /// One proposal in a list: title, stage, project, author, money.
-pub fn proposal_card(m: &mut Markup, view: &Value) {
-    let totals = view.get("totals").unwrap_or(&Value::Null);
-    let currency = text(view, "/currency");
-    let pledged = int(totals, "/pledgedHeld").saturating_add(int(totals, "/paidOut"));
+pub fn proposal_card(m: &mut Markup, view: &ProposalView) {
+    let totals = &view.totals;
+    let currency = &view.currency;
+    let pledged = totals.pledged_held.saturating_add(totals.paid_out);
     m.raw("<li class=\"card\"><h3><a href=\"")
-        .text(&page_path(Kind::Proposal, text(view, "/uri")))
+        .text(&page_path(Kind::Proposal, &view.uri))
         .raw("\">")
-        .text(text(view, "/title"))
+        .text(&view.title)
         .raw("</a></h3><p class=\"meta\">");
-    stage_pill(m, text(view, "/stage"));
-    if let Some(project) = view.pointer("/subject/name").and_then(Value::as_str) {
-        m.raw(" <span>").text(project).raw("</span>");
+    stage_pill(m, &view.stage);
+    if let ProposalViewSubject::ProjectRef(project) = &view.subject {
+        if let Some(name) = &project.name {
+            m.raw(" <span>").text(name).raw("</span>");
+        }
     }
     m.raw(" <span>by ")
-        .text(&actor_name(view.get("author").unwrap_or(&Value::Null)))
+        .text(&actor_name(&view.author))
         .raw("</span></p>");
-    let goal = view.get("goal").and_then(Value::as_i64);
-    if let (Some(goal), false) = (goal, text(view, "/stage") == "declined") {
+    if let (Some(goal), false) = (view.goal, view.stage == "declined") {
         progress_bar(m, pledged, goal, "Pledged toward the goal");
     }
     m.raw("<p class=\"numbers\"><strong>")
         .text(&money(pledged, currency))
         .raw("</strong> pledged");
-    if let Some(goal) = goal {
+    if let Some(goal) = view.goal {
         m.raw(" of ").text(&money(goal, currency));
     }
-    let estimators = int(totals, "/estimateCount");
+    let estimators = totals.estimate_count;
     if estimators == 0 {
         m.raw(" · no estimates yet</p></li>");
     } else {
         m.raw(" · ")
-            .text(&money(int(totals, "/estimateTotal"), currency))
+            .text(&money(totals.estimate_total, currency))
             .raw(" estimated by ")
             .num(estimators)
             .raw(if estimators == 1 {

@@ -17,8 +17,10 @@ use axum::routing::get;
 use axum::Router;
 use greenlight_xrpc::XrpcError;
 
+use crate::badge::Badge;
 use crate::html::Markup;
-use crate::{badge, oembed, widget, AppView};
+use crate::widget::Widget;
+use crate::{embed, oembed, AppView};
 
 /// The stylesheet, compiled in.
 pub const STYLESHEET: &str = include_str!("greenlight.css");
@@ -43,15 +45,21 @@ pub fn routes() -> Router<AppView> {
         .route("/proposal/{did}/{rkey}", get(proposal::page))
         .route(
             "/proposal/{did}/{rkey}/badge.svg",
-            get(badge::proposal_badge),
+            get(embed::proposal_embed::<Badge>),
         )
         .route(
             "/proposal/{did}/{rkey}/widget",
-            get(widget::proposal_widget),
+            get(embed::proposal_embed::<Widget>),
         )
         .route("/project/{did}/{rkey}", get(project::page))
-        .route("/project/{did}/{rkey}/badge.svg", get(badge::project_badge))
-        .route("/project/{did}/{rkey}/widget", get(widget::project_widget))
+        .route(
+            "/project/{did}/{rkey}/badge.svg",
+            get(embed::project_embed::<Badge>),
+        )
+        .route(
+            "/project/{did}/{rkey}/widget",
+            get(embed::project_embed::<Widget>),
+        )
         .route("/person/{actor}", get(person::page))
         .route(oembed::PATH, get(oembed::serve))
         .route("/static/greenlight.css", get(stylesheet))
@@ -105,28 +113,42 @@ pub fn respond(headers: &HeaderMap, status: StatusCode, html: String) -> Respons
     response
 }
 
-/// The page for a failure: 404 for what is not indexed, 400 for a malformed address,
-/// otherwise 503 (details stay in our logs).
+/// The page for a failure: 400 for a malformed address or request, otherwise 503 (details
+/// stay in our logs). What is not indexed is [`not_found`].
 pub fn error_page(headers: &HeaderMap, error: &XrpcError) -> Response {
-    let (status, heading, text): (StatusCode, &'static str, &'static str) = match error {
-        XrpcError::Method {
-            name: "NotFound", ..
-        } => (
-            StatusCode::NOT_FOUND,
-            "Not found",
-            "Nothing is indexed at this address. It may have been deleted or hidden by its author.",
-        ),
-        XrpcError::InvalidRequest(_) | XrpcError::Method { .. } => (
+    match error {
+        XrpcError::InvalidRequest(_) | XrpcError::Method { .. } => message_page(
+            headers,
             StatusCode::BAD_REQUEST,
             "This address is not valid",
             "Check the link you followed.",
         ),
-        _ => (
+        _ => message_page(
+            headers,
             StatusCode::SERVICE_UNAVAILABLE,
             "Something went wrong",
             "Greenlight could not load this page. Please try again in a moment.",
         ),
-    };
+    }
+}
+
+/// The 404 page.
+pub fn not_found(headers: &HeaderMap) -> Response {
+    message_page(
+        headers,
+        StatusCode::NOT_FOUND,
+        "Not found",
+        "Nothing is indexed at this address. It may have been deleted or hidden by its author.",
+    )
+}
+
+/// A page that only says what happened.
+fn message_page(
+    headers: &HeaderMap,
+    status: StatusCode,
+    heading: &'static str,
+    text: &'static str,
+) -> Response {
     let mut body = Markup::new();
     body.raw("<h1>")
         .raw(heading)
@@ -137,16 +159,5 @@ pub fn error_page(headers: &HeaderMap, error: &XrpcError) -> Response {
         headers,
         status,
         layout::page(heading, &Markup::new(), &body),
-    )
-}
-
-/// The 404 page.
-pub fn not_found(headers: &HeaderMap) -> Response {
-    error_page(
-        headers,
-        &XrpcError::Method {
-            name: "NotFound",
-            message: String::new(),
-        },
     )
 }

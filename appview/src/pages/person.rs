@@ -4,12 +4,13 @@
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use serde_json::Value;
+use greenlight_lexicon::fund::greenlight::defs::ActorRef;
+use greenlight_lexicon::fund::greenlight::{get_actor, list_projects};
 
 use super::layout::page as frame;
-use crate::display::{actor_name, int, money, text};
+use crate::display::{actor_name, money};
 use crate::embed::{page_path, Kind};
-use crate::html::{query_value, Markup};
+use crate::html::Markup;
 use crate::{xrpc, AppView};
 
 /// `GET /person/{actor}`.
@@ -18,26 +19,25 @@ pub async fn page(
     Path(actor): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let query = format!("actor={}", query_value(&actor));
-    let person = match xrpc::actor::get(&app, Some(&query)).await {
-        Ok(person) => person,
+    let person = match xrpc::actor::get(&app, get_actor::Params { actor }).await {
+        Ok(Some(person)) => person,
+        Ok(None) => return super::not_found(&headers),
         Err(error) => return super::error_page(&headers, &error),
     };
-    let did = text(&person, "/did");
-    let projects = match xrpc::projects::list(
-        &app,
-        Some(&format!("maintainer={}&limit=100", query_value(did))),
-    )
-    .await
-    {
-        Ok(listed) => listed
-            .get("projects")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default(),
+    let did = &person.did;
+    let maintained = list_projects::Params {
+        maintainer: Some(did.clone()),
+        limit: Some(100),
+        cursor: None,
+    };
+    let projects = match xrpc::projects::list(&app, maintained).await {
+        Ok(listed) => listed.projects,
         Err(error) => return super::error_page(&headers, &error),
     };
-    let name = actor_name(&person);
+    let name = actor_name(&ActorRef {
+        did: did.clone(),
+        handle: person.handle.clone(),
+    });
 
     let mut m = Markup::new();
     m.raw("<header class=\"head\"><h1>")
@@ -45,43 +45,35 @@ pub async fn page(
         .raw("</h1><p class=\"byline muted\"><code>")
         .text(did)
         .raw("</code></p></header><dl class=\"stats\"><div><dt>Proposals</dt><dd>")
-        .num(int(&person, "/proposalCount"))
+        .num(person.proposal_count)
         .raw("</dd></div><div><dt>Estimates</dt><dd>")
-        .num(int(&person, "/estimateCount"))
+        .num(person.estimate_count)
         .raw("</dd></div><div><dt>Pledges</dt><dd>")
-        .num(int(&person, "/pledgeCount"))
+        .num(person.pledge_count)
         .raw("</dd></div></dl>");
 
     m.raw("<section aria-labelledby=\"contributions\"><h2 id=\"contributions\">Contributions</h2>");
-    let contributions = person
-        .get("contributions")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
+    let contributions = &person.contributions;
     if contributions.is_empty() {
         m.raw("<p class=\"empty\">No paid pledges or donations yet.</p>");
     } else {
         m.raw("<div class=\"table\"><table><thead><tr><th scope=\"col\">Currency</th><th scope=\"col\" class=\"num\">Largest</th><th scope=\"col\" class=\"num\">Pledges paid</th><th scope=\"col\" class=\"num\">Donations</th></tr></thead><tbody>");
-        for c in &contributions {
-            let currency = text(c, "/currency");
+        for c in contributions {
+            let currency = &c.currency;
             m.raw("<tr><td>")
                 .text(currency)
                 .raw("</td><td class=\"num\">")
-                .text(&money(int(c, "/largestSuccessful"), currency))
+                .text(&money(c.largest_successful, currency))
                 .raw("</td><td class=\"num\">")
-                .text(&money(int(c, "/totalPaid"), currency))
+                .text(&money(c.total_paid, currency))
                 .raw("</td><td class=\"num\">")
-                .text(&money(int(c, "/donations"), currency))
+                .text(&money(c.donations, currency))
                 .raw("</td></tr>");
         }
         m.raw("</tbody></table></div>");
     }
     m.raw("</section><section aria-labelledby=\"cap\"><h2 id=\"cap\">Estimate cap</h2><p>So that nobody can inflate demand with promises, an estimate counts at most twice the person's largest successful contribution in that currency, and at least 25 of it ($25, €25, ...).</p>");
-    let caps = person
-        .get("estimateCaps")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
+    let caps = &person.estimate_caps;
     if caps.is_empty() {
         m.raw("<p>")
             .text(&name)
@@ -93,11 +85,11 @@ pub async fn page(
             .raw(".</p>");
     } else {
         m.raw("<ul class=\"list\">");
-        for cap in &caps {
+        for cap in caps {
             m.raw("<li>Estimates in ")
-                .text(text(cap, "/currency"))
+                .text(&cap.currency)
                 .raw(" count up to <strong>")
-                .text(&money(int(cap, "/cap"), text(cap, "/currency")))
+                .text(&money(cap.cap, &cap.currency))
                 .raw("</strong></li>");
         }
         m.raw("</ul>");
@@ -109,9 +101,9 @@ pub async fn page(
         m.raw("<ul class=\"list\">");
         for project in &projects {
             m.raw("<li><a href=\"")
-                .text(&page_path(Kind::Project, text(project, "/uri")))
+                .text(&page_path(Kind::Project, &project.uri))
                 .raw("\">")
-                .text(text(project, "/name"))
+                .text(&project.name)
                 .raw("</a></li>");
         }
         m.raw("</ul>");

@@ -3,14 +3,13 @@
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use serde_json::Value;
+use greenlight_lexicon::fund::greenlight::defs::ProjectProof;
+use greenlight_lexicon::fund::greenlight::list_proposals;
 
 use super::layout::{money_rules, page as frame, person_link, proposal_card};
-use greenlight_lexicon::fund::greenlight::defs::ProjectProof;
-
-use crate::display::{int, moment, money, text};
+use crate::display::{moment, money};
 use crate::embed::{self, page_path, Kind};
-use crate::html::{query_value, Markup};
+use crate::html::Markup;
 use crate::{oembed, xrpc, AppView};
 
 /// `GET /project/{did}/{rkey}`.
@@ -23,7 +22,7 @@ pub async fn page(
     let Some(uri) = embed::record_uri(Kind::Project, &did, &rkey) else {
         return super::not_found(&headers);
     };
-    let project = match embed::load_view(&app, Kind::Project, &uri).await {
+    let project = match embed::load_project(&app, &uri).await {
         Ok(Some(project)) => project,
         Ok(None) => return super::not_found(&headers),
         Err(error) => return super::error_page(&headers, &error),
@@ -32,24 +31,23 @@ pub async fn page(
         .find(|(k, _)| k == "sort")
         .map(|(_, v)| v.into_owned())
         .unwrap_or_else(|| "top".to_owned());
-    let list_query = format!(
-        "project={}&sort={}&limit=100",
-        query_value(&uri),
-        query_value(&sort)
-    );
-    let proposals = match xrpc::proposals::list(&app, Some(&list_query)).await {
-        Ok(listed) => listed
-            .get("proposals")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default(),
+    let by_project = list_proposals::Params {
+        project: Some(uri.clone()),
+        repository: None,
+        stage: None,
+        sort: Some(sort.clone()),
+        limit: Some(100),
+        cursor: None,
+    };
+    let proposals = match xrpc::proposals::list(&app, by_project).await {
+        Ok(listed) => listed.proposals,
         Err(error) => return super::error_page(&headers, &error),
     };
 
     let public_url = &app.config().public_url;
-    let name = text(&project, "/name");
-    let currency = text(&project, "/currency");
-    let totals = project.get("totals").unwrap_or(&Value::Null);
+    let name = &project.name;
+    let currency = &project.currency;
+    let totals = &project.totals;
     let path = page_path(Kind::Project, &uri);
     let page_url = format!("{public_url}{path}");
     let mut head = Markup::new();
@@ -63,17 +61,15 @@ pub async fn page(
     m.raw("<nav class=\"crumbs\" aria-label=\"Breadcrumb\"><a href=\"/\">Explore</a></nav><header class=\"head\"><h1>")
         .text(name)
         .raw("</h1><p class=\"byline\">Maintained by ");
-    person_link(&mut m, project.get("owner").unwrap_or(&Value::Null));
-    if let Some(maintainers) = project.get("maintainers").and_then(Value::as_array) {
-        for maintainer in maintainers {
-            m.raw(", ");
-            person_link(&mut m, maintainer);
-        }
+    person_link(&mut m, &project.owner);
+    for maintainer in &project.maintainers {
+        m.raw(", ");
+        person_link(&mut m, maintainer);
     }
     m.raw("</p>");
     if let Some(invited) = project
-        .get("invitedMaintainers")
-        .and_then(Value::as_array)
+        .invited_maintainers
+        .as_ref()
         .filter(|list| !list.is_empty())
     {
         m.raw("<p class=\"byline\">Invited, not yet accepted (their status posts do not count): ");
@@ -86,11 +82,11 @@ pub async fn page(
         m.raw("</p>");
     }
     m.raw("</header><div class=\"prose\">")
-        .text(text(&project, "/description"))
+        .text(&project.description)
         .raw("</div><dl class=\"facts\"><div><dt>Repository</dt><dd>");
-    let repository = text(&project, "/repository");
+    let repository = &project.repository;
     m.external_link(repository, repository).raw("</dd></div>");
-    let website = text(&project, "/website");
+    let website = project.website.as_deref().unwrap_or_default();
     if !website.is_empty() {
         m.raw("<div><dt>Website</dt><dd>")
             .external_link(website, website)
@@ -100,19 +96,19 @@ pub async fn page(
         .text(currency)
         .raw("</dd></div></dl>");
 
-    proof_section(&mut m, project.get("proof"));
+    proof_section(&mut m, project.proof.as_ref());
 
     m.raw("<section class=\"funding\" aria-labelledby=\"funding\"><h2 id=\"funding\" class=\"sr-only\">Funding</h2><dl class=\"stats\"><div><dt>Pledged</dt><dd>")
         .text(&money(
-            int(totals, "/pledgedHeld").saturating_add(int(totals, "/paidOut")),
+            totals.pledged_held.saturating_add(totals.paid_out),
             currency,
         ))
         .raw("</dd></div><div><dt>Paid out</dt><dd>")
-        .text(&money(int(totals, "/paidOut"), currency))
+        .text(&money(totals.paid_out, currency))
         .raw("</dd></div><div><dt>Estimated</dt><dd>")
-        .text(&money(int(totals, "/estimateTotal"), currency))
+        .text(&money(totals.estimate_total, currency))
         .raw("</dd></div><div><dt>Proposals</dt><dd>")
-        .num(int(&project, "/proposalCount"))
+        .num(project.proposal_count)
         .raw("</dd></div></dl></section>");
 
     m.raw("<section aria-labelledby=\"proposals\"><h2 id=\"proposals\">Proposals</h2><nav class=\"tabs sort\" aria-label=\"Order\"><span>Sort:</span><ul>");
@@ -151,8 +147,7 @@ pub async fn page(
 
 /// Whether the project proves its repository or website, with every address checked so anyone
 /// can open it and see the file, and what a maintainer has to publish.
-fn proof_section(m: &mut Markup, proof: Option<&Value>) {
-    let proof: Option<ProjectProof> = proof.and_then(|p| serde_json::from_value(p.clone()).ok());
+fn proof_section(m: &mut Markup, proof: Option<&ProjectProof>) {
     m.raw("<section aria-labelledby=\"proof\"><h2 id=\"proof\">Proof of control</h2>");
     let Some(proof) = proof else {
         m.raw("<p>Not checked yet.</p></section>");

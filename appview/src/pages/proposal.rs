@@ -7,20 +7,25 @@ use std::collections::HashMap;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use serde_json::Value;
+use greenlight_funding::Stage;
+use greenlight_lexicon::fund::greenlight::defs::{
+    EstimateView, PledgeView, ProjectView, ProposalView, ProposalViewSubject,
+};
+use greenlight_lexicon::fund::greenlight::{list_estimates, list_pledges};
+use greenlight_xrpc::XrpcError;
 
 use super::layout::{page as frame, person_link, progress_bar, stage_pill};
-use crate::display::{actor_name, date, days, int, moment, money, percent, text};
+use crate::display::{actor_name, date, days, moment, money, percent};
 use crate::embed::{self, page_path, Kind};
-use crate::html::{query_value, Markup};
+use crate::html::Markup;
 use crate::{hydrate, oembed, xrpc, AppView};
 
 /// Everything the page shows, loaded before rendering.
 struct Loaded {
-    view: Value,
-    project: Option<Value>,
-    estimates: (Vec<Value>, bool),
-    pledges: (Vec<Value>, bool),
+    view: ProposalView,
+    project: Option<ProjectView>,
+    estimates: (Vec<EstimateView>, bool),
+    pledges: (Vec<PledgeView>, bool),
     disputes: Vec<hydrate::DisputeRow>,
     dispute_handles: HashMap<String, String>,
     /// What escrow fixed for the proposal that the view does not carry (its fee).
@@ -43,42 +48,52 @@ pub async fn page(
     }
 }
 
-/// The items of a list answer, and whether it has more pages.
-fn list(value: Result<Value, greenlight_xrpc::XrpcError>, key: &str) -> (Vec<Value>, bool) {
-    match value {
-        Ok(value) => (
-            value
-                .get(key)
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default(),
-            value.get("cursor").is_some(),
-        ),
+/// A list answer's items and its cursor.
+type Listed<T> = (Vec<T>, Option<String>);
+
+/// The items of a list answer (its items and cursor), and whether it has more pages; nothing
+/// when the list failed (the rest of the page still helps).
+fn list<T>(listed: Result<Option<Listed<T>>, XrpcError>, what: &str) -> (Vec<T>, bool) {
+    match listed {
+        Ok(Some((items, cursor))) => (items, cursor.is_some()),
+        Ok(None) => {
+            tracing::warn!("cannot list {what} for a proposal page: the proposal is not indexed");
+            (Vec::new(), false)
+        }
         Err(error) => {
-            tracing::warn!(%error, "cannot list {key} for a proposal page");
+            tracing::warn!(%error, "cannot list {what} for a proposal page");
             (Vec::new(), false)
         }
     }
 }
 
-async fn load(app: &AppView, uri: &str) -> Result<Option<Loaded>, greenlight_xrpc::XrpcError> {
-    let Some(view) = embed::load_view(app, Kind::Proposal, uri).await? else {
+async fn load(app: &AppView, uri: &str) -> Result<Option<Loaded>, XrpcError> {
+    let Some(view) = embed::load_proposal(app, uri).await? else {
         return Ok(None);
     };
-    let project_uri = view
-        .pointer("/subject/uri")
-        .and_then(Value::as_str)
-        .map(str::to_owned);
-    let by_proposal = format!("proposal={}&limit=100", query_value(uri));
+    let project_uri = match &view.subject {
+        ProposalViewSubject::ProjectRef(project) => Some(project.uri.as_str()),
+        _ => None,
+    };
+    let estimates = list_estimates::Params {
+        proposal: uri.to_owned(),
+        limit: Some(100),
+        cursor: None,
+    };
+    let pledges = list_pledges::Params {
+        proposal: uri.to_owned(),
+        limit: Some(100),
+        cursor: None,
+    };
     let (project, estimates, pledges, disputes, terms) = tokio::join!(
         async {
-            match &project_uri {
-                Some(p) => embed::load_view(app, Kind::Project, p).await,
+            match project_uri {
+                Some(p) => embed::load_project(app, p).await,
                 None => Ok(None),
             }
         },
-        xrpc::estimates::list(app, Some(&by_proposal)),
-        xrpc::pledges::list(app, Some(&by_proposal)),
+        xrpc::estimates::list(app, estimates),
+        xrpc::pledges::list(app, pledges),
         hydrate::disputes(app.pool(), uri, 100),
         hydrate::escrow_terms(app.pool(), uri),
     );
@@ -88,10 +103,13 @@ async fn load(app: &AppView, uri: &str) -> Result<Option<Loaded>, greenlight_xrp
         .await
         .map_err(xrpc::internal)?;
     Ok(Some(Loaded {
-        view,
         project: project?,
-        estimates: list(estimates, "estimates"),
-        pledges: list(pledges, "pledges"),
+        estimates: list(
+            estimates.map(|o| o.map(|o| (o.estimates, o.cursor))),
+            "estimates",
+        ),
+        pledges: list(pledges.map(|o| o.map(|o| (o.pledges, o.cursor))), "pledges"),
+        view,
         disputes,
         dispute_handles,
         terms,
@@ -99,34 +117,32 @@ async fn load(app: &AppView, uri: &str) -> Result<Option<Loaded>, greenlight_xrp
 }
 
 /// The stages in order, for the timeline (`declined` replaces `released` when it happened).
-fn timeline_stages(current: &str) -> [&'static str; 4] {
-    if current == "declined" {
-        ["proposed", "development", "preview", "declined"]
+fn timeline_stages(current: &str) -> [Stage; 4] {
+    let last = if current == Stage::Declined.as_str() {
+        Stage::Declined
     } else {
-        ["proposed", "development", "preview", "released"]
-    }
+        Stage::Released
+    };
+    [Stage::Proposed, Stage::Development, Stage::Preview, last]
 }
 
-fn stage_rank(stage: &str) -> usize {
-    match stage {
-        "proposed" => 0,
-        "development" => 1,
-        "preview" => 2,
-        _ => 3,
-    }
+/// Where a view's stage stands in the lifecycle; one this version does not know counts as
+/// final.
+fn stage_rank(stage: &str) -> u8 {
+    Stage::parse(stage).map_or(Stage::Released.rank(), Stage::rank)
 }
 
 fn render(app: &AppView, loaded: &Loaded) -> String {
     let view = &loaded.view;
     let config = app.config();
     let public_url = &config.public_url;
-    let title = text(view, "/title");
-    let stage = text(view, "/stage");
-    let currency = text(view, "/currency");
-    let totals = view.get("totals").unwrap_or(&Value::Null);
-    let pledged = int(totals, "/pledgedHeld").saturating_add(int(totals, "/paidOut"));
-    let goal = view.get("goal").and_then(Value::as_i64);
-    let path = page_path(Kind::Proposal, text(view, "/uri"));
+    let title = &view.title;
+    let stage = &view.stage;
+    let currency = &view.currency;
+    let totals = &view.totals;
+    let pledged = totals.pledged_held.saturating_add(totals.paid_out);
+    let goal = view.goal;
+    let path = page_path(Kind::Proposal, &view.uri);
     let page_url = format!("{public_url}{path}");
 
     let mut head = Markup::new();
@@ -146,9 +162,9 @@ fn render(app: &AppView, loaded: &Loaded) -> String {
     m.raw("<nav class=\"crumbs\" aria-label=\"Breadcrumb\"><a href=\"/\">Explore</a>");
     if let Some(project) = &loaded.project {
         m.raw(" <span aria-hidden=\"true\">›</span> <a href=\"")
-            .text(&page_path(Kind::Project, text(project, "/uri")))
+            .text(&page_path(Kind::Project, &project.uri))
             .raw("\">")
-            .text(text(project, "/name"))
+            .text(&project.name)
             .raw("</a>");
     }
     m.raw("</nav><article class=\"proposal\"><header class=\"head\"><p>");
@@ -156,18 +172,19 @@ fn render(app: &AppView, loaded: &Loaded) -> String {
     m.raw("</p><h1>")
         .text(title)
         .raw("</h1><p class=\"byline\">Proposed by ");
-    person_link(&mut m, view.get("author").unwrap_or(&Value::Null));
-    m.raw(" on ").text(&date(text(view, "/createdAt")));
-    match (
-        &loaded.project,
-        view.pointer("/subject/url").and_then(Value::as_str),
-    ) {
+    person_link(&mut m, &view.author);
+    m.raw(" on ").text(&date(&view.created_at));
+    let repository = match &view.subject {
+        ProposalViewSubject::RepositoryRef(repository) => Some(repository.url.as_str()),
+        _ => None,
+    };
+    match (&loaded.project, repository) {
         (Some(project), _) => {
             m.raw(" for ")
                 .raw("<a href=\"")
-                .text(&page_path(Kind::Project, text(project, "/uri")))
+                .text(&page_path(Kind::Project, &project.uri))
                 .raw("\">")
-                .text(text(project, "/name"))
+                .text(&project.name)
                 .raw("</a>");
         }
         (None, Some(repository)) => {
@@ -189,15 +206,15 @@ fn render(app: &AppView, loaded: &Loaded) -> String {
     } else {
         m.raw("</p>");
     }
-    let backers = int(totals, "/backerCount");
-    let estimators = int(totals, "/estimateCount");
+    let backers = totals.backer_count;
+    let estimators = totals.estimate_count;
     m.raw("<dl class=\"stats\"><div><dt>Backers</dt><dd>")
         .num(backers)
         .raw("</dd></div><div><dt>Estimated</dt><dd>");
     if estimators == 0 {
         m.raw("None yet");
     } else {
-        m.text(&money(int(totals, "/estimateTotal"), currency))
+        m.text(&money(totals.estimate_total, currency))
             .raw(" <span class=\"muted\">by ")
             .num(estimators)
             .raw(if estimators == 1 {
@@ -208,11 +225,13 @@ fn render(app: &AppView, loaded: &Loaded) -> String {
             .raw("</span>");
     }
     m.raw("</dd></div><div><dt>In escrow</dt><dd>")
-        .raw(escrow_words(text(view, "/escrowState")))
+        .raw(escrow_words(
+            view.escrow_state.as_deref().unwrap_or_default(),
+        ))
         .raw("</dd></div>");
-    if int(totals, "/refunded") > 0 {
+    if totals.refunded > 0 {
         m.raw("<div><dt>Refunded</dt><dd>")
-            .text(&money(int(totals, "/refunded"), currency))
+            .text(&money(totals.refunded, currency))
             .raw("</dd></div>");
     }
     m.raw("</dl></section>");
@@ -224,11 +243,11 @@ fn render(app: &AppView, loaded: &Loaded) -> String {
     m.raw(
         "<section aria-labelledby=\"what\"><h2 id=\"what\">The proposal</h2><div class=\"prose\">",
     )
-    .text(text(view, "/body"))
+    .text(&view.body)
     .raw("</div>");
-    if let Some(tags) = view.get("tags").and_then(Value::as_array) {
+    if let Some(tags) = &view.tags {
         m.raw("<ul class=\"tags\" aria-label=\"Tags\">");
-        for tag in tags.iter().filter_map(Value::as_str) {
+        for tag in tags {
             m.raw("<li>").text(tag).raw("</li>");
         }
         m.raw("</ul>");
@@ -267,8 +286,8 @@ fn escrow_words(state: &str) -> &'static str {
 fn before_you_back(m: &mut Markup, app: &AppView, loaded: &Loaded) {
     let view = &loaded.view;
     let config = app.config();
-    let currency = text(view, "/currency");
-    let stage = text(view, "/stage");
+    let currency = &view.currency;
+    let stage = view.stage.as_str();
     // The fee escrow fixed for this proposal, else the one it publishes now.
     let fee_basis_points = loaded
         .terms
@@ -280,20 +299,15 @@ fn before_you_back(m: &mut Markup, app: &AppView, loaded: &Loaded) {
     m.raw("<dt>Who builds it</dt><dd>");
     match &loaded.project {
         Some(project) => {
-            person_link(m, project.get("owner").unwrap_or(&Value::Null));
+            person_link(m, &project.owner);
             m.raw(" maintains <a href=\"")
-                .text(&page_path(Kind::Project, text(project, "/uri")))
+                .text(&page_path(Kind::Project, &project.uri))
                 .raw("\">")
-                .text(text(project, "/name"))
+                .text(&project.name)
                 .raw("</a>");
-            let maintainers: Vec<&Value> = project
-                .get("maintainers")
-                .and_then(Value::as_array)
-                .map(|list| list.iter().collect())
-                .unwrap_or_default();
-            if !maintainers.is_empty() {
+            if !project.maintainers.is_empty() {
                 m.raw(", with ");
-                for (i, maintainer) in maintainers.iter().enumerate() {
+                for (i, maintainer) in project.maintainers.iter().enumerate() {
                     if i > 0 {
                         m.raw(", ");
                     }
@@ -301,16 +315,16 @@ fn before_you_back(m: &mut Markup, app: &AppView, loaded: &Loaded) {
                 }
             }
             m.raw(". Only they can post progress on this proposal. Releases land in ");
-            let repository = text(project, "/repository");
+            let repository = &project.repository;
             m.external_link(repository, repository).raw(".");
-            let proven = project.pointer("/proof/verified").and_then(Value::as_bool) == Some(true);
+            let proven = project.proof.as_ref().is_some_and(|proof| proof.verified);
             if proven {
                 m.raw(" The repository (or website) publishes a file naming this project: ");
             } else {
                 m.raw(" <strong>The project has not proven that it controls its repository or website, so it cannot take money yet</strong>: ");
             }
             m.raw("<a href=\"")
-                .text(&page_path(Kind::Project, text(project, "/uri")))
+                .text(&page_path(Kind::Project, &project.uri))
                 .raw("#proof\">see the proof</a>.");
         }
         None => {
@@ -321,7 +335,7 @@ fn before_you_back(m: &mut Markup, app: &AppView, loaded: &Loaded) {
 
     // Who escrow pays is fixed with the terms when the first money arrives; the project
     // record can change hands later without redirecting the money.
-    if let Some(payee) = view.get("payee") {
+    if let Some(payee) = &view.payee {
         m.raw("<dt>Who is paid</dt><dd>");
         person_link(m, payee);
         m.raw(", fixed by escrow");
@@ -335,7 +349,7 @@ fn before_you_back(m: &mut Markup, app: &AppView, loaded: &Loaded) {
     }
 
     m.raw("<dt>What is promised</dt><dd>");
-    match view.get("goal").and_then(Value::as_i64) {
+    match view.goal {
         Some(goal) => {
             m.raw("The feature described below, released as open source. The maintainer set a goal of ")
                 .text(&money(goal, currency))
@@ -351,15 +365,13 @@ fn before_you_back(m: &mut Markup, app: &AppView, loaded: &Loaded) {
     m.raw("</dd>");
 
     m.raw("<dt>Where to try it</dt><dd>");
-    match view.get("preview") {
+    match &view.preview {
         Some(preview) => {
-            let url = text(preview, "/url");
+            let url = &preview.url;
             m.raw("A public preview: ").external_link(url, url);
-            let ends = text(preview, "/endsAt");
-            let ended = chrono::DateTime::parse_from_rfc3339(ends)
-                .is_ok_and(|end| end < chrono::Utc::now());
+            let ends = &preview.ends_at;
             if !ends.is_empty() {
-                m.raw(if ended {
+                m.raw(if ended(ends) {
                     ", which ended "
                 } else {
                     ", open until "
@@ -367,7 +379,7 @@ fn before_you_back(m: &mut Markup, app: &AppView, loaded: &Loaded) {
                 .text(&moment(ends));
             }
             m.raw(".");
-            let instructions = text(preview, "/instructions");
+            let instructions = &preview.instructions;
             if !instructions.is_empty() {
                 m.raw(" <span class=\"quote\">“")
                     .text(instructions)
@@ -380,33 +392,33 @@ fn before_you_back(m: &mut Markup, app: &AppView, loaded: &Loaded) {
     }
     m.raw("</dd>");
 
-    match (stage, view.get("release")) {
+    let verification_ends = view.verification_ends_at.as_deref();
+    match (stage, &view.release) {
         ("released", Some(release)) => {
-            let source = text(release, "/sourceUrl");
+            let source = &release.source_url;
             m.raw("<dt>The release</dt><dd>It came: the source is published at ")
                 .external_link(source, source)
                 .raw(" under ")
-                .text(text(release, "/license"))
+                .text(&release.license)
                 .raw(". Check that it contains what the preview showed.</dd>");
         }
         ("released", None) => {
             // Escrow holds it released although the release record is gone or no longer
             // valid: backers must still learn that the dispute window is open.
-            let ends = text(view, "/verificationEndsAt");
-            let settled = matches!(text(view, "/escrowState"), "paid" | "refunded");
+            let settled = matches!(view.escrow_state.as_deref(), Some("paid" | "refunded"));
             m.raw("<dt>The release</dt><dd>The release was declared and escrow's verification ");
-            if !settled && !ended(ends) {
+            if !settled && !verification_ends.is_some_and(ended) {
                 m.raw("continues ");
-                if ends.is_empty() {
-                    m.raw("by escrow's clock");
-                } else {
-                    m.raw("until ").text(&moment(ends));
-                }
+                match verification_ends {
+                    None => m.raw("by escrow's clock"),
+                    Some(ends) => m.raw("until ").text(&moment(ends)),
+                };
                 m.raw(", so backers can still dispute.");
-            } else if ends.is_empty() {
-                m.raw("has ended.");
             } else {
-                m.raw("ran until ").text(&moment(ends)).raw(".");
+                match verification_ends {
+                    None => m.raw("has ended."),
+                    Some(ends) => m.raw("ran until ").text(&moment(ends)).raw("."),
+                };
             }
             m.raw(" The release record itself is no longer shown here (it was deleted or is not valid), so check the repository yourself.</dd>");
         }
@@ -426,12 +438,12 @@ fn before_you_back(m: &mut Markup, app: &AppView, loaded: &Loaded) {
         .text(&percent(fee_basis_points))
         .raw(" platform fee.");
     // Escrow's clock, never the release record's date, which its author can backdate.
-    if let Some(started) = view.get("verificationStartedAt").and_then(Value::as_str) {
+    if let Some(started) = &view.verification_started_at {
         m.raw(" Escrow started this proposal's verification on ")
             .text(&moment(started))
             .raw(".");
     }
-    if let Some(ends) = view.get("verificationEndsAt").and_then(Value::as_str) {
+    if let Some(ends) = verification_ends {
         m.raw(if ended(ends) {
             " This proposal's verification ended "
         } else {
@@ -443,30 +455,24 @@ fn before_you_back(m: &mut Markup, app: &AppView, loaded: &Loaded) {
     m.raw("</dd></dl></section>");
 }
 
-/// Whether a lexicon datetime is in the past (an empty or unreadable one is not).
+/// Whether a lexicon datetime is in the past (an unreadable one is not).
 fn ended(at: &str) -> bool {
     chrono::DateTime::parse_from_rfc3339(at).is_ok_and(|at| at < chrono::Utc::now())
 }
 
-fn timeline(m: &mut Markup, view: &Value) {
-    let current = text(view, "/stage");
-    let history: Vec<&Value> = view
-        .get("stageHistory")
-        .and_then(Value::as_array)
-        .map(|events| events.iter().collect())
-        .unwrap_or_default();
-    let latest = |stage: &str| {
-        history
+fn timeline(m: &mut Markup, view: &ProposalView) {
+    let current = view.stage.as_str();
+    let latest = |stage: Stage| {
+        view.stage_history
             .iter()
             .rev()
-            .find(|e| text(e, "/stage") == stage)
-            .copied()
+            .find(|e| e.stage == stage.as_str())
     };
-    let currency = text(view, "/currency");
-    let verification_started = text(view, "/verificationStartedAt");
+    let currency = &view.currency;
+    let verification_started = view.verification_started_at.as_deref();
     m.raw("<section aria-labelledby=\"timeline\"><h2 id=\"timeline\">Timeline</h2><ol class=\"timeline\">");
     for stage in timeline_stages(current) {
-        let state = match stage_rank(stage).cmp(&stage_rank(current)) {
+        let state = match stage.rank().cmp(&stage_rank(current)) {
             std::cmp::Ordering::Less => "done",
             std::cmp::Ordering::Equal => "current",
             std::cmp::Ordering::Greater => "upcoming",
@@ -476,22 +482,21 @@ fn timeline(m: &mut Markup, view: &Value) {
             m.raw(" aria-current=\"step\"");
         }
         m.raw("><h3>")
-            .raw(crate::display::stage_name(stage))
+            .raw(crate::display::stage_name(stage.as_str()))
             .raw("</h3>");
         let event = latest(stage);
-        let when = match (stage, event) {
-            ("proposed", _) => Some(text(view, "/createdAt")),
+        let when = match (stage, event, verification_started) {
+            (Stage::Proposed, _, _) => Some(view.created_at.as_str()),
             // Escrow's clock: the release record's own date can be backdated.
-            ("released", _) if !verification_started.is_empty() => Some(verification_started),
-            (_, Some(event)) => Some(text(event, "/createdAt")),
+            (Stage::Released, _, Some(started)) => Some(started),
+            (_, Some(event), _) => Some(event.created_at.as_str()),
             _ => None,
         };
         match when {
             Some(when) if state != "upcoming" => {
                 m.raw("<p class=\"when\">").text(&date(when));
                 if let Some(event) = event {
-                    m.raw(" · ")
-                        .text(&actor_name(event.get("author").unwrap_or(&Value::Null)));
+                    m.raw(" · ").text(&actor_name(&event.author));
                 }
                 m.raw("</p>");
             }
@@ -500,47 +505,44 @@ fn timeline(m: &mut Markup, view: &Value) {
             }
         }
         match stage {
-            "development" if state != "upcoming" => {
-                if let Some(goal) = view.get("goal").and_then(Value::as_i64) {
+            Stage::Development if state != "upcoming" => {
+                if let Some(goal) = view.goal {
                     m.raw("<p>Goal: ").text(&money(goal, currency)).raw("</p>");
                 }
             }
-            "preview" => {
-                if let Some(preview) = view.get("preview") {
-                    let url = text(preview, "/url");
+            Stage::Preview => {
+                if let Some(preview) = &view.preview {
+                    let url = &preview.url;
                     m.raw("<p>Preview: ").external_link(url, url);
-                    let ends = text(preview, "/endsAt");
+                    let ends = &preview.ends_at;
                     if !ends.is_empty() {
                         m.raw(" · until ").text(&date(ends));
                     }
                     m.raw("</p>");
                 }
             }
-            "released" => {
-                if let Some(release) = view.get("release") {
-                    let source = text(release, "/sourceUrl");
+            Stage::Released => {
+                if let Some(release) = &view.release {
+                    let source = &release.source_url;
                     m.raw("<p>Source: ")
                         .external_link(source, source)
                         .raw("</p><p>License ")
-                        .text(text(release, "/license"));
-                    let revision = text(release, "/revision");
-                    if !revision.is_empty() {
+                        .text(&release.license);
+                    if let Some(revision) = release.revision.as_deref().filter(|r| !r.is_empty()) {
                         m.raw(" · revision <code>").text(revision).raw("</code>");
                     }
                     m.raw("</p>");
                 } else if state == "current" {
                     m.raw("<p>The release record is no longer available; escrow still holds the proposal as released.</p>");
                 }
-                let ends = text(view, "/verificationEndsAt");
-                if !ends.is_empty() {
+                if let Some(ends) = &view.verification_ends_at {
                     m.raw("<p>Verification until ")
                         .text(&date(ends))
                         .raw("</p>");
                 }
             }
-            "declined" => {
-                let reason = text(view, "/declineReason");
-                if !reason.is_empty() {
+            Stage::Declined => {
+                if let Some(reason) = view.decline_reason.as_deref().filter(|r| !r.is_empty()) {
                     m.raw("<p class=\"quote\">“").text(reason).raw("”</p>");
                 }
                 m.raw("<p>Every pledge is refunded.</p>");
@@ -553,8 +555,7 @@ fn timeline(m: &mut Markup, view: &Value) {
 }
 
 fn disputes(m: &mut Markup, loaded: &Loaded) {
-    let stage = text(&loaded.view, "/stage");
-    if loaded.disputes.is_empty() && stage != "released" {
+    if loaded.disputes.is_empty() && loaded.view.stage != "released" {
         return;
     }
     m.raw("<section aria-labelledby=\"disputes\"><h2 id=\"disputes\">Disputes</h2>");
@@ -569,12 +570,10 @@ fn disputes(m: &mut Markup, loaded: &Loaded) {
             m.raw(" on ")
                 .text(&dispute.created_at.format("%-d %b %Y").to_string())
                 .raw(": <span class=\"quote\">“")
-                .text(text(&dispute.body, "/reason"))
+                .text(&dispute.record.reason)
                 .raw("”</span>");
-            if let Some(evidence) = dispute.body.get("evidence").and_then(Value::as_array) {
-                for url in evidence.iter().filter_map(Value::as_str).take(10) {
-                    m.raw(" ").external_link(url, "evidence");
-                }
+            for url in dispute.record.evidence.iter().flatten().take(10) {
+                m.raw(" ").external_link(url, "evidence");
             }
             m.raw("</li>");
         }
@@ -583,7 +582,7 @@ fn disputes(m: &mut Markup, loaded: &Loaded) {
     m.raw("</section>");
 }
 
-fn estimates(m: &mut Markup, (estimates, more): &(Vec<Value>, bool), currency: &str) {
+fn estimates(m: &mut Markup, (estimates, more): &(Vec<EstimateView>, bool), currency: &str) {
     m.raw("<section aria-labelledby=\"estimates\"><h2 id=\"estimates\">Estimates</h2><p class=\"muted\">What people say they would pay. No money moves. An estimate counts at most twice the person's largest paid contribution (at least ")
         .text(&money(
             greenlight_funding::Currency::parse(currency)
@@ -597,16 +596,16 @@ fn estimates(m: &mut Markup, (estimates, more): &(Vec<Value>, bool), currency: &
     }
     m.raw("<div class=\"table\"><table><thead><tr><th scope=\"col\">Who</th><th scope=\"col\" class=\"num\">Would pay</th><th scope=\"col\" class=\"num\">Counts</th></tr></thead><tbody>");
     for e in estimates {
-        let currency = text(e, "/currency");
+        let currency = &e.currency;
         m.raw("<tr><td>");
-        person_link(m, e.get("author").unwrap_or(&Value::Null));
+        person_link(m, &e.author);
         m.raw("</td><td class=\"num\">")
-            .text(&money(int(e, "/amount"), currency))
+            .text(&money(e.amount, currency))
             .raw("</td><td class=\"num\">")
-            .text(&money(int(e, "/countedAmount"), currency));
-        if e.get("frozen").and_then(Value::as_bool) == Some(true) {
+            .text(&money(e.counted_amount, currency));
+        if e.frozen {
             m.raw(" <span class=\"note\">after preview</span>");
-        } else if e.get("capped").and_then(Value::as_bool) == Some(true) {
+        } else if e.capped {
             m.raw(" <span class=\"note\">capped</span>");
         }
         m.raw("</td></tr>");
@@ -618,7 +617,7 @@ fn estimates(m: &mut Markup, (estimates, more): &(Vec<Value>, bool), currency: &
     m.raw("</section>");
 }
 
-fn pledges(m: &mut Markup, (pledges, more): &(Vec<Value>, bool)) {
+fn pledges(m: &mut Markup, (pledges, more): &(Vec<PledgeView>, bool)) {
     m.raw("<section aria-labelledby=\"pledges\"><h2 id=\"pledges\">Pledges</h2>");
     if pledges.is_empty() {
         m.raw("<p class=\"empty\">No pledges yet.</p></section>");
@@ -627,11 +626,11 @@ fn pledges(m: &mut Markup, (pledges, more): &(Vec<Value>, bool)) {
     m.raw("<div class=\"table\"><table><thead><tr><th scope=\"col\">Backer</th><th scope=\"col\" class=\"num\">Amount</th><th scope=\"col\">In escrow</th></tr></thead><tbody>");
     for p in pledges {
         m.raw("<tr><td>");
-        person_link(m, p.get("backer").unwrap_or(&Value::Null));
+        person_link(m, &p.backer);
         m.raw("</td><td class=\"num\">")
-            .text(&money(int(p, "/amount"), text(p, "/currency")))
+            .text(&money(p.amount, &p.currency))
             .raw("</td><td>")
-            .raw(match text(p, "/state") {
+            .raw(match p.state.as_str() {
                 "held" => "Held",
                 "paid" => "Paid out",
                 "refunded" => "Refunded",

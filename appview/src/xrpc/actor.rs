@@ -5,35 +5,38 @@ use std::collections::BTreeMap;
 use axum::extract::{RawQuery, State};
 use axum::Json;
 use greenlight_funding::{estimate_cap, Currency};
+use greenlight_lexicon::fund::greenlight::defs::{ActorView, ContributionSummary, EstimateCap};
+use greenlight_lexicon::fund::greenlight::get_actor;
 use greenlight_xrpc::XrpcError;
-use serde_json::{json, Map, Value};
 
 use super::internal;
 use super::projects::resolve_actor;
 use crate::hydrate;
-use crate::params::{Kind, Params};
+use crate::params;
 use crate::AppView;
-
-const NSID: &str = "fund.greenlight.getActor";
 
 /// `GET /xrpc/fund.greenlight.getActor`.
 pub async fn get_actor(
     State(app): State<AppView>,
     RawQuery(query): RawQuery,
-) -> Result<Json<Value>, XrpcError> {
-    get(&app, query.as_deref()).await.map(Json)
-}
-
-/// `getActor` for a query string: the output the method sends (pages use it too).
-pub(crate) async fn get(app: &AppView, query: Option<&str>) -> Result<Value, XrpcError> {
-    let params = Params::parse(app.catalog(), NSID, query, &[("actor", Kind::Str)])?;
-    let actor = params.str("actor").unwrap_or_default();
-    let did = resolve_actor(app, actor)
+) -> Result<Json<ActorView>, XrpcError> {
+    let params: get_actor::Params = params::from_query(app.catalog(), query.as_deref())?;
+    let actor = params.actor.clone();
+    get(&app, params)
         .await?
+        .map(Json)
         .ok_or_else(|| XrpcError::Method {
             name: "NotFound",
             message: format!("no account with handle {actor:?} is known"),
-        })?;
+        })
+}
+
+/// `getActor`: the person's view, `None` when `actor` is a handle we do not know.
+pub async fn get(app: &AppView, params: get_actor::Params) -> Result<Option<ActorView>, XrpcError> {
+    params::check(app.catalog(), &params)?;
+    let Some(did) = resolve_actor(app, &params.actor).await? else {
+        return Ok(None);
+    };
     let pool = app.pool();
 
     let contributions: Vec<(String, i64, i64, i64)> = sqlx::query_as(
@@ -78,39 +81,31 @@ pub(crate) async fn get(app: &AppView, query: Option<&str>) -> Result<Value, Xrp
     for (currency, largest, _, _) in &contributions {
         caps.insert(currency.clone(), cap(currency, Some(*largest)));
     }
-    let handles = hydrate::handles(pool, [did.as_str()])
+    let mut handles = hydrate::handles(pool, [did.as_str()])
         .await
         .map_err(internal)?;
-    let mut view = Map::new();
-    view.insert("did".into(), json!(did));
-    if let Some(handle) = handles.get(&did) {
-        view.insert("handle".into(), json!(handle));
-    }
-    view.insert(
-        "contributions".into(),
-        contributions
-            .iter()
-            .map(|(currency, largest, paid, donations)| {
-                json!({
-                    "currency": currency,
-                    "largestSuccessful": largest.max(&0),
-                    "totalPaid": paid.max(&0),
-                    "donations": donations.max(&0),
-                })
+    Ok(Some(ActorView {
+        handle: handles.remove(&did),
+        did,
+        contributions: contributions
+            .into_iter()
+            .map(|(currency, largest, paid, donations)| ContributionSummary {
+                currency,
+                largest_successful: largest.max(0),
+                total_paid: paid.max(0),
+                donations: donations.max(0),
             })
             .collect(),
-    );
-    view.insert(
-        "estimateCaps".into(),
-        caps.iter()
+        estimate_caps: caps
+            .into_iter()
             .take(200)
-            .map(
-                |(currency, cap)| json!({ "currency": currency, "cap": cap.min(&100_000_000_000) }),
-            )
+            .map(|(currency, cap)| EstimateCap {
+                currency,
+                cap: cap.min(100_000_000_000),
+            })
             .collect(),
-    );
-    view.insert("proposalCount".into(), json!(counts.0));
-    view.insert("estimateCount".into(), json!(counts.1));
-    view.insert("pledgeCount".into(), json!(counts.2));
-    Ok(Value::Object(view))
+        proposal_count: counts.0,
+        estimate_count: counts.1,
+        pledge_count: counts.2,
+    }))
 }

@@ -7,12 +7,18 @@ pub mod projects;
 pub mod proposals;
 pub mod totals;
 
+use std::collections::HashMap;
+
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use axum::Json;
 use greenlight_xrpc::XrpcError;
+use sqlx::postgres::PgRow;
+use sqlx::QueryBuilder;
 
-use crate::AppView;
+use crate::cursor::Keyset;
+use crate::{hydrate, params, AppView};
 
 /// Logs a database failure and hides it from the client.
 pub(crate) fn internal(error: sqlx::Error) -> XrpcError {
@@ -26,6 +32,70 @@ pub(crate) fn not_found(what: &str) -> XrpcError {
         name: "NotFound",
         message: format!("{what} is not indexed (or it is hidden)"),
     }
+}
+
+/// A method's answer, or `NotFound` naming `what` when there is none.
+pub(crate) fn found<T>(answer: Option<T>, what: &str) -> Result<Json<T>, XrpcError> {
+    answer.map(Json).ok_or_else(|| not_found(what))
+}
+
+/// Whether a proposal is visible (has derived state).
+pub(crate) async fn proposal_exists(app: &AppView, uri: &str) -> Result<bool, XrpcError> {
+    let row: Option<(i32,)> = sqlx::query_as("SELECT 1 FROM appview.proposal_state WHERE uri = $1")
+        .bind(uri)
+        .fetch_optional(app.pool())
+        .await
+        .map_err(internal)?;
+    Ok(row.is_some())
+}
+
+/// A row of what people wrote about a proposal (an estimate, a pledge), listed newest first.
+pub(crate) trait ProposalItem: for<'r> sqlx::FromRow<'r, PgRow> + Send + Unpin {
+    /// Its author.
+    fn did(&self) -> &str;
+    /// Where it stands in the listing: its sort key (as cursors carry it) and URI.
+    fn position(&self) -> (i64, &str);
+}
+
+/// A page of a proposal's items, with the handles of their authors.
+pub(crate) struct ItemPage<R> {
+    pub rows: Vec<R>,
+    pub cursor: Option<String>,
+    pub handles: HashMap<String, String>,
+}
+
+/// A page of `proposal`'s items: `select` picks them (it ends where the proposal's URI is
+/// bound), `keyset` orders and pages them. `None` when the proposal is not indexed (or hidden).
+pub(crate) async fn proposal_items<R: ProposalItem>(
+    app: &AppView,
+    keyset: Keyset,
+    select: &'static str,
+    proposal: String,
+    limit: Option<i64>,
+    cursor: Option<&str>,
+) -> Result<Option<ItemPage<R>>, XrpcError> {
+    let limit = params::limit(limit);
+    let after = keyset.decode(cursor)?;
+    if !proposal_exists(app, &proposal).await? {
+        return Ok(None);
+    }
+    let mut sql = QueryBuilder::new(select);
+    sql.push_bind(proposal);
+    keyset.push_page(&mut sql, after, limit);
+    let rows: Vec<R> = sql
+        .build_query_as()
+        .fetch_all(app.pool())
+        .await
+        .map_err(internal)?;
+    let (rows, cursor) = keyset.page(rows, limit, R::position);
+    let handles = hydrate::handles(app.pool(), rows.iter().map(R::did))
+        .await
+        .map_err(internal)?;
+    Ok(Some(ItemPage {
+        rows,
+        cursor,
+        handles,
+    }))
 }
 
 /// The collection segment of an at-uri (`at://did/collection/rkey`).

@@ -7,47 +7,39 @@ use axum::extract::{RawQuery, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use chrono::{DateTime, Utc};
-use greenlight_lexicon::fund::greenlight::check_project_proof;
+use greenlight_lexicon::fund::greenlight::defs::{ProjectProof, ProjectView};
+use greenlight_lexicon::fund::greenlight::project::Project;
+use greenlight_lexicon::fund::greenlight::{check_project_proof, get_project, list_projects};
 use greenlight_xrpc::XrpcError;
 use serde_json::{json, Value};
-use sqlx::{QueryBuilder, Row};
+use sqlx::QueryBuilder;
 
-use super::{internal, not_found};
-use crate::cursor::{self, Cursor};
+use super::{found, internal, not_found};
+use crate::cursor::{Key, Keyset};
 use crate::hydrate;
-use crate::params::{Kind, Params};
+use crate::params;
 use crate::proof;
 use crate::views;
 use crate::AppView;
 
-const GET: &str = "fund.greenlight.getProject";
-const LIST: &str = "fund.greenlight.listProjects";
-
 /// Hydrates and presents projects in the skeleton's order.
-async fn present(app: &AppView, uris: &[&str]) -> Result<Vec<Value>, XrpcError> {
+async fn present(app: &AppView, uris: &[&str]) -> Result<Vec<ProjectView>, XrpcError> {
     let rows = hydrate::projects(app.pool(), uris)
         .await
         .map_err(internal)?;
+    let records: HashMap<&str, (&hydrate::ProjectRow, Project)> = hydrate::with_records(&rows);
     let mut dids: Vec<&str> = Vec::new();
-    for row in &rows {
+    for (row, record) in records.values() {
         dids.push(&row.did);
-        dids.extend(views::maintainers(&row.body));
+        dids.extend(views::maintainers(record));
     }
     let handles = hydrate::handles(app.pool(), dids).await.map_err(internal)?;
-    let by_uri: HashMap<&str, &hydrate::ProjectRow> =
-        rows.iter().map(|r| (r.uri.as_str(), r)).collect();
-    let mut proofs = proof::proofs(app.pool(), uris).await.map_err(internal)?;
+    let mut proofs: HashMap<String, ProjectProof> =
+        proof::proofs(app.pool(), uris).await.map_err(internal)?;
     Ok(uris
         .iter()
-        .filter_map(|uri| by_uri.get(uri))
-        .map(|row| {
-            let mut view = views::project_view(row, &handles);
-            if let (Some(map), Some(proof)) = (view.as_object_mut(), proofs.remove(&row.uri)) {
-                map.insert("proof".into(), json!(proof));
-            }
-            view
-        })
+        .filter_map(|uri| records.get(uri))
+        .map(|(row, record)| views::project_view(row, record, &handles, proofs.remove(&row.uri)))
         .collect())
 }
 
@@ -55,16 +47,18 @@ async fn present(app: &AppView, uris: &[&str]) -> Result<Vec<Value>, XrpcError> 
 pub async fn get_project(
     State(app): State<AppView>,
     RawQuery(query): RawQuery,
-) -> Result<Json<Value>, XrpcError> {
-    get(&app, query.as_deref()).await.map(Json)
+) -> Result<Json<ProjectView>, XrpcError> {
+    let params = params::from_query(app.catalog(), query.as_deref())?;
+    found(get(&app, params).await?, "the project")
 }
 
-/// `getProject` for a query string: the output the method sends (pages use it too).
-pub(crate) async fn get(app: &AppView, query: Option<&str>) -> Result<Value, XrpcError> {
-    let params = Params::parse(app.catalog(), GET, query, &[("uri", Kind::Str)])?;
-    let uri = params.str("uri").unwrap_or_default();
-    let mut views = present(app, &[uri]).await?;
-    views.pop().ok_or_else(|| not_found("the project"))
+/// `getProject`: the project's view, `None` when it is not indexed (or hidden).
+pub async fn get(
+    app: &AppView,
+    params: get_project::Params,
+) -> Result<Option<ProjectView>, XrpcError> {
+    params::check(app.catalog(), &params)?;
+    Ok(present(app, &[params.uri.as_str()]).await?.pop())
 }
 
 /// Resolves an at-identifier (DID or handle) to a DID, if we know it.
@@ -77,36 +71,41 @@ pub(crate) async fn resolve_actor(app: &AppView, actor: &str) -> Result<Option<S
         .map_err(internal)
 }
 
-/// `GET /xrpc/fund.greenlight.listProjects`: newest first.
+/// `GET /xrpc/fund.greenlight.listProjects`.
 pub async fn list_projects(
     State(app): State<AppView>,
     RawQuery(query): RawQuery,
-) -> Result<Json<Value>, XrpcError> {
-    list(&app, query.as_deref()).await.map(Json)
+) -> Result<Json<list_projects::Output>, XrpcError> {
+    let params = params::from_query(app.catalog(), query.as_deref())?;
+    list(&app, params).await.map(Json)
 }
 
-/// `listProjects` for a query string: the output the method sends (pages use it too).
-pub(crate) async fn list(app: &AppView, query: Option<&str>) -> Result<Value, XrpcError> {
-    let params = Params::parse(
-        app.catalog(),
-        LIST,
-        query,
-        &[
-            ("maintainer", Kind::Str),
-            ("limit", Kind::Int),
-            ("cursor", Kind::Str),
-        ],
-    )?;
-    let limit = params.limit();
-    let after = params
-        .str("cursor")
-        .map(|c| cursor::decode("projects", c))
-        .transpose()?;
-    let maintainer = match params.str("maintainer") {
+/// Projects newest first.
+const NEWEST: Keyset = Keyset {
+    name: "projects",
+    key: Key::Time,
+    key_sql: "p.created_at",
+    uri_sql: "p.uri",
+};
+
+/// `listProjects`: visible projects newest first, optionally only those someone maintains.
+pub async fn list(
+    app: &AppView,
+    params: list_projects::Params,
+) -> Result<list_projects::Output, XrpcError> {
+    params::check(app.catalog(), &params)?;
+    let limit = params::limit(params.limit);
+    let after = NEWEST.decode(params.cursor.as_deref())?;
+    let maintainer = match &params.maintainer {
         Some(actor) => match resolve_actor(app, actor).await? {
             Some(did) => Some(did),
             // An unknown handle maintains nothing we index.
-            None => return Ok(json!({ "projects": [] })),
+            None => {
+                return Ok(list_projects::Output {
+                    cursor: None,
+                    projects: Vec::new(),
+                })
+            }
         },
         None => None,
     };
@@ -121,38 +120,16 @@ pub(crate) async fn list(app: &AppView, query: Option<&str>) -> Result<Value, Xr
             .push_bind(did)
             .push(")");
     }
-    if let Some(Cursor { key, uri }) = after {
-        let at = cursor::moment(key)?;
-        sql.push(" AND (p.created_at, p.uri) < (")
-            .push_bind(at)
-            .push(", ")
-            .push_bind(uri)
-            .push(")");
-    }
-    sql.push(" ORDER BY p.created_at DESC, p.uri DESC LIMIT ")
-        .push_bind(limit + 1);
-    let rows = sql.build().fetch_all(app.pool()).await.map_err(internal)?;
-    let mut page = Vec::with_capacity(rows.len());
-    for row in &rows {
-        let uri: String = row.try_get("uri").map_err(internal)?;
-        let at: DateTime<Utc> = row.try_get("created_at").map_err(internal)?;
-        page.push((at.timestamp_micros(), uri));
-    }
-    let more = page.len() as i64 > limit;
-    page.truncate(usize::try_from(limit).unwrap_or(0));
-    let next = more
-        .then(|| {
-            page.last()
-                .and_then(|(k, u)| cursor::encode("projects", *k, u))
-        })
-        .flatten();
-    let uris: Vec<&str> = page.iter().map(|(_, u)| u.as_str()).collect();
+    NEWEST.push_page(&mut sql, after, limit);
+    let rows: Vec<(String, chrono::DateTime<chrono::Utc>)> = sql
+        .build_query_as()
+        .fetch_all(app.pool())
+        .await
+        .map_err(internal)?;
+    let (page, cursor) = NEWEST.page(rows, limit, |(uri, at)| (at.timestamp_micros(), uri));
+    let uris: Vec<&str> = page.iter().map(|(uri, _)| uri.as_str()).collect();
     let projects = present(app, &uris).await?;
-    let mut out = json!({ "projects": projects });
-    if let (Some(next), Some(map)) = (next, out.as_object_mut()) {
-        map.insert("cursor".into(), json!(next));
-    }
-    Ok(out)
+    Ok(list_projects::Output { cursor, projects })
 }
 
 /// `checkProjectProof` refusing to run again so soon (HTTP 429, which `XrpcError` has no
@@ -185,7 +162,10 @@ pub async fn check_project_proof(State(app): State<AppView>, body: Bytes) -> Res
     }
 }
 
-async fn check_now(app: &AppView, body: &[u8]) -> Result<Result<Value, RateLimited>, XrpcError> {
+async fn check_now(
+    app: &AppView,
+    body: &[u8],
+) -> Result<Result<check_project_proof::Output, RateLimited>, XrpcError> {
     let nsid = check_project_proof::NSID;
     let value: Value = serde_json::from_slice(body)
         .map_err(|_| XrpcError::InvalidRequest("the body is not JSON".into()))?;
@@ -217,8 +197,11 @@ async fn check_now(app: &AppView, body: &[u8]) -> Result<Result<Value, RateLimit
         .remove(&input.project)
         // Hidden or deleted between the check and now.
         .ok_or_else(|| not_found("the project"))?;
-    let output = json!(output);
-    if let Err(error) = app.catalog().validate_output(nsid, &output) {
+    let value = serde_json::to_value(&output).map_err(|error| {
+        tracing::error!(%error, "cannot encode a project proof");
+        XrpcError::Internal
+    })?;
+    if let Err(error) = app.catalog().validate_output(nsid, &value) {
         // Never send what the lexicon does not allow: it is a bug to fix, not to ship.
         tracing::error!(%error, nsid, "response does not match its lexicon");
         return Err(XrpcError::Internal);

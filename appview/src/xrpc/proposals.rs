@@ -8,63 +8,65 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
+use greenlight_lexicon::fund::greenlight::defs::ProposalView;
+use greenlight_lexicon::fund::greenlight::proposal::Proposal;
+use greenlight_lexicon::fund::greenlight::{get_proposal, list_proposals, search_proposals};
 use greenlight_xrpc::XrpcError;
-use serde_json::{json, Value};
 use sqlx::{PgPool, QueryBuilder, Row};
 
 use super::{internal, not_found};
 use crate::cache::Cached;
-use crate::cursor::{self, Cursor};
+use crate::cursor::{rank_key, After, Key, Keyset};
 use crate::hydrate;
-use crate::params::{Kind, Params};
+use crate::params;
 use crate::views;
 use crate::AppView;
 
-const GET: &str = "fund.greenlight.getProposal";
-const LIST: &str = "fund.greenlight.listProposals";
-const SEARCH: &str = "fund.greenlight.searchProposals";
-
 /// Hydrates and presents proposals in the skeleton's order (URIs no longer visible drop out).
-pub(crate) async fn present(app: &AppView, uris: &[String]) -> Result<Vec<Value>, XrpcError> {
+pub(crate) async fn present(
+    app: &AppView,
+    uris: &[String],
+) -> Result<Vec<ProposalView>, XrpcError> {
     let refs: Vec<&str> = uris.iter().map(String::as_str).collect();
     let rows = hydrate::proposals(app.pool(), &refs)
         .await
         .map_err(internal)?;
+    let records: HashMap<&str, (&hydrate::ProposalRow, Proposal)> = hydrate::with_records(&rows);
     let mut dids: Vec<&str> = Vec::new();
-    for row in &rows {
+    for (row, _) in records.values() {
         dids.push(&row.did);
-        if let Some(events) = row.history.as_array() {
-            dids.extend(events.iter().filter_map(|e| e.get("author")?.as_str()));
-        }
+        dids.extend(row.history.iter().map(|event| event.author.as_str()));
     }
     let handles = hydrate::handles(app.pool(), dids).await.map_err(internal)?;
-    let by_uri: HashMap<&str, &hydrate::ProposalRow> =
-        rows.iter().map(|r| (r.uri.as_str(), r)).collect();
-    let verification = app.config().verification_period;
     Ok(refs
         .iter()
-        .filter_map(|uri| by_uri.get(uri))
-        .map(|row| views::proposal_view(row, &handles, verification))
+        .filter_map(|uri| records.get(uri))
+        .map(|(row, record)| views::proposal_view(row, record, &handles))
         .collect())
 }
 
-/// `GET /xrpc/fund.greenlight.getProposal`.
+/// `getProposal`: the proposal's view, `None` when it is not indexed (or hidden).
+pub async fn get(
+    app: &AppView,
+    params: get_proposal::Params,
+) -> Result<Option<ProposalView>, XrpcError> {
+    params::check(app.catalog(), &params)?;
+    Ok(present(app, &[params.uri]).await?.pop())
+}
+
+/// `GET /xrpc/fund.greenlight.getProposal`, served from the view cache when it can be.
 pub async fn get_proposal(
     State(app): State<AppView>,
     request: Request,
 ) -> Result<Response, XrpcError> {
-    let params = Params::parse(
-        app.catalog(),
-        GET,
-        request.uri().query(),
-        &[("uri", Kind::Str)],
-    )?;
-    let uri = params.str("uri").unwrap_or_default().to_owned();
+    let params: get_proposal::Params = params::from_query(app.catalog(), request.uri().query())?;
+    params::check(app.catalog(), &params)?;
     let cache = app.cache();
-    if let Some(view) = cache.get(Cached::Proposal, &uri) {
+    if let Some(view) = cache.get(Cached::Proposal, &params.uri) {
         return Ok(json_response(view));
     }
     let since = cache.generation();
+    let uri = params.uri;
     let mut views = present(&app, std::slice::from_ref(&uri)).await?;
     let view = views.pop().ok_or_else(|| not_found("the proposal"))?;
     let bytes = Bytes::from(serde_json::to_vec(&view).map_err(|error| {
@@ -100,20 +102,22 @@ impl Sort {
         }
     }
 
-    fn name(self) -> &'static str {
-        match self {
-            Sort::Top => "top",
-            Sort::New => "new",
-            Sort::Pledged => "pledged",
-        }
-    }
-
-    /// The SQL expression the order is on.
-    fn key(self) -> &'static str {
-        match self {
-            Sort::Top => "s.estimate_total",
-            Sort::New => "s.created_at",
-            Sort::Pledged => "(coalesce(m.pledged_held, 0) + coalesce(m.paid_out, 0))",
+    /// The listing in this order: its name in cursors and the SQL it is ordered on.
+    fn keyset(self) -> Keyset {
+        let (name, key, key_sql) = match self {
+            Sort::Top => ("top", Key::Integer, "s.estimate_total"),
+            Sort::New => ("new", Key::Time, "s.created_at"),
+            Sort::Pledged => (
+                "pledged",
+                Key::Integer,
+                "(coalesce(m.pledged_held, 0) + coalesce(m.paid_out, 0))",
+            ),
+        };
+        Keyset {
+            name,
+            key,
+            key_sql,
+            uri_sql: "s.uri",
         }
     }
 }
@@ -122,31 +126,21 @@ impl Sort {
 pub async fn list_proposals(
     State(app): State<AppView>,
     RawQuery(query): RawQuery,
-) -> Result<Json<Value>, XrpcError> {
-    list(&app, query.as_deref()).await.map(Json)
+) -> Result<Json<list_proposals::Output>, XrpcError> {
+    let params = params::from_query(app.catalog(), query.as_deref())?;
+    list(&app, params).await.map(Json)
 }
 
-/// `listProposals` for a query string: the output the method sends (pages use it too).
-pub(crate) async fn list(app: &AppView, query: Option<&str>) -> Result<Value, XrpcError> {
-    let params = Params::parse(
-        app.catalog(),
-        LIST,
-        query,
-        &[
-            ("project", Kind::Str),
-            ("repository", Kind::Str),
-            ("stage", Kind::Str),
-            ("sort", Kind::Str),
-            ("limit", Kind::Int),
-            ("cursor", Kind::Str),
-        ],
-    )?;
-    let sort = Sort::parse(params.str("sort"))?;
-    let limit = params.limit();
-    let after = params
-        .str("cursor")
-        .map(|c| cursor::decode(sort.name(), c))
-        .transpose()?;
+/// `listProposals`: a page of visible proposals, filtered and in the order asked.
+pub async fn list(
+    app: &AppView,
+    params: list_proposals::Params,
+) -> Result<list_proposals::Output, XrpcError> {
+    params::check(app.catalog(), &params)?;
+    let sort = Sort::parse(params.sort.as_deref())?;
+    let keyset = sort.keyset();
+    let limit = params::limit(params.limit);
+    let after = keyset.decode(params.cursor.as_deref())?;
 
     let mut sql = QueryBuilder::new(
         "SELECT s.uri, s.estimate_total, s.created_at,
@@ -154,30 +148,16 @@ pub(crate) async fn list(app: &AppView, query: Option<&str>) -> Result<Value, Xr
          FROM appview.proposal_state s
          LEFT JOIN appview.proposal_money m ON m.proposal = s.uri WHERE NOT s.withdrawn",
     );
-    if let Some(project) = params.str("project") {
-        sql.push(" AND s.project_uri = ")
-            .push_bind(project.to_owned());
+    if let Some(project) = params.project {
+        sql.push(" AND s.project_uri = ").push_bind(project);
     }
-    if let Some(repository) = params.str("repository") {
-        sql.push(" AND s.repository = ")
-            .push_bind(repository.to_owned());
+    if let Some(repository) = params.repository {
+        sql.push(" AND s.repository = ").push_bind(repository);
     }
-    if let Some(stage) = params.str("stage") {
-        sql.push(" AND s.stage = ").push_bind(stage.to_owned());
+    if let Some(stage) = params.stage {
+        sql.push(" AND s.stage = ").push_bind(stage);
     }
-    if let Some(Cursor { key, uri }) = after {
-        sql.push(format_args!(" AND ({}, s.uri) < (", sort.key()));
-        match sort {
-            Sort::New => sql.push_bind(cursor::moment(key)?),
-            Sort::Top | Sort::Pledged => sql.push_bind(key),
-        };
-        sql.push(", ").push_bind(uri).push(")");
-    }
-    sql.push(format_args!(
-        " ORDER BY {} DESC, s.uri DESC LIMIT ",
-        sort.key()
-    ))
-    .push_bind(limit + 1);
+    keyset.push_page(&mut sql, after, limit);
     let rows = sql.build().fetch_all(app.pool()).await.map_err(internal)?;
     let mut page = Vec::with_capacity(rows.len());
     for row in &rows {
@@ -192,93 +172,73 @@ pub(crate) async fn list(app: &AppView, query: Option<&str>) -> Result<Value, Xr
         };
         page.push((key, uri));
     }
-    paged(app, sort.name(), page, limit).await
+    let (proposals, cursor) = paged(app, keyset, page, limit).await?;
+    Ok(list_proposals::Output { cursor, proposals })
 }
 
-/// Presents a skeleton page fetched with `limit + 1` rows, with the next cursor if any.
+/// Presents a skeleton page fetched by `keyset` (with `limit + 1` rows), with the next
+/// cursor if any.
 async fn paged(
     app: &AppView,
-    sort: &str,
-    mut page: Vec<(i64, String)>,
+    keyset: Keyset,
+    page: Vec<(i64, String)>,
     limit: i64,
-) -> Result<Value, XrpcError> {
-    let more = page.len() as i64 > limit;
-    page.truncate(usize::try_from(limit).unwrap_or(0));
-    let next = if more {
-        page.last()
-            .and_then(|(key, uri)| cursor::encode(sort, *key, uri))
-    } else {
-        None
-    };
+) -> Result<(Vec<ProposalView>, Option<String>), XrpcError> {
+    let (page, next) = keyset.page(page, limit, |(key, uri)| (*key, uri.as_str()));
     let uris: Vec<String> = page.into_iter().map(|(_, uri)| uri).collect();
-    let proposals = present(app, &uris).await?;
-    let mut out = json!({ "proposals": proposals });
-    if let (Some(next), Some(map)) = (next, out.as_object_mut()) {
-        map.insert("cursor".into(), json!(next));
-    }
-    Ok(out)
+    Ok((present(app, &uris).await?, next))
 }
 
-/// `GET /xrpc/fund.greenlight.searchProposals`: Postgres full text over titles, tags and
-/// bodies, best match first.
+/// The search listing: best match first.
+const SEARCH: Keyset = Keyset {
+    name: "search",
+    key: Key::Rank,
+    key_sql: "ts_rank(s.search, q)",
+    uri_sql: "s.uri",
+};
+
+/// `GET /xrpc/fund.greenlight.searchProposals`.
 pub async fn search_proposals(
     State(app): State<AppView>,
     RawQuery(query): RawQuery,
-) -> Result<Json<Value>, XrpcError> {
-    let params = Params::parse(
-        app.catalog(),
-        SEARCH,
-        query.as_deref(),
-        &[
-            ("q", Kind::Str),
-            ("limit", Kind::Int),
-            ("cursor", Kind::Str),
-        ],
-    )?;
-    let q = params.str("q").unwrap_or_default().to_owned();
-    let limit = params.limit();
-    let after = params
-        .str("cursor")
-        .map(|c| cursor::decode("search", c))
-        .transpose()?;
-    let page = search_skeleton(app.pool(), &q, after, limit).await?;
-    paged(&app, "search", page, limit).await.map(Json)
+) -> Result<Json<search_proposals::Output>, XrpcError> {
+    let params = params::from_query(app.catalog(), query.as_deref())?;
+    search(&app, params).await.map(Json)
+}
+
+/// `searchProposals`: Postgres full text over titles, tags and bodies, best match first.
+pub async fn search(
+    app: &AppView,
+    params: search_proposals::Params,
+) -> Result<search_proposals::Output, XrpcError> {
+    params::check(app.catalog(), &params)?;
+    let limit = params::limit(params.limit);
+    let after = SEARCH.decode(params.cursor.as_deref())?;
+    let page = search_skeleton(app.pool(), params.q, after, limit).await?;
+    let (proposals, cursor) = paged(app, SEARCH, page, limit).await?;
+    Ok(search_proposals::Output { cursor, proposals })
 }
 
 async fn search_skeleton(
     pool: &PgPool,
-    q: &str,
-    after: Option<Cursor>,
+    q: String,
+    after: Option<After>,
     limit: i64,
 ) -> Result<Vec<(i64, String)>, XrpcError> {
     let mut sql = QueryBuilder::new(
         "SELECT s.uri, ts_rank(s.search, q) AS rank
          FROM appview.proposal_state s, websearch_to_tsquery('english', ",
     );
-    sql.push_bind(q.to_owned())
+    sql.push_bind(q)
         .push(") AS q WHERE s.search @@ q AND NOT s.withdrawn");
-    if let Some(Cursor { key, uri }) = after {
-        // The rank travels as the bits of the f32 Postgres computed, so it compares exactly.
-        let bits =
-            u32::try_from(key).map_err(|_| XrpcError::InvalidRequest("malformed cursor".into()))?;
-        let rank = f32::from_bits(bits);
-        if !rank.is_finite() {
-            return Err(XrpcError::InvalidRequest("malformed cursor".into()));
-        }
-        sql.push(" AND (ts_rank(s.search, q), s.uri) < (")
-            .push_bind(rank)
-            .push("::real, ")
-            .push_bind(uri)
-            .push(")");
-    }
-    sql.push(" ORDER BY rank DESC, s.uri DESC LIMIT ")
-        .push_bind(limit + 1);
+    // The rank travels as the bits of the f32 Postgres computed, so it compares exactly.
+    SEARCH.push_page(&mut sql, after, limit);
     let rows = sql.build().fetch_all(pool).await.map_err(internal)?;
     rows.iter()
         .map(|row| {
             let uri: String = row.try_get("uri").map_err(internal)?;
             let rank: f32 = row.try_get("rank").map_err(internal)?;
-            Ok((i64::from(rank.to_bits()), uri))
+            Ok((rank_key(rank), uri))
         })
         .collect()
 }

@@ -8,18 +8,17 @@ use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
+use greenlight_lexicon::fund::greenlight::defs::FundingTotals;
+use greenlight_lexicon::fund::greenlight::{get_funding_totals, project, proposal};
 use greenlight_xrpc::XrpcError;
-use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::{collection_of, internal};
 use crate::cache::Cached;
 use crate::hydrate;
-use crate::params::{Kind, Params};
+use crate::params;
 use crate::views;
 use crate::AppView;
-
-const NSID: &str = "fund.greenlight.getFundingTotals";
 
 /// `GET /xrpc/fund.greenlight.getFundingTotals`.
 pub async fn get_funding_totals(
@@ -29,13 +28,10 @@ pub async fn get_funding_totals(
     // The request itself, not extractors: no copy of the query string or the headers on
     // the path widgets hit hardest.
     let headers = request.headers();
-    let params = Params::parse(
-        app.catalog(),
-        NSID,
-        request.uri().query(),
-        &[("uris", Kind::StrArray)],
-    )?;
-    let uris = params.strs("uris");
+    let params: get_funding_totals::Params =
+        params::from_query(app.catalog(), request.uri().query())?;
+    params::check(app.catalog(), &params)?;
+    let uris: Vec<&str> = params.uris.iter().map(String::as_str).collect();
     let cache = app.cache();
     let mut found: HashMap<&str, Bytes> = HashMap::new();
     let mut proposals = Vec::new();
@@ -46,13 +42,13 @@ pub async fn get_funding_totals(
             continue;
         }
         match collection_of(uri) {
-            Some("fund.greenlight.proposal") => proposals.push(uri),
-            Some("fund.greenlight.project") => projects.push(uri),
+            Some(proposal::NSID) => proposals.push(uri),
+            Some(project::NSID) => projects.push(uri),
             _ => {}
         }
     }
     let since = cache.generation();
-    let mut loaded: Vec<(String, Value)> = Vec::new();
+    let mut loaded: Vec<(String, FundingTotals)> = Vec::new();
     for row in hydrate::proposal_totals(app.pool(), &proposals)
         .await
         .map_err(internal)?

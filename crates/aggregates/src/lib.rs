@@ -21,7 +21,7 @@ pub mod repository_attach;
 
 pub use changes::{apply_record_changes, ChangedRecord};
 pub use money::{apply_ledger_entries, pledge_states, LedgerEntry, PledgeState};
-pub use proposals::{rebuild_all, refresh_proposals};
+pub use proposals::{rebuild_all, refresh_proposals, StoredStageEvent};
 
 /// The Postgres channel on which every recomputed proposal's and project's URI is announced
 /// (delivered when the transaction commits), so readers can drop what they cached about it.
@@ -45,22 +45,24 @@ pub async fn notify(conn: &mut sqlx::PgConnection, uris: &[&str]) -> Result<(), 
 /// Advisory lock key serialising aggregate writers ("grnagg").
 pub const AGGREGATE_LOCK: i64 = 0x6772_6e61_6767;
 
-/// The collections whose records the aggregates read.
+/// The collections whose records the aggregates read, named by their lexicons.
 pub mod collection {
+    use greenlight_lexicon::fund::greenlight as lexicon;
+
     /// `fund.greenlight.project`.
-    pub const PROJECT: &str = "fund.greenlight.project";
+    pub const PROJECT: &str = lexicon::project::NSID;
     /// `fund.greenlight.proposal`.
-    pub const PROPOSAL: &str = "fund.greenlight.proposal";
+    pub const PROPOSAL: &str = lexicon::proposal::NSID;
     /// `fund.greenlight.estimate`.
-    pub const ESTIMATE: &str = "fund.greenlight.estimate";
+    pub const ESTIMATE: &str = lexicon::estimate::NSID;
     /// `fund.greenlight.status`.
-    pub const STATUS: &str = "fund.greenlight.status";
+    pub const STATUS: &str = lexicon::status::NSID;
     /// `fund.greenlight.pledge`.
-    pub const PLEDGE: &str = "fund.greenlight.pledge";
+    pub const PLEDGE: &str = lexicon::pledge::NSID;
     /// `fund.greenlight.dispute`.
-    pub const DISPUTE: &str = "fund.greenlight.dispute";
+    pub const DISPUTE: &str = lexicon::dispute::NSID;
     /// `fund.greenlight.maintainer`.
-    pub const MAINTAINER: &str = greenlight_lexicon::fund::greenlight::maintainer::NSID;
+    pub const MAINTAINER: &str = lexicon::maintainer::NSID;
 }
 
 /// Takes the aggregate writers' lock for the rest of the transaction on `conn`.

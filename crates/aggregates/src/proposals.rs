@@ -7,7 +7,11 @@ use greenlight_funding::{
     derive, Currency, EstimateRecord, Exclusion, LargestContribution, ProjectRecord, ProposalInput,
     ProposalState, ProposalSubject, StageUpdate, StatusRecord, Timestamp,
 };
-use serde_json::{json, Value};
+use greenlight_lexicon::fund::greenlight::defs::{ActorRef, PreviewInfo, ReleaseInfo, StageEvent};
+use greenlight_lexicon::fund::greenlight::status::{Status, StatusStage};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sqlx::types::Json;
 use sqlx::PgConnection;
 
 use crate::collection::{ESTIMATE, MAINTAINER, PROJECT, PROPOSAL, STATUS};
@@ -470,7 +474,8 @@ async fn load_statuses(
     .await?;
     let mut by_proposal: BTreeMap<String, Vec<StatusRecord>> = BTreeMap::new();
     for (uri, did, body, subject, created_at) in rows {
-        match stage_update(&body) {
+        // Already lexicon-valid when indexed; a stage this version does not know is ignored.
+        match Status::deserialize(&body).ok().and_then(stage_update) {
             Some(update) => by_proposal.entry(subject).or_default().push(StatusRecord {
                 uri,
                 author: did,
@@ -483,33 +488,31 @@ async fn load_statuses(
     Ok(by_proposal)
 }
 
-/// Reads a status record's `stage` union (already lexicon-valid when indexed).
-fn stage_update(body: &Value) -> Option<StageUpdate> {
-    let stage = body.get("stage")?;
-    let text = |key: &str| stage.get(key).and_then(Value::as_str).map(str::to_owned);
-    match stage.get("$type")?.as_str()? {
-        "fund.greenlight.status#development" => Some(StageUpdate::Development {
-            goal: stage.get("goal")?.as_i64()?,
-            currency: Currency::parse(stage.get("currency")?.as_str()?).ok()?,
-            note: text("note"),
+/// The funding rules' reading of a status record's `stage`.
+fn stage_update(status: Status) -> Option<StageUpdate> {
+    match status.stage {
+        StatusStage::Development(development) => Some(StageUpdate::Development {
+            goal: development.goal,
+            currency: Currency::parse(&development.currency).ok()?,
+            note: development.note,
         }),
-        "fund.greenlight.status#preview" => {
-            let ends_at = DateTime::parse_from_rfc3339(stage.get("endsAt")?.as_str()?).ok()?;
+        StatusStage::Preview(preview) => {
+            let ends_at = DateTime::parse_from_rfc3339(&preview.ends_at).ok()?;
             Some(StageUpdate::Preview {
-                url: text("url")?,
-                instructions: text("instructions")?,
+                url: preview.url,
+                instructions: preview.instructions,
                 ends_at: Timestamp::from_micros(ends_at.timestamp_micros()),
             })
         }
-        "fund.greenlight.status#release" => Some(StageUpdate::Release {
-            source_url: text("sourceUrl")?,
-            revision: text("revision"),
-            license: text("license")?,
+        StatusStage::Release(release) => Some(StageUpdate::Release {
+            source_url: release.source_url,
+            revision: release.revision,
+            license: release.license,
         }),
-        "fund.greenlight.status#decline" => Some(StageUpdate::Decline {
-            reason: text("reason")?,
+        StatusStage::Decline(decline) => Some(StageUpdate::Decline {
+            reason: decline.reason,
         }),
-        _ => None,
+        StatusStage::Unknown(_) => None,
     }
 }
 
@@ -571,31 +574,53 @@ async fn load_contributions(
         .collect())
 }
 
-/// The stored JSON of one accepted stage change (`fund.greenlight.defs#stageEvent` without
-/// the author's handle, which the AppView hydrates at read time).
-fn history_json(state: &ProposalState) -> Value {
-    // The view holds at most the latest 100 stage changes.
+/// One accepted stage change as `appview.proposal_state.history` stores it: a
+/// `fund.greenlight.defs#stageEvent` whose author is the DID alone, since a handle changes
+/// without the proposal changing; the AppView adds it when it presents the view.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredStageEvent {
+    /// The stage entered.
+    pub stage: String,
+    /// AT-URI of the status record.
+    pub uri: String,
+    /// DID of the status record's author.
+    pub author: String,
+    /// Client-declared creation time of the status record.
+    #[serde(rename = "createdAt")]
+    pub created_at: String,
+}
+
+impl StoredStageEvent {
+    /// The lexicon's `stageEvent`, its author named by `author` (the DID with its handle).
+    pub fn into_view(self, author: ActorRef) -> StageEvent {
+        StageEvent {
+            stage: self.stage,
+            uri: self.uri,
+            author,
+            created_at: self.created_at,
+        }
+    }
+}
+
+/// The stored history: the latest 100 accepted stage changes, which is all the view holds.
+fn stored_history(state: &ProposalState) -> Vec<StoredStageEvent> {
     let skip = state.history.len().saturating_sub(100);
-    Value::Array(
-        state
-            .history
-            .iter()
-            .skip(skip)
-            .map(|s| {
-                json!({
-                    "stage": s.update.stage().to_string(),
-                    "uri": s.uri,
-                    "author": s.author,
-                    "createdAt": datetime(s.created_at.as_micros()),
-                })
-            })
-            .collect(),
-    )
+    state
+        .history
+        .iter()
+        .skip(skip)
+        .map(|s| StoredStageEvent {
+            stage: s.update.stage().to_string(),
+            uri: s.uri.clone(),
+            author: s.author.clone(),
+            created_at: datetime(s.created_at.as_micros()),
+        })
+        .collect()
 }
 
 struct StageDetails {
-    preview: Option<Value>,
-    release: Option<Value>,
+    preview: Option<PreviewInfo>,
+    release: Option<ReleaseInfo>,
     decline_reason: Option<String>,
     released_at: Option<DateTime<Utc>>,
 }
@@ -610,25 +635,28 @@ fn stage_details(state: &ProposalState) -> StageDetails {
     for status in &state.history {
         match &status.update {
             StageUpdate::Preview {
-                url, instructions, ..
+                url,
+                instructions,
+                ends_at,
             } => {
-                let ends_at = state.preview_ends_at.map(|t| datetime(t.as_micros()));
-                details.preview = Some(json!({
-                    "url": url,
-                    "instructions": instructions,
-                    "endsAt": ends_at,
-                }));
+                // The latest accepted preview's end, which is this one's once it is the last.
+                let ends_at = state.preview_ends_at.unwrap_or(*ends_at);
+                details.preview = Some(PreviewInfo {
+                    url: url.clone(),
+                    instructions: instructions.clone(),
+                    ends_at: datetime(ends_at.as_micros()),
+                });
             }
             StageUpdate::Release {
                 source_url,
                 revision,
                 license,
             } => {
-                let mut release = json!({ "sourceUrl": source_url, "license": license });
-                if let (Some(revision), Some(map)) = (revision, release.as_object_mut()) {
-                    map.insert("revision".into(), json!(revision));
-                }
-                details.release = Some(release);
+                details.release = Some(ReleaseInfo {
+                    source_url: source_url.clone(),
+                    revision: revision.clone(),
+                    license: license.clone(),
+                });
                 details.released_at = Some(micros_to_datetime(status.created_at.as_micros()));
             }
             StageUpdate::Decline { reason } => details.decline_reason = Some(reason.clone()),
@@ -694,9 +722,9 @@ async fn write_states(conn: &mut PgConnection, derived: &[Derived]) -> Result<()
                 .preview_started_at
                 .map(|t| micros_to_datetime(t.as_micros())),
         );
-        history.push(history_json(&d.state));
-        preview.push(details.preview);
-        release.push(details.release);
+        history.push(Json(stored_history(&d.state)));
+        preview.push(details.preview.map(Json));
+        release.push(details.release.map(Json));
         decline_reason.push(details.decline_reason);
         released_at.push(details.released_at);
         created_at.push(d.row.created_at);
@@ -813,4 +841,102 @@ async fn write_states(conn: &mut PgConnection, derived: &[Derived]) -> Result<()
         .await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const OWNER: &str = "did:plc:owner";
+    const DAY: i64 = 86_400_000_000;
+
+    fn status(rkey: &str, at: i64, stage: Value) -> Option<StatusRecord> {
+        let body = json!({
+            "subject": { "uri": "at://did:plc:a/fund.greenlight.proposal/p", "cid": "bafy" },
+            "stage": stage,
+            "createdAt": datetime(at),
+        });
+        Some(StatusRecord {
+            uri: format!("at://{OWNER}/fund.greenlight.status/{rkey}"),
+            author: OWNER.to_owned(),
+            created_at: Timestamp::from_micros(at),
+            update: stage_update(Status::deserialize(&body).ok()?)?,
+        })
+    }
+
+    /// `proposal_state.history`, `preview` and `release` keep the jsonb the AppView reads.
+    #[test]
+    fn stored_stage_details_keep_their_jsonb() {
+        let development = json!({
+            "$type": "fund.greenlight.status#development", "goal": 50_000, "currency": "USD",
+        });
+        let preview = json!({
+            "$type": "fund.greenlight.status#preview", "url": "https://preview.example.com",
+            "instructions": "Try it", "endsAt": datetime(9 * DAY),
+        });
+        let release = json!({
+            "$type": "fund.greenlight.status#release", "sourceUrl": "https://example.com/src",
+            "license": "MIT",
+        });
+        let statuses = [
+            status("s1", DAY, development),
+            status("s2", 2 * DAY, preview),
+            status("s3", 3 * DAY, release),
+        ];
+        let project = ProjectRecord {
+            owner: OWNER.to_owned(),
+            maintainers: Vec::new(),
+            accepted: Vec::new(),
+            currency: Currency::USD,
+        };
+        let state = derive(&ProposalInput {
+            subject: ProposalSubject::Project(project),
+            statuses: statuses.into_iter().map(Option::unwrap).collect(),
+            estimates: Vec::new(),
+            contributions: Vec::new(),
+        });
+        let event = |stage: &str, rkey: &str, at: i64| {
+            json!({ "stage": stage, "uri": format!("at://{OWNER}/fund.greenlight.status/{rkey}"),
+                    "author": OWNER, "createdAt": datetime(at) })
+        };
+        assert_eq!(
+            serde_json::to_value(stored_history(&state)).unwrap(),
+            json!([
+                event("development", "s1", DAY),
+                event("preview", "s2", 2 * DAY),
+                event("released", "s3", 3 * DAY),
+            ])
+        );
+        let details = stage_details(&state);
+        assert_eq!(
+            serde_json::to_value(details.preview).unwrap(),
+            json!({ "url": "https://preview.example.com", "instructions": "Try it",
+                    "endsAt": datetime(9 * DAY) })
+        );
+        assert_eq!(
+            serde_json::to_value(details.release).unwrap(),
+            json!({ "sourceUrl": "https://example.com/src", "license": "MIT" })
+        );
+        assert_eq!(details.released_at, Some(micros_to_datetime(3 * DAY)));
+    }
+
+    #[test]
+    fn stages_the_rules_cannot_read_are_ignored() {
+        let unknown = json!({ "$type": "fund.greenlight.status#paused", "until": "later" });
+        let odd_currency =
+            json!({ "$type": "fund.greenlight.status#development", "goal": 1, "currency": "usd" });
+        let odd_end = json!({ "$type": "fund.greenlight.status#preview", "url": "https://x.example",
+                              "instructions": "", "endsAt": "soon" });
+        for stage in [unknown, odd_currency, odd_end] {
+            assert!(status("s", DAY, stage.clone()).is_none(), "{stage}");
+        }
+        let decline = json!({ "$type": "fund.greenlight.status#decline", "reason": "no" });
+        assert_eq!(
+            status("s", DAY, decline).map(|s| s.update),
+            Some(StageUpdate::Decline {
+                reason: "no".to_owned()
+            })
+        );
+    }
 }

@@ -7,18 +7,23 @@
 
 mod atproto_json;
 mod car;
+mod commit_proof;
 mod error;
 mod frame;
 mod message_fields;
+pub mod mst;
 mod signed_commit;
 
 #[cfg(test)]
 mod frame_tests;
 #[cfg(test)]
-mod test_fixtures;
+mod mst_tests;
+#[cfg(any(test, feature = "test-support"))]
+pub mod test_fixtures;
 
 pub use atproto_json::dagcbor_to_json;
 pub use car::{verify_block, Blocks};
+pub use commit_proof::{verify_ops, ProofError, ProofOp, SyncFields};
 pub use error::DecodeError;
 pub use frame::{Account, Commit, Frame, Identity, Info, OpAction, RepoOp, Sync};
 pub use ipld_core::cid::Cid;

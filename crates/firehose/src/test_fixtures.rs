@@ -1,20 +1,35 @@
-//! Hand-built frames, CARs and blocks with real sha2-256 CIDs, for the tests.
+//! The writing side of the wire format, for tests and benchmarks (feature `test-support`):
+//! DAG-CBOR blocks with real sha2-256 CIDs, CAR files, commit blocks and `subscribeRepos`
+//! frames.
+//!
+//! This is the one encoder outside a real PDS: the decoder's own tests, the indexer's benchmark
+//! stream and the relay stand-in's forged commits all build their frames here, so they cannot
+//! drift apart from each other or from what the decoder expects.
+//!
+//! Encoding an in-memory IPLD or JSON value cannot fail in practice, so these functions panic
+//! rather than make every fixture handle an error that never happens.
 
 use ipld_core::cid::multihash::Multihash;
 use ipld_core::cid::Cid;
 use ipld_core::ipld;
 use ipld_core::ipld::Ipld;
+use serde::Serialize;
 use sha2::{Digest, Sha256};
+
+/// The multicodec of DAG-CBOR and the multihash code of sha2-256, as atproto CIDs use them.
+const DAG_CBOR: u64 = 0x71;
+const SHA2_256: u64 = 0x12;
 
 /// The CIDv1 (dag-cbor, sha2-256) of `block`.
 pub fn cid_of(block: &[u8]) -> Cid {
-    let hash = Multihash::<64>::wrap(0x12, &Sha256::digest(block)).unwrap();
-    Cid::new_v1(0x71, hash)
+    let hash = Multihash::<64>::wrap(SHA2_256, &Sha256::digest(block))
+        .expect("a sha2-256 digest fits a 64-byte multihash");
+    Cid::new_v1(DAG_CBOR, hash)
 }
 
-/// DAG-CBOR of an IPLD value.
-pub fn dagcbor(value: &Ipld) -> Vec<u8> {
-    serde_ipld_dagcbor::to_vec(value).unwrap()
+/// DAG-CBOR of a value: an [`Ipld`] or a JSON record without links.
+pub fn dagcbor<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
+    serde_ipld_dagcbor::to_vec(value).expect("an in-memory value encodes as DAG-CBOR")
 }
 
 fn push_varint(out: &mut Vec<u8>, mut value: u64) {
@@ -64,6 +79,47 @@ pub fn message(t: &str, body: &Ipld) -> Vec<u8> {
     frame(&ipld!({"op": 1, "t": t}), body)
 }
 
+/// One repo operation of a `#commit`: `action` (`create`, `update`, `delete`) on
+/// `collection/rkey`, with the record's CID (none for a delete).
+pub fn op(action: &str, path: &str, cid: Option<Cid>) -> Ipld {
+    ipld!({"action": action, "path": path, "cid": cid.map_or(Ipld::Null, Ipld::Link)})
+}
+
+/// A `#commit` frame as a PDS emits it for `did` at `rev`: its CAR holds the commit block
+/// (signed with `sig`, which need not be anyone's signature) and the `records` the `ops` name.
+/// The commit's `data` stands in for an MST root that nothing here walks.
+pub fn commit_frame(
+    seq: i64,
+    did: &str,
+    rev: &str,
+    ops: Vec<Ipld>,
+    records: &[Vec<u8>],
+    sig: &[u8],
+    time: &str,
+) -> Vec<u8> {
+    let (commit_block, _) = commit_block(did, &cid_of(rev.as_bytes()), rev, sig);
+    let commit_cid = cid_of(&commit_block);
+    let mut blocks = Vec::with_capacity(1 + records.len());
+    blocks.push(commit_block);
+    blocks.extend_from_slice(records);
+    message(
+        "#commit",
+        &ipld!({
+            "seq": seq,
+            "rebase": false,
+            "tooBig": false,
+            "repo": did,
+            "commit": Ipld::Link(commit_cid),
+            "rev": rev,
+            "since": null,
+            "blocks": Ipld::Bytes(car(&[commit_cid], &blocks)),
+            "ops": ops,
+            "blobs": [],
+            "time": time,
+        }),
+    )
+}
+
 /// The pieces of a realistic `#commit` frame.
 pub struct CommitFixture {
     pub record: Vec<u8>,
@@ -71,6 +127,12 @@ pub struct CommitFixture {
     pub commit_cid: Cid,
     pub commit_block: Vec<u8>,
     pub unsigned: Vec<u8>,
+}
+
+impl Default for CommitFixture {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl CommitFixture {
@@ -133,5 +195,41 @@ impl CommitFixture {
     /// The complete frame.
     pub fn frame(&self) -> Vec<u8> {
         message("#commit", &self.body_with_car(self.car()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Frame, OpAction};
+
+    #[test]
+    fn a_commit_frame_decodes_with_its_ops_and_records() {
+        let record =
+            dagcbor(&serde_json::json!({"$type": "fund.greenlight.proposal", "title": "x"}));
+        let frame = commit_frame(
+            5,
+            "did:plc:carol",
+            "3kaaaaaaaaaaa",
+            vec![
+                op(
+                    "create",
+                    "fund.greenlight.proposal/1",
+                    Some(cid_of(&record)),
+                ),
+                op("delete", "fund.greenlight.pledge/2", None),
+            ],
+            std::slice::from_ref(&record),
+            &[1; 64],
+            "2025-01-01T00:00:00.000Z",
+        );
+        let Ok(Frame::Commit(commit)) = Frame::decode(&frame) else {
+            panic!("not a commit frame");
+        };
+        assert_eq!((commit.seq, commit.repo.as_str()), (5, "did:plc:carol"));
+        assert_eq!(commit.ops[0].action, OpAction::Create);
+        assert_eq!(commit.ops[1].cid, None);
+        assert_eq!(commit.blocks.len(), 2);
+        assert!(matches!(commit.record(&commit.ops[0]), Ok(Some(_))));
     }
 }

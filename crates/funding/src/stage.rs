@@ -41,7 +41,7 @@ impl Stage {
     }
 
     /// Position in the lifecycle; the two final stages share the last position.
-    const fn rank(self) -> u8 {
+    pub const fn rank(self) -> u8 {
         match self {
             Stage::Proposed => 0,
             Stage::Development => 1,

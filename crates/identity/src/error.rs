@@ -50,6 +50,15 @@ pub enum IdentityError {
         /// The transport's description of the failure.
         message: String,
     },
+    /// The fetch was refused by the outbound rules: the host is or resolves to a private,
+    /// loopback or reserved address, or a redirect left the host. Not transient.
+    #[error("GET {url} refused: {reason}")]
+    Refused {
+        /// The requested URL.
+        url: String,
+        /// Which rule refused it.
+        reason: String,
+    },
     /// The server did not answer completely within the configured request timeout.
     #[error("GET {url} timed out")]
     Timeout {

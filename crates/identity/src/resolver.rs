@@ -3,13 +3,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use greenlight_safe_fetch::{FetchError, FetchOptions, Fetcher, Policy};
 use hickory_resolver::TokioResolver;
-use reqwest::header::ACCEPT;
 
 use crate::did::{self, Did};
 use crate::document::DidDocument;
 use crate::error::IdentityError;
-use crate::fetch::{self, Fetched};
 use crate::handle;
 
 /// The largest DID document accepted; real ones are around 1 KiB.
@@ -20,8 +19,15 @@ const MAX_WELL_KNOWN_BYTES: usize = 4 * 1024;
 const MAX_RESOLVE_HANDLE_BYTES: usize = 16 * 1024;
 /// How many DIDs (and, separately, handles) the cache holds by default.
 pub const DEFAULT_CACHE_CAPACITY: u64 = 100_000;
-/// Redirects followed for `/.well-known/atproto-did` (DID documents follow none).
+/// Redirects followed for `/.well-known/atproto-did`, same origin only (DID documents and
+/// `resolveHandle` follow none).
 const MAX_HANDLE_REDIRECTS: usize = 5;
+/// Fetches at one host at a time. Most resolutions go to the one PLC directory, so this is
+/// higher than the safe fetcher's default; a did:web or handle host is anyone's server and
+/// still cannot get more than this many of our connections.
+const PER_HOST_CONCURRENCY: usize = 16;
+/// What a DID document is asked for as.
+const DID_DOCUMENT_ACCEPT: &str = "application/did+ld+json, application/json";
 /// DNS tries per lookup; each waits up to the request timeout.
 const DNS_ATTEMPTS: usize = 2;
 /// The longest cache lifetime honoured; the cache refuses (panics on) absurd ones.
@@ -47,6 +53,25 @@ pub struct ResolverConfig {
     pub request_timeout: Duration,
 }
 
+impl ResolverConfig {
+    /// The [`Policy`] the resolver fetches under: the development setting
+    /// (`allow_insecure_http`) is the safe fetcher's loopback-http setting, the request
+    /// timeout caps each fetch, and a DID document is the largest body accepted.
+    ///
+    /// For [`Resolver::with_fetcher`]: a fetcher built from this policy (with
+    /// [`Fetcher::with_hosts`], say) behaves like the resolver's own.
+    pub fn fetch_policy(&self) -> Policy {
+        Policy {
+            allow_loopback_http: self.allow_insecure_http,
+            max_body_bytes: MAX_DOCUMENT_BYTES,
+            timeout: self.request_timeout,
+            max_redirects: MAX_HANDLE_REDIRECTS,
+            per_host_concurrency: PER_HOST_CONCURRENCY,
+            user_agent: USER_AGENT.to_owned(),
+        }
+    }
+}
+
 impl Default for ResolverConfig {
     fn default() -> Self {
         ResolverConfig {
@@ -70,10 +95,11 @@ pub struct Resolver {
 
 struct Inner {
     config: ResolverConfig,
-    /// Follows no redirects: a DID document must come from exactly its URL.
-    http: Result<reqwest::Client, String>,
-    /// Follows a few redirects, as handle hosting on a web server may need.
-    handle_http: Result<reqwest::Client, String>,
+    /// Every identity fetch goes through it: DID documents and handle files are at URLs
+    /// anyone can choose, so addresses are checked, redirects stay on their host, and
+    /// sizes and times are capped. The PLC directory and the handle-resolving PDS come from
+    /// configuration, but share the client so there is one way out, not two.
+    fetcher: Result<Arc<Fetcher>, String>,
     dids: moka::sync::Cache<String, Arc<DidDocument>>,
     handles: moka::sync::Cache<String, String>,
     dns: tokio::sync::OnceCell<Result<TokioResolver, String>>,
@@ -97,11 +123,28 @@ impl Resolver {
 
     /// A resolver whose DID and handle caches each hold at most `max_entries`.
     pub fn with_capacity(config: ResolverConfig, max_entries: u64) -> Resolver {
-        let http = build_client(&config, reqwest::redirect::Policy::none());
-        let handle_http = build_client(
-            &config,
-            reqwest::redirect::Policy::limited(MAX_HANDLE_REDIRECTS),
-        );
+        let fetcher = Fetcher::new(config.fetch_policy())
+            .map(Arc::new)
+            .map_err(|err| err.to_string());
+        Resolver::build(config, max_entries, fetcher)
+    }
+
+    /// A resolver fetching through `fetcher`, which should enforce
+    /// [`ResolverConfig::fetch_policy`] (tests pin host names with [`Fetcher::with_hosts`]).
+    /// `config.allow_insecure_http` still decides which DIDs and handles are looked up at all.
+    pub fn with_fetcher(
+        config: ResolverConfig,
+        max_entries: u64,
+        fetcher: Arc<Fetcher>,
+    ) -> Resolver {
+        Resolver::build(config, max_entries, Ok(fetcher))
+    }
+
+    fn build(
+        config: ResolverConfig,
+        max_entries: u64,
+        fetcher: Result<Arc<Fetcher>, String>,
+    ) -> Resolver {
         let dids = moka::sync::Cache::builder()
             .max_capacity(max_entries)
             .time_to_live(config.did_ttl.min(MAX_TTL))
@@ -113,8 +156,7 @@ impl Resolver {
         Resolver {
             inner: Arc::new(Inner {
                 config,
-                http,
-                handle_http,
+                fetcher,
                 dids,
                 handles,
                 dns: tokio::sync::OnceCell::new(),
@@ -143,24 +185,23 @@ impl Resolver {
         let parsed = did::parse(did)?;
         let config = &self.inner.config;
         let url = did::document_url(did, &parsed, &config.plc_url, config.allow_insecure_http)?;
-        let client = client(&self.inner.http)?;
-        let request = client
-            .get(&url)
-            .header(ACCEPT, "application/did+ld+json, application/json");
-        let Fetched { status, body } =
-            fetch::get_bounded(request, &url, MAX_DOCUMENT_BYTES, config.request_timeout).await?;
-        match status {
-            200 => {}
-            404 => {
+        // A DID document must come from exactly its URL: a redirect is an answer, not a hop.
+        let options = FetchOptions::new()
+            .accept(DID_DOCUMENT_ACCEPT)
+            .max_body_bytes(MAX_DOCUMENT_BYTES)
+            .no_redirects();
+        let body = match self.fetch(&url, &options).await {
+            Ok(body) => body,
+            Err(FetchError::Status(404)) => {
                 self.inner.dids.invalidate(did);
                 return Err(IdentityError::DidNotFound(did.to_owned()));
             }
-            410 if matches!(parsed, Did::Plc(_)) => {
+            Err(FetchError::Status(410)) if matches!(parsed, Did::Plc(_)) => {
                 self.inner.dids.invalidate(did);
                 return Err(IdentityError::DidTombstoned(did.to_owned()));
             }
-            status => return Err(IdentityError::HttpStatus { url, status }),
-        }
+            Err(error) => return Err(identity_error(&url, error)),
+        };
         let document = Arc::new(DidDocument::parse(did, &body)?);
         tracing::debug!(%did, handle = ?document.handle, pds = ?document.pds_endpoint, "resolved DID");
         self.inner
@@ -240,29 +281,22 @@ impl Resolver {
         struct Answer {
             did: String,
         }
-        let url = format!(
+        let mut url = reqwest::Url::parse(&format!(
             "{}/xrpc/com.atproto.identity.resolveHandle",
             pds.trim_end_matches('/')
-        );
-        let client = client(&self.inner.http).map_err(|err| err.to_string())?;
-        let request = client
-            .get(&url)
-            .query(&[("handle", handle)])
-            .header(ACCEPT, "application/json");
-        let Fetched { status, body } = fetch::get_bounded(
-            request,
-            &url,
-            MAX_RESOLVE_HANDLE_BYTES,
-            self.inner.config.request_timeout,
-        )
-        .await
-        .map_err(|err| err.to_string())?;
-        match status {
-            200 => {}
+        ))
+        .map_err(|_| format!("the handle-resolving PDS URL {pds:?} is not a URL"))?;
+        url.query_pairs_mut().append_pair("handle", handle);
+        let options = FetchOptions::new()
+            .accept("application/json")
+            .max_body_bytes(MAX_RESOLVE_HANDLE_BYTES)
+            .no_redirects();
+        let body = match self.fetch(url.as_str(), &options).await {
+            Ok(body) => body,
             // XRPC answers 400 (HandleNotFound / InvalidRequest) for handles it can't resolve.
-            400 | 404 => return Ok(None),
-            status => return Err(format!("HTTP {status}")),
-        }
+            Err(FetchError::Status(400 | 404)) => return Ok(None),
+            Err(error) => return Err(identity_error(url.as_str(), error).to_string()),
+        };
         let answer: Answer =
             serde_json::from_slice(&body).map_err(|err| format!("bad answer: {err}"))?;
         did::validate_did(&answer.did).map_err(|err| err.to_string())?;
@@ -278,7 +312,9 @@ impl Resolver {
                     .map_err(|err| format!("no system DNS configuration: {err}"))?;
                 builder.options_mut().timeout = self.inner.config.request_timeout;
                 builder.options_mut().attempts = DNS_ATTEMPTS;
-                Ok(builder.build())
+                builder
+                    .build()
+                    .map_err(|err| format!("cannot set up DNS: {err}"))
             })
             .await
             .as_ref()
@@ -292,33 +328,40 @@ impl Resolver {
             Ok(Err(err)) => return Err(err.to_string()),
             Ok(Ok(lookup)) => lookup,
         };
-        let records = lookup.iter().map(|txt| {
-            txt.txt_data()
-                .iter()
-                .map(|chunk| String::from_utf8_lossy(chunk))
-                .collect::<String>()
-        });
+        let records = lookup
+            .answers()
+            .iter()
+            .filter_map(|record| match &record.data {
+                hickory_resolver::proto::rr::RData::TXT(txt) => Some(
+                    txt.txt_data
+                        .iter()
+                        .map(|chunk| String::from_utf8_lossy(chunk))
+                        .collect::<String>(),
+                ),
+                _ => None,
+            });
         handle::did_from_txt_records(records).map_err(str::to_owned)
     }
 
     async fn handle_via_well_known(&self, handle: &str) -> Result<Option<String>, String> {
         let url = format!("https://{handle}/.well-known/atproto-did");
-        let client = client(&self.inner.handle_http).map_err(|err| err.to_string())?;
-        let Fetched { status, body } = fetch::get_bounded(
-            client.get(&url),
-            &url,
-            MAX_WELL_KNOWN_BYTES,
-            self.inner.config.request_timeout,
-        )
-        .await
-        .map_err(|err| err.to_string())?;
-        match status {
-            200 => handle::did_from_well_known(&body)
+        let options = FetchOptions::new().max_body_bytes(MAX_WELL_KNOWN_BYTES);
+        match self.fetch(&url, &options).await {
+            Ok(body) => handle::did_from_well_known(&body)
                 .map(Some)
                 .map_err(str::to_owned),
-            404 => Ok(None),
-            status => Err(format!("HTTP {status}")),
+            Err(FetchError::Status(404)) => Ok(None),
+            Err(error) => Err(identity_error(&url, error).to_string()),
         }
+    }
+
+    /// GETs `url` through the safe fetcher; the body of a 2xx answer.
+    async fn fetch(&self, url: &str, options: &FetchOptions) -> Result<bytes::Bytes, FetchError> {
+        let fetcher = self.inner.fetcher.as_ref().map_err(|err| {
+            tracing::error!(%err, "the identity fetcher could not be set up");
+            FetchError::Setup
+        })?;
+        Ok(fetcher.get_with(url, options).await?.body)
     }
 
     /// Checks that the DID's document claims `handle`. A cached document that does not
@@ -349,25 +392,27 @@ fn not_found(handle: &str, tried: Vec<String>) -> IdentityError {
     }
 }
 
-fn client(client: &Result<reqwest::Client, String>) -> Result<&reqwest::Client, IdentityError> {
-    client
-        .as_ref()
-        .map_err(|err| IdentityError::HttpClient(err.clone()))
-}
-
-fn build_client(
-    config: &ResolverConfig,
-    redirects: reqwest::redirect::Policy,
-) -> Result<reqwest::Client, String> {
-    let mut builder = reqwest::Client::builder()
-        .user_agent(USER_AGENT)
-        .redirect(redirects)
-        .timeout(config.request_timeout)
-        .connect_timeout(config.request_timeout)
-        .https_only(!config.allow_insecure_http);
-    if config.allow_insecure_http {
-        // Loopback test servers must never be reached through a proxy from the environment.
-        builder = builder.no_proxy();
+/// What a refused or failed fetch means for identity resolution. Transport trouble stays
+/// `Network`/`Timeout` (it may pass); a refusal by the fetcher's rules is `Refused` (it will
+/// not).
+fn identity_error(url: &str, error: FetchError) -> IdentityError {
+    let url = url.to_owned();
+    match error {
+        FetchError::Status(status) => IdentityError::HttpStatus { url, status },
+        FetchError::Timeout => IdentityError::Timeout { url },
+        FetchError::TooLarge { limit } => IdentityError::BodyTooLarge { url, limit },
+        FetchError::Setup => IdentityError::HttpClient(error.to_string()),
+        // Plain http only happens with a misconfigured (http) PLC directory or PDS.
+        FetchError::Unreachable | FetchError::NotHttps => IdentityError::Network {
+            url,
+            message: error.to_string(),
+        },
+        FetchError::ForbiddenAddress
+        | FetchError::CrossHostRedirect
+        | FetchError::TooManyRedirects
+        | FetchError::InvalidUrl => IdentityError::Refused {
+            url,
+            reason: error.to_string(),
+        },
     }
-    builder.build().map_err(|err| err.to_string())
 }

@@ -19,11 +19,12 @@ mod error;
 mod resolver;
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use reqwest::header::{ACCEPT, CONTENT_TYPE, LOCATION};
+use reqwest::header::{HeaderValue, ACCEPT, CONTENT_TYPE, LOCATION};
 use reqwest::{StatusCode, Url};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -64,6 +65,52 @@ impl Default for Policy {
     }
 }
 
+/// Choices one fetch may make within its fetcher's [`Policy`]: they can only narrow it.
+///
+/// Different callers share one fetcher (and so its per-host limits) while wanting different
+/// things of one fetch: a JSON `Accept`, a smaller body, a time left over from a larger
+/// budget, or no redirect at all.
+#[derive(Debug, Clone, Default)]
+pub struct FetchOptions {
+    accept: Option<HeaderValue>,
+    max_body_bytes: Option<usize>,
+    timeout: Option<Duration>,
+    no_redirects: bool,
+}
+
+impl FetchOptions {
+    /// Options that change nothing: the policy's caps, redirects followed, a text `Accept`.
+    pub fn new() -> FetchOptions {
+        FetchOptions::default()
+    }
+
+    /// Sends `accept` as the `Accept` header. A value that is not a valid header is ignored
+    /// (the default is sent): callers pass constants.
+    pub fn accept(mut self, accept: &str) -> FetchOptions {
+        self.accept = HeaderValue::from_str(accept).ok();
+        self
+    }
+
+    /// Accepts at most `limit` body bytes, or the policy's cap if that is smaller.
+    pub fn max_body_bytes(mut self, limit: usize) -> FetchOptions {
+        self.max_body_bytes = Some(limit);
+        self
+    }
+
+    /// Gives the whole fetch at most `timeout`, or the policy's cap if that is smaller.
+    pub fn timeout(mut self, timeout: Duration) -> FetchOptions {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Follows no redirect: a redirect answer is returned as [`FetchError::Status`] with its
+    /// status, for callers to whom a document must come from exactly its URL.
+    pub fn no_redirects(mut self) -> FetchOptions {
+        self.no_redirects = true;
+        self
+    }
+}
+
 /// A successful fetch.
 #[derive(Debug, Clone)]
 pub struct Fetched {
@@ -81,6 +128,9 @@ impl Fetched {
         String::from_utf8_lossy(&self.body)
     }
 }
+
+/// `Accept` sent unless a fetch asks otherwise: proof files and well-known files are text.
+const DEFAULT_ACCEPT: &str = "text/plain, text/*;q=0.9, */*;q=0.5";
 
 /// Scheme, host and port: what a redirect must keep.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -171,14 +221,22 @@ impl std::fmt::Debug for Fetcher {
     }
 }
 
-fn client(policy: &Policy, reach: Reach, https_only: bool) -> Result<reqwest::Client, FetchError> {
+fn client(
+    policy: &Policy,
+    reach: Reach,
+    https_only: bool,
+    hosts: &Arc<HashMap<String, Vec<IpAddr>>>,
+) -> Result<reqwest::Client, FetchError> {
     reqwest::Client::builder()
         .user_agent(policy.user_agent.clone())
         // Redirects are followed by hand, after checking where they go.
         .redirect(reqwest::redirect::Policy::none())
         // A proxy would connect on our behalf to addresses the resolver never saw.
         .no_proxy()
-        .dns_resolver(Arc::new(GuardedResolver { reach }))
+        .dns_resolver(Arc::new(GuardedResolver {
+            reach,
+            hosts: hosts.clone(),
+        }))
         .https_only(https_only)
         .timeout(policy.timeout)
         .connect_timeout(policy.timeout)
@@ -193,16 +251,35 @@ fn client(policy: &Policy, reach: Reach, https_only: bool) -> Result<reqwest::Cl
 impl Fetcher {
     /// A fetcher enforcing `policy`.
     pub fn new(policy: Policy) -> Result<Fetcher, FetchError> {
+        Fetcher::with_hosts(policy, HashMap::new())
+    }
+
+    /// A fetcher enforcing `policy` that looks the names in `hosts` up there instead of in
+    /// DNS, like an `/etc/hosts` of its own (names are matched case-insensitively).
+    ///
+    /// The addresses are checked exactly like DNS answers, so the table cannot open a way
+    /// around the policy. It lets a test point a public-looking name at a loopback or
+    /// private address and watch it being refused, with no DNS involved.
+    pub fn with_hosts(
+        policy: Policy,
+        hosts: HashMap<String, Vec<IpAddr>>,
+    ) -> Result<Fetcher, FetchError> {
+        let hosts: Arc<HashMap<String, Vec<IpAddr>>> = Arc::new(
+            hosts
+                .into_iter()
+                .map(|(name, ips)| (name.trim_end_matches('.').to_ascii_lowercase(), ips))
+                .collect(),
+        );
         let (https_reach, loopback_http) = if policy.allow_loopback_http {
             (
                 Reach::PublicAndLoopback,
-                Some(client(&policy, Reach::LoopbackOnly, false)?),
+                Some(client(&policy, Reach::LoopbackOnly, false, &hosts)?),
             )
         } else {
             (Reach::Public, None)
         };
         Ok(Fetcher {
-            https: client(&policy, https_reach, true)?,
+            https: client(&policy, https_reach, true, &hosts)?,
             loopback_http,
             hosts: HostLimits {
                 per_host: policy.per_host_concurrency,
@@ -220,8 +297,16 @@ impl Fetcher {
     /// GETs `url` and returns its body, or why not. Only a 2xx answer is a body; any other
     /// status is [`FetchError::Status`].
     pub async fn get(&self, url: &str) -> Result<Fetched, FetchError> {
+        self.get_with(url, &FetchOptions::default()).await
+    }
+
+    /// [`Fetcher::get`] with per-fetch [`FetchOptions`], which only ever narrow the policy.
+    pub async fn get_with(&self, url: &str, options: &FetchOptions) -> Result<Fetched, FetchError> {
         let url = Url::parse(url).map_err(|_| FetchError::InvalidUrl)?;
-        match tokio::time::timeout(self.policy.timeout, self.get_url(url)).await {
+        let timeout = options
+            .timeout
+            .map_or(self.policy.timeout, |t| t.min(self.policy.timeout));
+        match tokio::time::timeout(timeout, self.get_url(url, options)).await {
             Ok(result) => result,
             Err(_) => Err(FetchError::Timeout),
         }
@@ -269,7 +354,7 @@ impl Fetcher {
         Ok(client)
     }
 
-    async fn get_url(&self, mut url: Url) -> Result<Fetched, FetchError> {
+    async fn get_url(&self, mut url: Url, options: &FetchOptions) -> Result<Fetched, FetchError> {
         let client = self.client_for(&url)?;
         let origin = Origin::of(&url).ok_or(FetchError::InvalidUrl)?;
         let _slot = self.hosts.acquire(origin.key()).await?;
@@ -277,11 +362,20 @@ impl Fetcher {
         loop {
             let response = client
                 .get(url.clone())
-                .header(ACCEPT, "text/plain, text/*;q=0.9, */*;q=0.5")
+                .header(
+                    ACCEPT,
+                    options
+                        .accept
+                        .clone()
+                        .unwrap_or(HeaderValue::from_static(DEFAULT_ACCEPT)),
+                )
                 .send()
                 .await
                 .map_err(|error| transport_error(&url, &error))?;
             let status = response.status();
+            if is_redirect(status) && options.no_redirects {
+                return Err(FetchError::Status(status.as_u16()));
+            }
             if is_redirect(status) {
                 let next = response
                     .headers()
@@ -308,7 +402,12 @@ impl Fetcher {
                 .get(CONTENT_TYPE)
                 .and_then(|value| value.to_str().ok())
                 .map(str::to_owned);
-            let body = self.read_body(&url, response).await?;
+            let limit = options
+                .max_body_bytes
+                .map_or(self.policy.max_body_bytes, |limit| {
+                    limit.min(self.policy.max_body_bytes)
+                });
+            let body = read_body(&url, response, limit).await?;
             return Ok(Fetched {
                 url: url.to_string(),
                 content_type,
@@ -316,33 +415,34 @@ impl Fetcher {
             });
         }
     }
+}
 
-    async fn read_body(
-        &self,
-        url: &Url,
-        mut response: reqwest::Response,
-    ) -> Result<Bytes, FetchError> {
-        let limit = self.policy.max_body_bytes;
-        let too_large = FetchError::TooLarge { limit };
-        if response
-            .content_length()
-            .is_some_and(|length| length > limit as u64)
-        {
+/// Reads a body of at most `limit` bytes, streaming, so a huge one is cut off rather than
+/// buffered.
+async fn read_body(
+    url: &Url,
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<Bytes, FetchError> {
+    let too_large = FetchError::TooLarge { limit };
+    if response
+        .content_length()
+        .is_some_and(|length| length > limit as u64)
+    {
+        return Err(too_large);
+    }
+    let mut body = BytesMut::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|error| transport_error(url, &error))?
+    {
+        if body.len() + chunk.len() > limit {
             return Err(too_large);
         }
-        let mut body = BytesMut::new();
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|error| transport_error(url, &error))?
-        {
-            if body.len() + chunk.len() > limit {
-                return Err(too_large);
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(body.freeze())
+        body.extend_from_slice(&chunk);
     }
+    Ok(body.freeze())
 }
 
 fn is_redirect(status: StatusCode) -> bool {

@@ -4,7 +4,9 @@
 //! closes the gap a DNS-rebinding server would use: the addresses checked are the ones the
 //! connection is made to.
 
-use std::net::SocketAddr;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
@@ -45,20 +47,35 @@ pub(crate) struct NotResolved;
 /// The system resolver, filtered by [`Reach`].
 pub(crate) struct GuardedResolver {
     pub(crate) reach: Reach,
+    /// Names answered from this table instead of DNS (lowercase, no trailing dot). Its
+    /// answers are filtered exactly like DNS answers: the table decides where a name points,
+    /// never whether we may go there.
+    pub(crate) hosts: Arc<HashMap<String, Vec<IpAddr>>>,
 }
 
 impl Resolve for GuardedResolver {
     fn resolve(&self, name: Name) -> Resolving {
         let reach = self.reach;
         let host = name.as_str().to_owned();
+        let pinned = self
+            .hosts
+            .get(host.trim_end_matches('.').to_ascii_lowercase().as_str())
+            .cloned();
         Box::pin(async move {
-            let found: Vec<SocketAddr> = match tokio::net::lookup_host((host.as_str(), 0)).await {
-                Ok(addrs) => addrs.collect(),
-                Err(error) => {
-                    tracing::debug!(%host, %error, "name did not resolve");
-                    return Err(Box::new(NotResolved) as Box<_>);
-                }
+            let found: Vec<SocketAddr> = match pinned {
+                Some(ips) => ips.into_iter().map(|ip| SocketAddr::new(ip, 0)).collect(),
+                None => match tokio::net::lookup_host((host.as_str(), 0)).await {
+                    Ok(addrs) => addrs.collect(),
+                    Err(error) => {
+                        tracing::debug!(%host, %error, "name did not resolve");
+                        return Err(Box::new(NotResolved) as Box<_>);
+                    }
+                },
             };
+            if found.is_empty() {
+                tracing::debug!(%host, "name has no addresses");
+                return Err(Box::new(NotResolved) as Box<_>);
+            }
             let allowed: Vec<SocketAddr> = found
                 .iter()
                 .copied()

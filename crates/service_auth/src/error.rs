@@ -46,6 +46,9 @@ pub enum AuthError {
     /// The token is valid for longer than service-auth tokens may be.
     #[error("token lifetime exceeds the maximum")]
     LifetimeTooLong,
+    /// The token has no `jti`, and this verifier needs one to refuse replays.
+    #[error("token has no jti")]
+    MissingJti,
     /// The issuer's DID document has no usable `#atproto` key.
     #[error("issuer {0} has no usable #atproto signing key")]
     NoSigningKey(String),
@@ -75,13 +78,44 @@ impl AuthError {
             AuthError::WrongMethod { .. } => "BadJwtLexiconMethod",
             AuthError::InvalidIssuer(_) => "BadJwtIss",
             AuthError::Expired => "JwtExpired",
-            AuthError::NotYetValid | AuthError::IssuedInFuture | AuthError::LifetimeTooLong => {
-                "BadJwt"
-            }
+            AuthError::NotYetValid
+            | AuthError::IssuedInFuture
+            | AuthError::LifetimeTooLong
+            | AuthError::MissingJti => "BadJwt",
             AuthError::NoSigningKey(_)
             | AuthError::KeyTypeMismatch { .. }
             | AuthError::BadSignature
             | AuthError::Identity(_) => "BadJwtSignature",
+        }
+    }
+
+    /// A fixed description of the refusal for the caller.
+    ///
+    /// Unlike `Display`, it never carries what the resolver met on the way (a refused
+    /// connection, a TLS failure, an HTTP status, a host name): a caller who can choose the
+    /// issuer DID, and so the host a did:web is fetched from, must not learn what is behind
+    /// our network. For the same reason an issuer that cannot be resolved reads exactly like a
+    /// bad signature. The detail belongs in our logs, from `Display`.
+    pub fn public_message(&self) -> &'static str {
+        match self {
+            AuthError::Malformed(_) | AuthError::UnsupportedAlg(_) => {
+                "the token is not a well-formed service-auth JWT"
+            }
+            AuthError::WrongTokenType(_) => "the token is not a service-auth token",
+            AuthError::WrongAudience { .. } => "the token is addressed to another service",
+            AuthError::WrongMethod { .. } => "the token is bound to another method",
+            AuthError::InvalidIssuer(_) => "the token's issuer is not a DID",
+            AuthError::Expired => "the token has expired",
+            AuthError::NotYetValid | AuthError::IssuedInFuture | AuthError::LifetimeTooLong => {
+                "the token's validity period is not acceptable"
+            }
+            AuthError::MissingJti => "the token has no jti (unique token id)",
+            AuthError::NoSigningKey(_)
+            | AuthError::KeyTypeMismatch { .. }
+            | AuthError::BadSignature
+            | AuthError::Identity(_) => {
+                "the token's signature could not be verified with its issuer's key"
+            }
         }
     }
 }

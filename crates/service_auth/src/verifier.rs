@@ -1,6 +1,7 @@
 //! Checking a service-auth JWT: structure, algorithm, claims, then the signature
 //! against the issuer's `#atproto` key.
 
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -11,6 +12,7 @@ use serde::Deserialize;
 
 use crate::claims::{self, Claims};
 use crate::error::AuthError;
+use crate::lookups::{LookupLimits, Lookups};
 
 /// The longest token accepted; real ones are about 400 bytes. Checked before any parsing.
 pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
@@ -18,14 +20,20 @@ pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
 pub const CLOCK_SKEW_SECS: i64 = 30;
 /// The longest validity a token may have, in seconds (`exp - iat`).
 pub const MAX_LIFETIME_SECS: i64 = 5 * 60;
+/// The longest `jti` accepted; the reference PDS sends 32 hex digits. Bounded because a
+/// service that refuses replays stores it.
+pub const MAX_JTI_BYTES: usize = 256;
 /// JWT `typ` values of tokens that are explicitly not service-auth tokens.
 const REJECTED_TYPES: [&str; 3] = ["at+jwt", "refresh+jwt", "dpop+jwt"];
 
-/// Verifies service-auth tokens addressed to one service DID. Cheap to clone.
+/// Verifies service-auth tokens addressed to one service DID. Cheap to clone; clones share
+/// the memory of failed lookups and refetches ([`LookupLimits`]).
 #[derive(Debug, Clone)]
 pub struct Verifier {
     resolver: Resolver,
     audience: String,
+    require_jti: bool,
+    lookups: Arc<Lookups>,
 }
 
 #[derive(Deserialize)]
@@ -49,7 +57,32 @@ impl Verifier {
     /// A verifier for tokens whose `aud` is `audience` (our service DID), resolving
     /// issuers with `resolver`.
     pub fn new(resolver: Resolver, audience: String) -> Verifier {
-        Verifier { resolver, audience }
+        Verifier {
+            resolver,
+            audience,
+            require_jti: false,
+            lookups: Arc::new(Lookups::new(LookupLimits::default())),
+        }
+    }
+
+    /// Refuses tokens without a `jti` ([`AuthError::MissingJti`]): for a service that
+    /// refuses replays, which needs every token to carry its id. The reference PDS always
+    /// sets one.
+    pub fn requiring_jti(mut self) -> Verifier {
+        self.require_jti = true;
+        self
+    }
+
+    /// Uses `limits` on the DID lookups tokens cause instead of the defaults; forgets what
+    /// the limits remembered so far.
+    pub fn with_lookup_limits(mut self, limits: LookupLimits) -> Verifier {
+        self.lookups = Arc::new(Lookups::new(limits));
+        self
+    }
+
+    /// The limits on the DID lookups tokens cause.
+    pub fn lookup_limits(&self) -> LookupLimits {
+        self.lookups.limits()
     }
 
     /// The service DID tokens must be addressed to.
@@ -71,7 +104,10 @@ impl Verifier {
     ///
     /// Cheap checks come first, so a token with the wrong audience, method or times
     /// never causes a DID lookup. On a signature failure the issuer's DID document is
-    /// fetched again once, because the account may have rotated its key.
+    /// fetched again once, because the account may have rotated its key; but at most once
+    /// per DID per [`LookupLimits::refresh_interval_secs`], and an issuer whose resolution
+    /// failed is not looked up again for [`LookupLimits::failure_ttl_secs`]. `now_unix` is
+    /// also the clock of those limits.
     pub async fn verify_at(
         &self,
         token: &str,
@@ -117,15 +153,30 @@ impl Verifier {
                 found: payload.lxm,
             });
         }
+        match &payload.jti {
+            Some(jti) if jti.is_empty() || jti.len() > MAX_JTI_BYTES => {
+                return Err(AuthError::Malformed(format!(
+                    "jti must be 1 to {MAX_JTI_BYTES} bytes"
+                )));
+            }
+            None if self.require_jti => return Err(AuthError::MissingJti),
+            _ => {}
+        }
         let did = check_issuer(&payload.iss)?;
 
         // The signature covers the two encoded parts exactly as sent.
         let signed = &token[..header_b64.len() + 1 + payload_b64.len()];
-        let document = self.resolver.resolve_did(did).await?;
+        let document = self.lookups.resolve(&self.resolver, did, now_unix).await?;
         if let Err(first) = check_signature(&document, &header.alg, signed, &signature) {
-            tracing::debug!(%did, error = %first, "service-auth signature failed; refetching the DID document");
-            let fresh = self.resolver.refresh_did(did).await?;
-            check_signature(&fresh, &header.alg, signed, &signature)?;
+            tracing::debug!(%did, error = %first, "service-auth signature failed; trying a newer DID document");
+            match self
+                .lookups
+                .refresh(&self.resolver, did, &document, now_unix)
+                .await?
+            {
+                Some(fresh) => check_signature(&fresh, &header.alg, signed, &signature)?,
+                None => return Err(first),
+            }
         }
 
         Ok(Claims {

@@ -3,6 +3,8 @@
 //! Every table lives in the `appview` schema and is named with it in queries, so the AppView
 //! can share a Postgres server with other services without relying on `search_path`.
 
+pub mod server;
+
 use std::time::Duration;
 
 use sqlx::migrate::Migrator;

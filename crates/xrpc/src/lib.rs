@@ -2,14 +2,31 @@
 //!
 //! Errors leave a service as `{"error": "<Name>", "message": "..."}` with the status the atproto
 //! HTTP spec gives the name; every service answers `GET /xrpc/_health`, and a method it does not
-//! have is `501 MethodNotImplemented` rather than a bare 404.
+//! have is `501 MethodNotImplemented` rather than a bare 404. Requests the server refuses before
+//! a handler runs get the same body: a wrong HTTP method (`405`), a URI over
+//! [`MAX_URI_BYTES`] (`414`, and hyper's own `414`/`431` through [`listener`]), a body over a
+//! handler's limit (`413`), and too many requests from one client (`429`, [`rate_limit`]).
 
-use axum::extract::OriginalUri;
-use axum::http::StatusCode;
+mod listener;
+pub mod rate_limit;
+
+use std::net::SocketAddr;
+
+use axum::extract::{OriginalUri, Request};
+use axum::http::{header, Method, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
+
+pub use listener::{listener, StreamListener, XrpcListener, XrpcStream};
+pub use rate_limit::{with_rate_limit, RateLimitConfig, RateLimitConfigError};
+
+/// The longest request URI (path and query) accepted, in bytes. XRPC parameters are short
+/// (the longest lexicon strings are a few hundred characters, and `getFundingTotals` takes at
+/// most 25 AT-URIs); anything longer is refused before routing, with an XRPC error.
+pub const MAX_URI_BYTES: usize = 16 * 1024;
 
 /// An XRPC error as clients see it: a standard or method-specific name and a human message.
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +43,19 @@ pub enum XrpcError {
     /// No such method on this service.
     #[error("method not implemented: {0}")]
     MethodNotImplemented(String),
+    /// The client sent too many requests; sent as 429 with `Retry-After`.
+    #[error("{0}")]
+    RateLimitExceeded(String),
+    /// The path exists but not for this HTTP method (a GET to a procedure, say); sent as 405
+    /// `InvalidRequest`, since atproto names no error for it.
+    #[error("{0}")]
+    MethodNotAllowed(String),
+    /// The request URI is longer than the server accepts; sent as 414 `InvalidRequest`.
+    #[error("{0}")]
+    UriTooLong(String),
+    /// The request body is larger than the method accepts; sent as 413 `PayloadTooLarge`.
+    #[error("{0}")]
+    PayloadTooLarge(String),
     /// An error named by the method's lexicon (`NotFound`, `ProposalNotInPreview`, ...), sent as 400.
     #[error("{message}")]
     Method {
@@ -53,6 +83,9 @@ impl XrpcError {
             XrpcError::AuthenticationRequired(_) => "AuthenticationRequired",
             XrpcError::Forbidden(_) => "Forbidden",
             XrpcError::MethodNotImplemented(_) => "MethodNotImplemented",
+            XrpcError::RateLimitExceeded(_) => "RateLimitExceeded",
+            XrpcError::MethodNotAllowed(_) | XrpcError::UriTooLong(_) => "InvalidRequest",
+            XrpcError::PayloadTooLarge(_) => "PayloadTooLarge",
             XrpcError::Method { name, .. } => name,
             XrpcError::Internal => "InternalServerError",
         }
@@ -65,6 +98,10 @@ impl XrpcError {
             XrpcError::AuthenticationRequired(_) => StatusCode::UNAUTHORIZED,
             XrpcError::Forbidden(_) => StatusCode::FORBIDDEN,
             XrpcError::MethodNotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
+            XrpcError::RateLimitExceeded(_) => StatusCode::TOO_MANY_REQUESTS,
+            XrpcError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            XrpcError::UriTooLong(_) => StatusCode::URI_TOO_LONG,
+            XrpcError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             XrpcError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -85,8 +122,10 @@ struct Health {
     version: &'static str,
 }
 
-/// Adds `GET /xrpc/_health` and answers every other unrouted path with an XRPC error.
+/// Adds `GET /xrpc/_health`, answers every other unrouted path, every wrong HTTP method,
+/// URIs over [`MAX_URI_BYTES`] and bodies over a handler's limit with XRPC errors.
 ///
+/// Call it after every route is added: the wrong-method answer is set on the routes present.
 /// `version` is reported by the health check, so operators can see what is deployed.
 pub fn with_conventions(router: Router, version: &'static str) -> Router {
     router
@@ -95,22 +134,22 @@ pub fn with_conventions(router: Router, version: &'static str) -> Router {
             get(move || async move { Json(Health { version }) }),
         )
         .fallback(unknown_method)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn(request_limits))
 }
 
 /// Serves `router` on `listener` until Ctrl-C or SIGTERM, then lets requests in flight finish.
 ///
-/// Connections are `TCP_NODELAY`: XRPC answers are small and must not wait on Nagle's
-/// algorithm for the client's delayed ACK.
+/// Connections go through [`listener`] (`TCP_NODELAY`, XRPC bodies on hyper's own refusals),
+/// and every request carries its peer's `ConnectInfo<SocketAddr>`, which the rate limit
+/// counts by.
 pub async fn serve(listener: tokio::net::TcpListener, router: Router) -> std::io::Result<()> {
-    use axum::serve::ListenerExt;
-    let listener = listener.tap_io(|tcp| {
-        if let Err(error) = tcp.set_nodelay(true) {
-            tracing::debug!(%error, "cannot set TCP_NODELAY");
-        }
-    });
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
+    axum::serve(
+        self::listener(listener),
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
 }
 
 /// Resolves on Ctrl-C or SIGTERM: the signals a terminal or a supervisor stops a service with.
@@ -140,6 +179,36 @@ pub async fn shutdown_signal() {
         _ = terminate => {}
     }
     tracing::info!("shutting down");
+}
+
+/// Refuses URIs over [`MAX_URI_BYTES`] before routing, and gives a body-limit refusal
+/// (axum's plain-text `413`) the XRPC form.
+async fn request_limits(request: Request, next: Next) -> Response {
+    let length = request
+        .uri()
+        .path_and_query()
+        .map_or(0, |pq| pq.as_str().len());
+    if length > MAX_URI_BYTES {
+        return XrpcError::UriTooLong(format!(
+            "the request URI is {length} bytes; at most {MAX_URI_BYTES} are accepted"
+        ))
+        .into_response();
+    }
+    let response = next.run(request).await;
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("application/json"));
+    if response.status() == StatusCode::PAYLOAD_TOO_LARGE && !is_json {
+        return XrpcError::PayloadTooLarge("the request body is too large".to_owned())
+            .into_response();
+    }
+    response
+}
+
+async fn method_not_allowed(method: Method, OriginalUri(uri): OriginalUri) -> XrpcError {
+    XrpcError::MethodNotAllowed(format!("{method} is not allowed on {}", uri.path()))
 }
 
 async fn unknown_method(OriginalUri(uri): OriginalUri) -> XrpcError {

@@ -157,12 +157,82 @@ pub enum LedgerError {
     Refused {
         /// The transfer.
         id: String,
-        /// The ledger's reason, e.g. `exceeds_credits`.
-        outcome: String,
+        /// The ledger's reason.
+        outcome: Refusal,
     },
     /// The database failed.
     #[error(transparent)]
     Database(#[from] sqlx::Error),
+}
+
+/// Why the ledger's functions (`escrow.create_transfer`, `escrow.finish_transfer`) refused an
+/// operation, by the name they return.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// The debit account would be overdrawn.
+    ExceedsCredits,
+    /// The credit account would exceed its debits.
+    ExceedsDebits,
+    /// The id was used before for another movement.
+    ExistsWithDifferentFields,
+    /// No such transfer to finish.
+    NotFound,
+    /// The transfer is not two-phase, so there is nothing to finish.
+    NotTwoPhase,
+    /// Finishing as voided a transfer already posted.
+    AlreadyPosted,
+    /// Finishing as posted a transfer already voided.
+    AlreadyVoided,
+    /// A name this code does not know (a newer database function).
+    Other(String),
+}
+
+impl Refusal {
+    /// The refusal a ledger function's answer names.
+    pub fn from_name(name: &str) -> Refusal {
+        match name {
+            "exceeds_credits" => Refusal::ExceedsCredits,
+            "exceeds_debits" => Refusal::ExceedsDebits,
+            "exists_with_different_fields" => Refusal::ExistsWithDifferentFields,
+            "not_found" => Refusal::NotFound,
+            "not_two_phase" => Refusal::NotTwoPhase,
+            "already_posted" => Refusal::AlreadyPosted,
+            "already_voided" => Refusal::AlreadyVoided,
+            other => Refusal::Other(other.to_owned()),
+        }
+    }
+
+    /// The name the ledger function returned.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Refusal::ExceedsCredits => "exceeds_credits",
+            Refusal::ExceedsDebits => "exceeds_debits",
+            Refusal::ExistsWithDifferentFields => "exists_with_different_fields",
+            Refusal::NotFound => "not_found",
+            Refusal::NotTwoPhase => "not_two_phase",
+            Refusal::AlreadyPosted => "already_posted",
+            Refusal::AlreadyVoided => "already_voided",
+            Refusal::Other(name) => name,
+        }
+    }
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<str> for Refusal {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for Refusal {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
 }
 
 /// Creates `transfer` at `at`, idempotently by id.
@@ -171,30 +241,31 @@ pub async fn create_transfer(
     transfer: &Transfer<'_>,
     at: DateTime<Utc>,
 ) -> Result<Created, LedgerError> {
-    let outcome: String = sqlx::query_scalar(
-        "SELECT escrow.create_transfer($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+    let outcome = sqlx::query_scalar!(
+        r#"SELECT escrow.create_transfer($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+             AS "outcome!""#,
+        transfer.id,
+        transfer.currency,
+        transfer.debit,
+        transfer.credit,
+        transfer.amount,
+        transfer.kind.as_str(),
+        transfer.two_phase,
+        transfer.proposal,
+        transfer.pledge,
+        transfer.donation,
+        transfer.backer,
+        transfer.maintainer,
+        at,
     )
-    .bind(transfer.id)
-    .bind(transfer.currency)
-    .bind(transfer.debit)
-    .bind(transfer.credit)
-    .bind(transfer.amount)
-    .bind(transfer.kind.as_str())
-    .bind(transfer.two_phase)
-    .bind(transfer.proposal)
-    .bind(transfer.pledge)
-    .bind(transfer.donation)
-    .bind(transfer.backer)
-    .bind(transfer.maintainer)
-    .bind(at)
     .fetch_one(conn)
     .await?;
     match outcome.as_str() {
         "created" => Ok(Created::New),
         "exists" => Ok(Created::Replayed),
-        _ => Err(LedgerError::Refused {
+        refused => Err(LedgerError::Refused {
             id: transfer.id.to_owned(),
-            outcome,
+            outcome: Refusal::from_name(refused),
         }),
     }
 }
@@ -219,17 +290,19 @@ pub async fn finish_transfer(
         Finish::Post => "posted",
         Finish::Void => "voided",
     };
-    let outcome: String = sqlx::query_scalar("SELECT escrow.finish_transfer($1, $2, $3)")
-        .bind(id)
-        .bind(state)
-        .bind(at)
-        .fetch_one(conn)
-        .await?;
+    let outcome = sqlx::query_scalar!(
+        r#"SELECT escrow.finish_transfer($1, $2, $3) AS "outcome!""#,
+        id,
+        state,
+        at,
+    )
+    .fetch_one(conn)
+    .await?;
     match outcome.as_str() {
         "done" | "exists" => Ok(()),
-        _ => Err(LedgerError::Refused {
+        refused => Err(LedgerError::Refused {
             id: id.to_owned(),
-            outcome,
+            outcome: Refusal::from_name(refused),
         }),
     }
 }
@@ -260,24 +333,25 @@ pub async fn balance(
     currency: &str,
     account: &str,
 ) -> Result<Balance, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT
-           coalesce(sum(amount) FILTER (WHERE debit_account = $2 AND state = 'pending'), 0)::bigint AS debits_pending,
-           coalesce(sum(amount) FILTER (WHERE debit_account = $2 AND state = 'posted'), 0)::bigint AS debits_posted,
-           coalesce(sum(amount) FILTER (WHERE credit_account = $2 AND state = 'pending'), 0)::bigint AS credits_pending,
-           coalesce(sum(amount) FILTER (WHERE credit_account = $2 AND state = 'posted'), 0)::bigint AS credits_posted
+    sqlx::query_as!(
+        Balance,
+        r#"SELECT
+           coalesce(sum(amount) FILTER (WHERE debit_account = $2 AND state = 'pending'), 0)::bigint AS "debits_pending!",
+           coalesce(sum(amount) FILTER (WHERE debit_account = $2 AND state = 'posted'), 0)::bigint AS "debits_posted!",
+           coalesce(sum(amount) FILTER (WHERE credit_account = $2 AND state = 'pending'), 0)::bigint AS "credits_pending!",
+           coalesce(sum(amount) FILTER (WHERE credit_account = $2 AND state = 'posted'), 0)::bigint AS "credits_posted!"
          FROM escrow.transfer_current
-         WHERE ledger = $1 AND (debit_account = $2 OR credit_account = $2)",
+         WHERE ledger = $1 AND (debit_account = $2 OR credit_account = $2)"#,
+        currency,
+        account,
     )
-    .bind(currency)
-    .bind(account)
     .fetch_one(conn)
     .await
 }
 
 /// Moves committed ledger states into the public feed; returns how many it published.
 pub async fn publish_feed(conn: &mut PgConnection) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT escrow.publish_feed()")
+    sqlx::query_scalar!(r#"SELECT escrow.publish_feed() AS "published!""#)
         .fetch_one(conn)
         .await
 }

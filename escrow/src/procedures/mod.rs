@@ -17,6 +17,7 @@ use crate::error::EscrowError;
 use crate::ledger::{Kind, Transfer};
 use crate::proposal_source::{ProposalInfo, Stage};
 use crate::provider::{Checkout, CheckoutRequest};
+use crate::states::{DisputeState, DonationState, PledgeState, Settlement};
 use crate::{identifiers, Escrow};
 
 /// A proposal as escrow tracks it.
@@ -44,7 +45,7 @@ pub struct ProposalRow {
     /// End of the verification period.
     pub verification_ends_at: Option<DateTime<Utc>>,
     /// `payout` or `refund` once settled.
-    pub settlement: Option<String>,
+    pub settlement: Option<Settlement>,
 }
 
 const PROPOSAL_COLUMNS: &str = "uri, cid, stage, currency, maintainer, project, fee_bps, preview_ends_at, released_at, verification_ends_at, settlement";
@@ -331,7 +332,7 @@ pub struct PledgeRow {
     /// ISO 4217.
     pub currency: String,
     /// pending, held, cancelled, refunded, paid_out, failed.
-    pub state: String,
+    pub state: PledgeState,
     /// The provider's payment id.
     pub payment_id: Option<String>,
     /// The checkout page.
@@ -371,8 +372,8 @@ impl PledgeRow {
             backer: self.backer.clone(),
             amount: self.amount,
             currency: self.currency.clone(),
-            state: self.state.clone(),
-            checkout_url: checkout_while_pending(&self.state, &self.checkout_url),
+            state: self.state.as_str().to_owned(),
+            checkout_url: checkout_while_pending(self.state.as_str(), &self.checkout_url),
             created_at: datetime(self.created_at),
             updated_at: datetime(self.updated_at),
         }
@@ -399,7 +400,7 @@ pub struct DonationRow {
     /// The fee, once received.
     pub fee: Option<i64>,
     /// pending, received, paid_out, failed.
-    pub state: String,
+    pub state: DonationState,
     /// The provider's payment id.
     pub payment_id: Option<String>,
     /// The checkout page.
@@ -423,8 +424,8 @@ impl DonationRow {
             amount: self.amount,
             currency: self.currency.clone(),
             fee: self.fee,
-            state: self.state.clone(),
-            checkout_url: checkout_while_pending(&self.state, &self.checkout_url),
+            state: self.state.as_str().to_owned(),
+            checkout_url: checkout_while_pending(self.state.as_str(), &self.checkout_url),
             created_at: datetime(self.created_at),
             updated_at: datetime(self.updated_at),
         }
@@ -447,7 +448,7 @@ pub struct DisputeRow {
     /// Supporting links.
     pub evidence: Option<serde_json::Value>,
     /// open, upheld, rejected.
-    pub state: String,
+    pub state: DisputeState,
     /// The operator's note.
     pub resolution_note: Option<String>,
     /// Filed.
@@ -471,7 +472,7 @@ impl DisputeRow {
                 .evidence
                 .as_ref()
                 .and_then(|value| serde_json::from_value(value.clone()).ok()),
-            state: self.state.clone(),
+            state: self.state.as_str().to_owned(),
             resolution_note: self.resolution_note.clone(),
             created_at: datetime(self.created_at),
             resolved_at: self.resolved_at.map(datetime),

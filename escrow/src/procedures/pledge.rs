@@ -11,6 +11,7 @@ use crate::error::EscrowError;
 use crate::idempotency::{self, Claim};
 use crate::ledger::{self, Kind, Transfer};
 use crate::proposal_source::Stage;
+use crate::states::{self, PledgeState};
 use crate::{lifecycle, Escrow};
 
 fn not_in_preview() -> EscrowError {
@@ -37,7 +38,7 @@ pub async fn create_pledge(
     let info = info.ok_or_else(|| EscrowError::method("NotFound", "no such proposal"))?;
     let now = escrow.now();
     check_takes_money(&info, Stage::Preview, not_in_preview)?;
-    if !info.preview_ends_at.is_some_and(|end| now < end) {
+    if info.preview_ends_at.is_none_or(|end| now >= end) {
         return Err(not_in_preview());
     }
     let payment = Payment {
@@ -178,13 +179,16 @@ pub async fn cancel_pledge(
             now,
         )
         .await?;
-        sqlx::query("UPDATE escrow.pledge SET state = 'cancelled', updated_at = $2 WHERE id = $1")
-            .bind(&pledge.id)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+        states::set_pledge_state(
+            &mut tx,
+            &pledge.id,
+            PledgeState::Pending,
+            PledgeState::Cancelled,
+            now,
+        )
+        .await?;
     } else {
-        lifecycle::decide_refund(&mut tx, &pledge, "cancelled", now).await?;
+        lifecycle::decide_refund(&mut tx, &pledge, PledgeState::Cancelled, now).await?;
     }
     let row = load_pledge(&mut tx, &pledge.id, false)
         .await?

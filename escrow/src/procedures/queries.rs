@@ -13,6 +13,7 @@ use sqlx::PgConnection;
 use super::load_proposal;
 use crate::clock::datetime;
 use crate::error::EscrowError;
+use crate::states::Settlement;
 use crate::{ledger, lifecycle, Escrow};
 
 /// The money of one proposal.
@@ -47,9 +48,9 @@ pub async fn get_proposal_state(escrow: &Escrow, uri: &str) -> Result<ProposalSt
     .fetch_one(&mut *conn)
     .await?;
     let open_disputes = lifecycle::open_disputes(&mut conn, uri).await?;
-    let payout_state = match proposal.settlement.as_deref() {
-        Some("refund") => "refunded",
-        Some(_) => {
+    let payout_state = match proposal.settlement {
+        Some(Settlement::Refund) => "refunded",
+        Some(Settlement::Payout) => {
             let waiting: bool = sqlx::query_scalar(
                 "SELECT EXISTS (SELECT 1 FROM escrow.job WHERE id = $1 AND state = 'awaiting_account')",
             )
@@ -126,6 +127,10 @@ struct EntryRow {
 }
 
 /// The public ledger feed, after `cursor`.
+///
+/// Only reads: entries are published (given their seqs) by the lifecycle worker each tick
+/// (`ledger::publish_feed`), so an anonymous reader can neither write nor queue on the
+/// publisher's lock, however often it asks. What moved since the last tick shows after the next.
 pub async fn list_ledger_entries(
     escrow: &Escrow,
     params: &list_ledger_entries::Params,
@@ -139,8 +144,6 @@ pub async fn list_ledger_entries(
             .ok_or_else(|| EscrowError::InvalidRequest("cursor is not a seq".into()))?,
     };
     let limit = params.limit.unwrap_or(100).clamp(1, 1000);
-    let mut conn = escrow.pool.acquire().await?;
-    ledger::publish_feed(&mut conn).await?;
     let rows: Vec<EntryRow> = sqlx::query_as(
         "SELECT f.seq, t.id, t.created_at, t.kind, s.state, t.ledger, t.amount, t.debit_account,
                 t.credit_account, t.proposal, t.pledge, t.donation, t.backer, t.maintainer
@@ -151,7 +154,7 @@ pub async fn list_ledger_entries(
     )
     .bind(after)
     .bind(limit)
-    .fetch_all(&mut *conn)
+    .fetch_all(&escrow.pool)
     .await?;
     let cursor = rows.last().map(|row| row.seq.to_string());
     Ok(list_ledger_entries::Output {

@@ -144,7 +144,9 @@ pub trait PaymentProvider: Send + Sync {
     ) -> Result<Checkout, ProviderError>;
     /// Stops a payment that was not made yet, so a cancelled pledge cannot be paid.
     async fn cancel_checkout(&self, payment_id: &str) -> Result<(), ProviderError>;
-    /// The page a payer completes a payment on, when escrow serves it.
+    /// The page a payer completes a payment on, when escrow serves it. Escrow's handler
+    /// calls it only for well-formed ids of payments it opened and still waits for
+    /// ([`checkout_state`]).
     async fn checkout_page(&self, payment_id: &str) -> Result<Option<String>, ProviderError>;
     /// Refunds a payment; returns the provider's refund id.
     async fn refund(&self, request: &RefundRequest<'_>) -> Result<String, ProviderError>;
@@ -171,6 +173,64 @@ pub trait PaymentProvider: Send + Sync {
     /// Every refund and transfer the provider made, when it can list them.
     async fn movements(&self) -> Result<Option<Vec<Movement>>, ProviderError>;
 }
+
+/// The longest payment id escrow accepts in a checkout page's path (Stripe documents 255
+/// characters as the most an id may have; its payment intents' ids are about 27, the
+/// sandbox's 39).
+pub const MAX_PAYMENT_ID_LEN: usize = 255;
+
+/// Whether `id` is shaped like a provider's payment id (`pi_…`: ASCII letters, digits and
+/// `_`). A checkout page's path segment is checked with this before it is used at all, so no
+/// `/`, `..`, `?` or `%` can reach a provider URL, a query or a log line.
+pub fn is_payment_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_PAYMENT_ID_LEN
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// What escrow's own books say about a payment a checkout page is asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckoutState {
+    /// Escrow opened no such payment with this provider.
+    Unknown,
+    /// A pledge or donation still waits for this payment.
+    Pending,
+    /// The payment was made, failed or was cancelled: there is nothing left to pay.
+    Closed,
+}
+
+/// Looks `payment_id` up among the pledges and donations escrow opened with `provider`.
+/// Checkout pages ask this before the provider, so a stranger's guesses cost escrow one
+/// indexed read and the provider nothing.
+pub async fn checkout_state(
+    pool: &sqlx::PgPool,
+    provider: &str,
+    payment_id: &str,
+) -> Result<CheckoutState, sqlx::Error> {
+    let pending: Option<bool> = sqlx::query_scalar(
+        "SELECT state = 'pending' FROM escrow.pledge WHERE provider = $1 AND payment_id = $2
+         UNION ALL
+         SELECT state = 'pending' FROM escrow.donation WHERE provider = $1 AND payment_id = $2
+         LIMIT 1",
+    )
+    .bind(provider)
+    .bind(payment_id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(match pending {
+        None => CheckoutState::Unknown,
+        Some(true) => CheckoutState::Pending,
+        Some(false) => CheckoutState::Closed,
+    })
+}
+
+/// The page for a payment escrow no longer waits for. Fixed, and asks the provider nothing:
+/// a payer returning from the provider after paying lands here, and so may anyone else.
+pub const CLOSED_CHECKOUT_PAGE: &str = r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Checkout closed</title></head>
+<body><h1>Checkout closed</h1>
+<p>This payment is no longer open: it was completed, failed or cancelled. You can close this page.</p>
+</body></html>"#;
 
 /// The smallest charge Stripe accepts per currency (its documented minimums), used by both
 /// providers so the sandbox refuses what Stripe would.

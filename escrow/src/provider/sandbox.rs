@@ -246,6 +246,9 @@ impl PaymentProvider for SandboxProvider {
     }
 
     async fn checkout_page(&self, payment_id: &str) -> Result<Option<String>, ProviderError> {
+        if !super::is_payment_id(payment_id) {
+            return Ok(None);
+        }
         Ok(self
             .payment_status(payment_id)
             .await?

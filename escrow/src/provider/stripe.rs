@@ -260,6 +260,10 @@ impl PaymentProvider for StripeProvider {
     }
 
     async fn checkout_page(&self, payment_id: &str) -> Result<Option<String>, ProviderError> {
+        // The id becomes part of a URL called with the secret key: never anything but an id.
+        if !super::is_payment_id(payment_id) {
+            return Ok(None);
+        }
         let intent: PaymentIntent = self
             .get(&format!("/v1/payment_intents/{payment_id}"))
             .await?;

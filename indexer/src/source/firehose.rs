@@ -3,11 +3,21 @@
 //! Binary frames are decoded by `greenlight-firehose`; commits touching `fund.greenlight.*`
 //! have their signature checked (when a verifier is configured) and their records judged.
 //! A frame that does not decode is stored as a rejected event and the stream goes on.
+//!
+//! With a verifier, a commit's ops must also be *proven* (sync 1.1): undone on the signed new
+//! tree they must give the previous commit's tree, `prevData`. The signature covers the tree,
+//! not the op list a relay hands us, so without this a relay could add, drop or alter ops of a
+//! genuinely signed commit. An unproven commit is stored as a rejected event, none of its ops
+//! count, and its repo is queued for backfill, which re-reads the repo's true state. A commit
+//! without `prevData` (a sync 1.0 producer) is treated the same way: `prevData` is not signed,
+//! so accepting its absence would let any relay switch the check off by deleting the field.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use greenlight_firehose::{Commit, DecodeError, Frame, OpAction};
+use greenlight_firehose::{
+    verify_ops, Commit, DecodeError, Frame, OpAction, SignedCommit, SyncFields,
+};
 use greenlight_identity::Resolver;
 use serde_json::json;
 use sqlx::postgres::PgPool;
@@ -58,6 +68,9 @@ impl std::fmt::Debug for FrameJudge {
 pub enum FrameOutcome {
     /// An event for the writer.
     Event(SourceEvent),
+    /// Several events for the writer, in order; only the last carries the frame's cursor, so
+    /// the cursor never moves past the frame before all of them are written.
+    Events(Vec<SourceEvent>),
     /// Nothing to do (an `#info` message, a frame type we do not know).
     Skip,
     /// The server sent an error frame and will close the stream.
@@ -107,7 +120,23 @@ impl FrameJudge {
         }
         let cursor = frame.seq();
         let body = match frame {
-            Frame::Commit(commit) => self.judge_commit(&commit).await,
+            Frame::Commit(commit) => match self.judge_commit(&commit, bytes).await {
+                Judged::Body(body) => body,
+                Judged::Unproven(rejected) => {
+                    return FrameOutcome::Events(vec![
+                        SourceEvent {
+                            cursor: None,
+                            body: EventBody::Resync {
+                                did: commit.repo.clone(),
+                            },
+                        },
+                        SourceEvent {
+                            cursor,
+                            body: EventBody::Rejected(rejected),
+                        },
+                    ]);
+                }
+            },
             Frame::Identity(identity) => {
                 if !is_did(&identity.did) {
                     self.reject(
@@ -200,24 +229,43 @@ impl FrameJudge {
         }
     }
 
-    async fn judge_commit(&self, commit: &Commit) -> EventBody {
+    async fn judge_commit(&self, commit: &Commit, frame: &[u8]) -> Judged {
         let ours: Vec<_> = commit.ops.iter().filter(|op| is_ours(&op.path)).collect();
         if ours.is_empty() {
-            return EventBody::Nothing;
+            return Judged::Body(EventBody::Nothing);
         }
         if !is_did(&commit.repo) {
-            return self.reject(None, format!("commit for invalid DID {:?}", commit.repo));
+            return Judged::Body(
+                self.reject(None, format!("commit for invalid DID {:?}", commit.repo)),
+            );
         }
         // Revisions order versions of a record by string comparison: one that is not a TID
         // could outrank every later version.
         if !is_tid(&commit.rev) {
-            return self.reject(
+            return Judged::Body(self.reject(
                 Some(commit.repo.clone()),
                 format!("commit rev {:?} is not a TID", commit.rev),
-            );
+            ));
         }
         if let Some(verifier) = &self.verifier {
-            if let Err(problem) = self.check_signature(verifier.as_ref(), commit).await {
+            let signed = self.check_signature(verifier.as_ref(), commit).await;
+            if let Ok(signed) = &signed {
+                // Only after the signature: the proof is about the tree the repo signed.
+                if let Err(reason) = prove_ops(commit, signed, frame) {
+                    let reason = format!("commit ops are not proven: {reason}");
+                    tracing::warn!(did = %commit.repo, rev = %commit.rev, %reason, "rejecting a commit and queueing its repo for backfill");
+                    self.metrics.rejected(&reason);
+                    let paths: Vec<_> = ours.iter().map(|op| op.path.clone()).collect();
+                    return Judged::Unproven(RejectedEvent {
+                        did: Some(commit.repo.clone()),
+                        reason,
+                        body: Some(
+                            json!({"rev": commit.rev, "commit": commit.commit, "paths": paths}),
+                        ),
+                    });
+                }
+            }
+            if let Err(problem) = signed {
                 let reason = match problem {
                     SignatureProblem::Invalid(reason) => reason,
                     SignatureProblem::Unavailable(reason) => {
@@ -227,34 +275,34 @@ impl FrameJudge {
                         tracing::warn!(did = %commit.repo, rev = %commit.rev, %reason, "identity still unavailable; queueing the repo for backfill");
                         self.metrics
                             .rejected("identity unavailable; repo queued for backfill");
-                        return EventBody::Resync {
+                        return Judged::Body(EventBody::Resync {
                             did: commit.repo.clone(),
-                        };
+                        });
                     }
                 };
                 tracing::warn!(did = %commit.repo, rev = %commit.rev, %reason, "rejecting a commit");
                 self.metrics.rejected(&reason);
                 let paths: Vec<_> = ours.iter().map(|op| op.path.clone()).collect();
-                return EventBody::Rejected(RejectedEvent {
+                return Judged::Body(EventBody::Rejected(RejectedEvent {
                     did: Some(commit.repo.clone()),
                     reason,
                     body: Some(json!({"rev": commit.rev, "commit": commit.commit, "paths": paths})),
-                });
+                }));
             }
         }
         let mut ops = Vec::with_capacity(ours.len());
         for op in ours {
             let Some((collection, rkey)) = op.collection_and_rkey() else {
-                return self.reject(
+                return Judged::Body(self.reject(
                     Some(commit.repo.clone()),
                     format!("op path {:?} is not collection/rkey", op.path),
-                );
+                ));
             };
             if !is_nsid(collection) || !is_record_key(rkey) {
-                return self.reject(
+                return Judged::Body(self.reject(
                     Some(commit.repo.clone()),
                     format!("op path {:?} is not a valid collection/rkey", op.path),
-                );
+                ));
             }
             let action = match op.action {
                 OpAction::Delete => RecordAction::Delete,
@@ -280,7 +328,7 @@ impl FrameJudge {
                 action,
             });
         }
-        EventBody::Records(ops)
+        Judged::Body(EventBody::Records(ops))
     }
 
     /// Validates a decoded record.
@@ -315,11 +363,12 @@ impl FrameJudge {
         }
     }
 
+    /// Checks the commit's signature, returning the signed commit it verified.
     async fn check_signature(
         &self,
         verifier: &dyn CommitVerifier,
         commit: &Commit,
-    ) -> Result<(), SignatureProblem> {
+    ) -> Result<SignedCommit, SignatureProblem> {
         let signed = commit.signed_commit().map_err(|err| {
             SignatureProblem::Invalid(format!("cannot read the signed commit: {err}"))
         })?;
@@ -343,7 +392,7 @@ impl FrameJudge {
         let mut attempt = 0;
         loop {
             match verifier.verify(&commit.repo, &unsigned, &signed.sig).await {
-                Ok(()) => return Ok(()),
+                Ok(()) => return Ok(signed),
                 Err(VerifyError::Invalid(reason)) => return Err(SignatureProblem::Invalid(reason)),
                 Err(VerifyError::Unavailable(reason)) => {
                     attempt += 1;
@@ -357,6 +406,38 @@ impl FrameJudge {
             }
         }
     }
+}
+
+/// What judging a commit came to.
+enum Judged {
+    /// One event body for the writer.
+    Body(EventBody),
+    /// The commit's ops are not proven: rejected, and its repo must be re-read.
+    Unproven(RejectedEvent),
+}
+
+/// Checks that `commit`'s ops are exactly the change from its `prevData` to the tree `signed`
+/// commits to (sync 1.1), reading `prevData` and the ops' `prev` from the frame's bytes.
+fn prove_ops(commit: &Commit, signed: &SignedCommit, frame: &[u8]) -> Result<(), String> {
+    let fields = match SyncFields::decode(frame) {
+        Ok(Some(fields)) => fields,
+        Ok(None) => return Err("the frame is not a #commit".to_owned()),
+        Err(err) => return Err(format!("cannot read prevData and the ops' prev: {err}")),
+    };
+    // Both readings come from the same bytes, so they agree unless a decoder is wrong; checked
+    // anyway because the ops applied must be the ops proven.
+    if !fields.describes(commit) {
+        return Err("the ops read for the proof differ from the ops decoded".to_owned());
+    }
+    let Some(prev_data) = fields.prev_data else {
+        return Err("the commit has no prevData (a sync 1.0 commit cannot be proven)".to_owned());
+    };
+    let data = greenlight_firehose::Cid::try_from(signed.data.as_str())
+        .map_err(|err| format!("the signed commit's data is not a CID: {err}"))?;
+    let started = std::time::Instant::now();
+    let result = verify_ops(&commit.blocks, &data, &prev_data, &fields.ops);
+    tracing::debug!(did = %commit.repo, rev = %commit.rev, ops = fields.ops.len(), elapsed = ?started.elapsed(), ok = result.is_ok(), "commit proof");
+    result.map_err(|err| err.to_string())
 }
 
 /// Where and how to follow a firehose.
@@ -404,6 +485,7 @@ impl FirehoseSource {
             None => endpoint.clone(),
         };
         let judge = &judge;
+        let (writer, stopping) = (&tx, &shutdown);
         subscription
             .follow(
                 &pool,
@@ -417,6 +499,24 @@ impl FirehoseSource {
                     };
                     match judge.judge(&bytes).await {
                         FrameOutcome::Event(event) => Received::Event(event),
+                        FrameOutcome::Events(mut events) => {
+                            // All but the last go straight to the writer; the last, which
+                            // carries the cursor, goes the usual way.
+                            let last = events.pop();
+                            for event in events {
+                                let sent = tokio::select! {
+                                    sent = writer.send(event) => sent,
+                                    _ = stopping.cancelled() => return Received::Skip,
+                                };
+                                if sent.is_err() {
+                                    return Received::Skip;
+                                }
+                            }
+                            match last {
+                                Some(event) => Received::Event(event),
+                                None => Received::Skip,
+                            }
+                        }
                         FrameOutcome::Skip => Received::Skip,
                         FrameOutcome::ServerError { error, message } => {
                             tracing::warn!(%error, ?message, "firehose error frame");
@@ -485,6 +585,137 @@ mod tests {
                 reason.contains("not a valid collection/rkey"),
                 "{path}: {reason}"
             );
+        }
+    }
+
+    /// Accepts every signature, so that a test can build signed commits without keys.
+    struct AnySignature;
+
+    #[async_trait::async_trait]
+    impl CommitVerifier for AnySignature {
+        async fn verify(&self, _: &str, _: &[u8], _: &[u8]) -> Result<(), VerifyError> {
+            Ok(())
+        }
+    }
+
+    /// A `#commit` whose tree goes from `before` to `after` (keys to record blocks), claiming
+    /// `ops`, with `prevData` when given; `extra` blocks are added to the CAR.
+    fn proof_frame(
+        before: &[(&str, &[u8])],
+        after: &[(&str, &[u8])],
+        ops: Vec<ipld_core::ipld::Ipld>,
+        with_prev_data: bool,
+        extra: &[&[u8]],
+    ) -> Vec<u8> {
+        use greenlight_firehose::mst::build;
+        use greenlight_firehose::test_fixtures::{car, cid_of, commit_block, message};
+        use ipld_core::ipld;
+        use ipld_core::ipld::Ipld;
+        let entries = |set: &[(&str, &[u8])]| -> Vec<_> {
+            set.iter()
+                .map(|(k, v)| (k.as_bytes().to_vec(), cid_of(v)))
+                .collect()
+        };
+        let (prev_data, _) = build::tree(&entries(before));
+        let (data, mut blocks) = build::tree(&entries(after));
+        let rev = "3kabcdefghijk";
+        let (commit, _) = commit_block(DID, &data, rev, &[7; 64]);
+        let commit_cid = cid_of(&commit);
+        blocks.push(commit);
+        blocks.extend(after.iter().map(|(_, v)| v.to_vec()));
+        blocks.extend(extra.iter().map(|v| v.to_vec()));
+        let mut body = ipld!({
+            "seq": 9, "repo": DID, "commit": Ipld::Link(commit_cid), "rev": rev, "since": null,
+            "time": "2025-01-01T00:00:00.000Z", "tooBig": false, "rebase": false, "blobs": [],
+            "blocks": Ipld::Bytes(car(&[commit_cid], &blocks)), "ops": ops,
+        });
+        if let (true, Ipld::Map(map)) = (with_prev_data, &mut body) {
+            map.insert("prevData".to_owned(), Ipld::Link(prev_data));
+        }
+        message("#commit", &body)
+    }
+
+    #[tokio::test]
+    async fn only_proven_commits_count_and_an_unproven_one_queues_its_repo() {
+        use greenlight_firehose::test_fixtures::{cid_of, dagcbor, op};
+        let judge = FrameJudge::new(
+            RecordRules::embedded().unwrap(),
+            Some(Arc::new(AnySignature)),
+            None,
+            Metrics::new(),
+        );
+        let old = dagcbor(&json!({"$type": "app.bsky.feed.post", "text": "hi"}));
+        let estimate = dagcbor(&json!({"$type": "fund.greenlight.estimate", "amount": 100}));
+        let pledge = dagcbor(&json!({"$type": "fund.greenlight.pledge", "amount": 100}));
+        let (post, est, forged) = (
+            "app.bsky.feed.post/3kaaaaaaaaaaa",
+            "fund.greenlight.estimate/3kbbbbbbbbbbb",
+            "fund.greenlight.pledge/3kccccccccccc",
+        );
+        let before: &[(&str, &[u8])] = &[(post, &old)];
+        let after: &[(&str, &[u8])] = &[(post, &old), (est, &estimate)];
+        let create = op("create", est, Some(cid_of(&estimate)));
+
+        // The honest commit is proven and its op counts.
+        let honest = proof_frame(before, after, vec![create.clone()], true, &[]);
+        match judge.judge(&honest).await {
+            FrameOutcome::Event(SourceEvent {
+                body: EventBody::Records(ops),
+                cursor: Some(9),
+            }) => assert_eq!(ops.len(), 1),
+            other => panic!("expected the estimate, got {other:?}"),
+        }
+
+        // The same signed commit with a made-up op (its record block included) is rejected,
+        // and the repo is queued; the cursor rides on the last event only.
+        let ops = vec![create.clone(), op("create", forged, Some(cid_of(&pledge)))];
+        let forged_frame = proof_frame(before, after, ops, true, &[&pledge]);
+        let expect_unproven = |outcome: FrameOutcome, words: &str| match outcome {
+            FrameOutcome::Events(events) => {
+                assert_eq!(events.len(), 2);
+                assert_eq!(
+                    events[0],
+                    SourceEvent {
+                        cursor: None,
+                        body: EventBody::Resync {
+                            did: DID.to_owned()
+                        }
+                    }
+                );
+                let SourceEvent {
+                    cursor: Some(9),
+                    body: EventBody::Rejected(rejected),
+                } = &events[1]
+                else {
+                    panic!("expected a rejection with the cursor, got {:?}", events[1]);
+                };
+                assert!(
+                    rejected.reason.contains("not proven"),
+                    "{}",
+                    rejected.reason
+                );
+                assert!(rejected.reason.contains(words), "{}", rejected.reason);
+            }
+            other => panic!("expected a rejection and a resync, got {other:?}"),
+        };
+        expect_unproven(judge.judge(&forged_frame).await, forged);
+
+        // A commit without prevData cannot be proven.
+        let old_style = proof_frame(before, after, vec![create.clone()], false, &[]);
+        expect_unproven(judge.judge(&old_style).await, "no prevData");
+
+        // A commit that leaves out an op it made (the tree also changed elsewhere).
+        let hidden: &[(&str, &[u8])] = &[(est, &estimate)];
+        let dropped = proof_frame(before, hidden, vec![create], true, &[]);
+        expect_unproven(judge.judge(&dropped).await, "prevData");
+
+        // Without signature checks (as the benchmark runs) nothing is proven either.
+        match self::judge().judge(&forged_frame).await {
+            FrameOutcome::Event(SourceEvent {
+                body: EventBody::Records(ops),
+                ..
+            }) => assert_eq!(ops.len(), 2),
+            other => panic!("expected records, got {other:?}"),
         }
     }
 }

@@ -1,0 +1,164 @@
+//! The steps the end-to-end stories are told in: status stages, the records people write and
+//! the moves of a proposal towards its money, each done the way a person would do it with the
+//! CLI's library. A step that fails fails the test, so the stories read as a list of steps.
+
+use greenlight_cli::pledging;
+use greenlight_cli::records::{self, NewProject, ProposalTarget, RecordRef};
+use greenlight_cli::session::Session;
+use greenlight_lexicon::com::atproto::repo::strong_ref::StrongRef;
+use greenlight_lexicon::fund::greenlight::status::{
+    Decline, Development, Preview, Release, StatusStage,
+};
+
+use crate::world::World;
+
+/// An RFC 3339 time `seconds` from now (in the past when negative), as records write them.
+pub fn in_seconds(seconds: i64) -> String {
+    (chrono::Utc::now() + chrono::Duration::seconds(seconds))
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// An RFC 3339 time `days` from now (in the past when negative).
+pub fn in_days(days: i64) -> String {
+    in_seconds(days * 24 * 60 * 60)
+}
+
+/// Development has started, with a funding goal in minor units of `currency`.
+pub fn development(goal: i64, currency: &str) -> StatusStage {
+    StatusStage::Development(Development {
+        goal,
+        currency: currency.into(),
+        note: None,
+    })
+}
+
+/// A preview that ends in a week: longer than any test waits.
+pub fn preview() -> StatusStage {
+    preview_until(in_days(7))
+}
+
+/// A preview that ends at `ends_at` (for the stories about what happens when it ends).
+pub fn preview_until(ends_at: String) -> StatusStage {
+    StatusStage::Preview(Preview {
+        url: "https://preview.example/feature".into(),
+        instructions: "Try it.".into(),
+        ends_at,
+    })
+}
+
+/// Released as open source: verification starts.
+pub fn release() -> StatusStage {
+    StatusStage::Release(Release {
+        source_url: "https://example.com/project/releases/v1".into(),
+        revision: Some("v1.0.0".into()),
+        license: "MIT".into(),
+    })
+}
+
+/// Will not be built: every pledge is refunded.
+pub fn decline(reason: &str) -> StatusStage {
+    StatusStage::Decline(Decline {
+        reason: reason.into(),
+    })
+}
+
+/// A project named `name` taking money in `currency`, inviting `maintainers` (DIDs). Its
+/// repository is left empty: [`World::project`] puts it on the stand-in forge.
+pub fn new_project(name: &str, currency: &str, maintainers: Vec<String>) -> NewProject {
+    NewProject {
+        name: name.into(),
+        description: format!("{name}, for the end-to-end tests."),
+        repository: String::new(),
+        website: None,
+        currency: currency.into(),
+        maintainers,
+    }
+}
+
+/// `author` proposes a feature titled `title` for `project`.
+pub async fn propose(author: &Session, project: &StrongRef, title: &str) -> StrongRef {
+    records::create(
+        author,
+        &records::proposal_record(
+            ProposalTarget::Project(project.clone()),
+            title,
+            "Details.",
+            vec![],
+        ),
+        None,
+    )
+    .await
+    .expect("proposal")
+    .strong_ref()
+}
+
+/// `who` says they would pay `amount` (minor units of `currency`) for `proposal`.
+pub async fn estimate(
+    who: &Session,
+    proposal: &StrongRef,
+    amount: i64,
+    currency: &str,
+) -> RecordRef {
+    records::create(
+        who,
+        &records::estimate_record(proposal.clone(), amount, currency),
+        None,
+    )
+    .await
+    .expect("estimate")
+}
+
+/// `who` posts `stage` as a status of `proposal` (whether it counts is the AppView's and
+/// escrow's business); returns the status record's URI.
+pub async fn post(who: &Session, proposal: &StrongRef, stage: StatusStage) -> String {
+    records::create(who, &records::status_record(proposal.clone(), stage), None)
+        .await
+        .expect("status")
+        .uri
+}
+
+/// Takes `proposal` of `maintainer`'s project through development into a preview that ends
+/// in a week, waiting for the AppView to show each stage.
+pub async fn into_preview(
+    world: &World,
+    maintainer: &Session,
+    proposal: &StrongRef,
+    currency: &str,
+) {
+    into_preview_until(world, maintainer, proposal, currency, in_days(7)).await;
+}
+
+/// [`into_preview`] with a preview that ends at `ends_at`.
+pub async fn into_preview_until(
+    world: &World,
+    maintainer: &Session,
+    proposal: &StrongRef,
+    currency: &str,
+    ends_at: String,
+) {
+    post(maintainer, proposal, development(10_000, currency)).await;
+    world.stage_until(&proposal.uri, "development").await;
+    post(maintainer, proposal, preview_until(ends_at)).await;
+    world.stage_until(&proposal.uri, "preview").await;
+}
+
+/// `backer` pledges `amount` (minor units of `currency`) through escrow, with a fresh
+/// idempotency key, and writes the pledge record.
+pub async fn pledge(
+    world: &World,
+    backer: &Session,
+    proposal: &StrongRef,
+    amount: i64,
+    currency: &str,
+) {
+    pledging::pledge(
+        backer,
+        &world.escrow,
+        proposal,
+        amount,
+        currency,
+        &pledging::new_idempotency_key(),
+    )
+    .await
+    .expect("pledge");
+}
