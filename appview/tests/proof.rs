@@ -200,10 +200,17 @@ async fn publishing_then_removing_the_proof_file_verifies_then_unverifies(pool: 
     // The project page says so, with the address anyone can open to see the file.
     let rest = uri.trim_start_matches("at://");
     let (did, rest) = rest.split_once('/').unwrap();
-    let page = support::get(&router, &format!("/project/{did}/{}", rest.rsplit('/').next().unwrap())).await;
+    let page = support::get(
+        &router,
+        &format!("/project/{did}/{}", rest.rsplit('/').next().unwrap()),
+    )
+    .await;
     let html = String::from_utf8_lossy(&page.raw).into_owned();
     assert!(html.contains("<strong>Proven.</strong>"), "{html}");
-    assert!(html.contains("/owner/tool/raw/branch/HEAD/.greenlight"), "{html}");
+    assert!(
+        html.contains("/owner/tool/raw/branch/HEAD/.greenlight"),
+        "{html}"
+    );
     assert_eq!(proposal_subject(&router, &proposal).await["verified"], true);
     let list = xrpc(&router, "fund.greenlight.listProjects", "").await;
     assert_eq!(list.body["projects"][0]["proof"]["verified"], true);

@@ -128,7 +128,7 @@ impl From<CallerRefused> for XrpcError {
 /// pruning, so uses never wait on each other.
 pub async fn spend_token(pool: &PgPool, token: &TokenUse) -> Result<bool, sqlx::Error> {
     let prune_before = token.verified_at - chrono::Duration::seconds(SPENT_TOKEN_MARGIN_SECS);
-    let spent: Option<bool> = sqlx::query_scalar(
+    let spent = sqlx::query_scalar!(
         "WITH pruned AS (
              DELETE FROM escrow.spent_token
              WHERE ctid = ANY (ARRAY(
@@ -139,13 +139,13 @@ pub async fn spend_token(pool: &PgPool, token: &TokenUse) -> Result<bool, sqlx::
          VALUES ($1, $2, $3, $6)
          ON CONFLICT (issuer, jti) DO NOTHING
          RETURNING true",
+        token.issuer,
+        token.jti,
+        token.usable_until,
+        prune_before,
+        PRUNE_PER_USE,
+        token.verified_at,
     )
-    .bind(&token.issuer)
-    .bind(&token.jti)
-    .bind(token.usable_until)
-    .bind(prune_before)
-    .bind(PRUNE_PER_USE)
-    .bind(token.verified_at)
     .fetch_optional(pool)
     .await?;
     Ok(spent.is_some())
@@ -154,13 +154,13 @@ pub async fn spend_token(pool: &PgPool, token: &TokenUse) -> Result<bool, sqlx::
 /// Deletes the records of tokens that stopped being acceptable before `before`; returns how
 /// many. [`spend_token`] prunes as it goes; this is for operators and tests.
 pub async fn prune_spent_tokens(pool: &PgPool, before: DateTime<Utc>) -> Result<u64, sqlx::Error> {
-    Ok(
-        sqlx::query("DELETE FROM escrow.spent_token WHERE usable_until < $1")
-            .bind(before)
-            .execute(pool)
-            .await?
-            .rows_affected(),
+    Ok(sqlx::query!(
+        "DELETE FROM escrow.spent_token WHERE usable_until < $1",
+        before
     )
+    .execute(pool)
+    .await?
+    .rows_affected())
 }
 
 /// Accepts no one: the verifier when none is configured.

@@ -62,29 +62,29 @@ pub async fn claim(
     hash: &[u8],
     at: DateTime<Utc>,
 ) -> Result<Claim, EscrowError> {
-    let inserted = sqlx::query(
+    let inserted = sqlx::query!(
         "INSERT INTO escrow.idempotency_key (caller, key, method, request_hash, created_at)
          VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+        caller,
+        key,
+        method,
+        hash,
+        at,
     )
-    .bind(caller)
-    .bind(key)
-    .bind(method)
-    .bind(hash)
-    .bind(at)
     .execute(&mut *conn)
     .await?;
     if inserted.rows_affected() == 1 {
         return Ok(Claim::Fresh);
     }
-    let (stored_hash, response): (Vec<u8>, Option<Value>) = sqlx::query_as(
+    let stored = sqlx::query!(
         "SELECT request_hash, response FROM escrow.idempotency_key WHERE caller = $1 AND key = $2",
+        caller,
+        key,
     )
-    .bind(caller)
-    .bind(key)
     .fetch_one(&mut *conn)
     .await?;
-    match response {
-        Some(response) if stored_hash == hash => Ok(Claim::Replay(response)),
+    match stored.response {
+        Some(response) if stored.request_hash == hash => Ok(Claim::Replay(response)),
         _ => Err(EscrowError::method(
             "IdempotencyConflict",
             "this idempotency key was already used with a different request",
@@ -99,12 +99,14 @@ pub async fn record(
     key: &str,
     response: &Value,
 ) -> Result<(), EscrowError> {
-    sqlx::query("UPDATE escrow.idempotency_key SET response = $3 WHERE caller = $1 AND key = $2")
-        .bind(caller)
-        .bind(key)
-        .bind(response)
-        .execute(conn)
-        .await?;
+    sqlx::query!(
+        "UPDATE escrow.idempotency_key SET response = $3 WHERE caller = $1 AND key = $2",
+        caller,
+        key,
+        response,
+    )
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
@@ -116,13 +118,14 @@ pub async fn lookup(
     key: &str,
     hash: &[u8],
 ) -> Result<Option<Value>, EscrowError> {
-    let stored: Option<(Vec<u8>, Option<Value>)> = sqlx::query_as(
+    let stored = sqlx::query!(
         "SELECT request_hash, response FROM escrow.idempotency_key WHERE caller = $1 AND key = $2",
+        caller,
+        key,
     )
-    .bind(caller)
-    .bind(key)
     .fetch_optional(conn)
-    .await?;
+    .await?
+    .map(|row| (row.request_hash, row.response));
     match stored {
         None | Some((_, None)) => Ok(None),
         Some((stored_hash, Some(response))) if stored_hash == hash => Ok(Some(response)),

@@ -189,7 +189,14 @@ pub async fn retry_failed(escrow: &Escrow, id: &str) -> Result<String, EscrowErr
     )
     .execute(&mut *tx)
     .await?;
-    set_job_state(&mut tx, &job.id, JobState::Failed, JobState::Superseded, now).await?;
+    set_job_state(
+        &mut tx,
+        &job.id,
+        JobState::Failed,
+        JobState::Superseded,
+        now,
+    )
+    .await?;
     tx.commit().await?;
     tracing::info!(job = %job.id, retry = %retry_id, "failed job retried");
     escrow.wake.notify_one();

@@ -18,8 +18,8 @@ use sqlx::PgConnection;
 use crate::error::EscrowError;
 use crate::jobs::{self, JobsReport, NewJob};
 use crate::ledger::{self, Finish, Kind, Transfer};
-use crate::procedures::{load_proposal, sync_proposal, PledgeRow, ProposalRow, PLEDGE_COLUMNS};
-use crate::states::{self, PledgeState, Settlement};
+use crate::procedures::{load_proposal, sync_proposal, PledgeRow, ProposalRow};
+use crate::states::{self, DisputeState, PledgeState, Settlement};
 use crate::{fee, identifiers, Escrow};
 
 /// What one tick did.
@@ -77,14 +77,17 @@ pub async fn decide_refund(
 async fn pledges_in(
     conn: &mut PgConnection,
     proposal: &str,
-    state: &str,
+    state: PledgeState,
 ) -> Result<Vec<PledgeRow>, EscrowError> {
-    Ok(sqlx::query_as(&format!(
-        "SELECT {PLEDGE_COLUMNS} FROM escrow.pledge WHERE proposal = $1 AND state = $2
-         ORDER BY created_at, id FOR UPDATE"
-    ))
-    .bind(proposal)
-    .bind(state)
+    Ok(sqlx::query_as!(
+        PledgeRow,
+        r#"SELECT id, proposal, proposal_cid, backer, amount, currency,
+             state AS "state: PledgeState", payment_id, checkout_url, created_at, updated_at
+         FROM escrow.pledge WHERE proposal = $1 AND state = $2
+         ORDER BY created_at, id FOR UPDATE"#,
+        proposal,
+        state.as_str(),
+    )
     .fetch_all(conn)
     .await?)
 }
@@ -97,7 +100,7 @@ async fn abandon_pending(
     at: DateTime<Utc>,
 ) -> Result<Vec<String>, EscrowError> {
     let mut payments = Vec::new();
-    for pledge in pledges_in(conn, proposal, "pending").await? {
+    for pledge in pledges_in(conn, proposal, PledgeState::Pending).await? {
         ledger::finish_transfer(conn, &format!("{}:hold", pledge.id), Finish::Void, at).await?;
         states::set_pledge_state(
             conn,
@@ -118,7 +121,7 @@ pub async fn settle_refund(
     proposal: &ProposalRow,
     at: DateTime<Utc>,
 ) -> Result<Vec<String>, EscrowError> {
-    for pledge in pledges_in(conn, &proposal.uri, "held").await? {
+    for pledge in pledges_in(conn, &proposal.uri, PledgeState::Held).await? {
         decide_refund(conn, &pledge, PledgeState::Refunded, at).await?;
     }
     let abandoned = abandon_pending(conn, &proposal.uri, at).await?;
@@ -156,7 +159,7 @@ async fn settle_payout(
     maintainer: &str,
     at: DateTime<Utc>,
 ) -> Result<Vec<String>, EscrowError> {
-    let held = pledges_in(conn, &proposal.uri, "held").await?;
+    let held = pledges_in(conn, &proposal.uri, PledgeState::Held).await?;
     let total = total_of(&held)?;
     // The fee published when the first money arrived, not whatever is configured today.
     let fee_bps = u32::try_from(proposal.fee_bps).unwrap_or(escrow.config.fee_basis_points);
@@ -249,10 +252,11 @@ async fn settle_payout(
 
 /// Open disputes of a proposal.
 pub async fn open_disputes(conn: &mut PgConnection, proposal: &str) -> Result<i64, EscrowError> {
-    Ok(sqlx::query_scalar(
-        "SELECT count(*) FROM escrow.dispute WHERE proposal = $1 AND state = 'open'",
+    Ok(sqlx::query_scalar!(
+        r#"SELECT count(*) AS "open!" FROM escrow.dispute WHERE proposal = $1 AND state = $2"#,
+        proposal,
+        DisputeState::Open.as_str(),
     )
-    .bind(proposal)
     .fetch_one(conn)
     .await?)
 }
@@ -323,12 +327,14 @@ pub async fn tick(escrow: &Escrow) -> Result<TickReport, EscrowError> {
     let mut report = TickReport::default();
     // Only proposals with money waiting (a payment at checkout or held) have anything to
     // decide; the rest would only cost the AppView a request per tick.
-    let uris: Vec<String> = sqlx::query_scalar(
+    let uris = sqlx::query_scalar!(
         "SELECT p.uri FROM escrow.proposal p
          WHERE p.settlement IS NULL
            AND EXISTS (SELECT 1 FROM escrow.pledge g
-                       WHERE g.proposal = p.uri AND g.state IN ('pending', 'held'))
+                       WHERE g.proposal = p.uri AND g.state IN ($1, $2))
          ORDER BY p.uri",
+        PledgeState::Pending.as_str(),
+        PledgeState::Held.as_str(),
     )
     .fetch_all(&escrow.pool)
     .await?;

@@ -308,7 +308,14 @@ impl Settlement {
     }
 }
 
-into_static_str!(PledgeState, DonationState, DisputeState, JobKind, JobState, Settlement);
+into_static_str!(
+    PledgeState,
+    DonationState,
+    DisputeState,
+    JobKind,
+    JobState,
+    Settlement
+);
 
 fn moved(rows: u64, what: &str, id: &str, from: &str, to: &str) -> Result<(), EscrowError> {
     if rows == 0 {

@@ -21,10 +21,11 @@ use serde_json::Value;
 
 use crate::error::EscrowError;
 use crate::ledger::{self, Finish, Kind, Transfer};
-use crate::procedures::{DonationRow, PledgeRow, DONATION_COLUMNS, PLEDGE_COLUMNS};
+use crate::procedures::{DonationRow, PledgeRow};
 use crate::provider::event::{self, EventKind};
 use crate::provider::signature::{self, SignatureError};
-use crate::states::{set_donation_state, set_pledge_state, DonationState, PledgeState::*};
+use crate::states::PledgeState::*;
+use crate::states::{set_donation_state, set_pledge_state, DonationState, PledgeState};
 use crate::{fee, jobs, lifecycle, Escrow};
 
 /// What a delivery did.
@@ -74,15 +75,15 @@ pub async fn receive(
     let event = event::parse(&payload)?;
     let now = escrow.now();
     let mut tx = escrow.pool.begin().await.map_err(EscrowError::from)?;
-    let inserted = sqlx::query(
+    let inserted = sqlx::query!(
         "INSERT INTO escrow.webhook_event (provider, event_id, event_type, payload, received_at)
          VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+        provider,
+        event.id,
+        event.event_type,
+        payload,
+        now,
     )
-    .bind(provider)
-    .bind(&event.id)
-    .bind(&event.event_type)
-    .bind(&payload)
-    .bind(now)
     .execute(&mut *tx)
     .await
     .map_err(EscrowError::from)?;
@@ -119,14 +120,14 @@ pub async fn receive(
             } else {
                 "pending"
             };
-            let owner: Option<String> = sqlx::query_scalar(
+            let owner = sqlx::query_scalar!(
                 "UPDATE escrow.payout_account SET status = $3, updated_at = $4
                  WHERE provider = $1 AND account_id = $2 RETURNING did",
+                provider,
+                account_id,
+                status,
+                now,
             )
-            .bind(provider)
-            .bind(account_id)
-            .bind(status)
-            .bind(now)
             .fetch_optional(&mut *tx)
             .await
             .map_err(EscrowError::from)?;
@@ -247,11 +248,14 @@ async fn payment_succeeded(
             _ => return Ok(Effect::NOTHING),
         }
     }
-    let donation: Option<DonationRow> = sqlx::query_as(&format!(
-        "SELECT {DONATION_COLUMNS} FROM escrow.donation WHERE provider = $1 AND payment_id = $2 FOR UPDATE"
-    ))
-    .bind(provider)
-    .bind(payment_id)
+    let donation = sqlx::query_as!(
+        DonationRow,
+        r#"SELECT id, proposal, proposal_cid, donor, maintainer, amount, currency, fee,
+             state AS "state: DonationState", payment_id, checkout_url, created_at, updated_at
+         FROM escrow.donation WHERE provider = $1 AND payment_id = $2 FOR UPDATE"#,
+        provider,
+        payment_id,
+    )
     .fetch_optional(&mut *conn)
     .await?;
     let Some(donation) = donation else {
@@ -264,7 +268,10 @@ async fn payment_succeeded(
     if !received.matches(donation.amount, &donation.currency) {
         return donation_mismatched(escrow, conn, provider, &donation, received).await;
     }
-    if !matches!(donation.state, DonationState::Pending | DonationState::Failed) {
+    if !matches!(
+        donation.state,
+        DonationState::Pending | DonationState::Failed
+    ) {
         return Ok(Effect::NOTHING);
     }
     let transfer_id = format!("{}:donation", donation.id);
@@ -307,12 +314,12 @@ async fn mismatch_recorded(
     provider: &str,
     payment_id: &str,
 ) -> Result<bool, EscrowError> {
-    let recorded: bool = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM escrow.mismatched_payment
-                        WHERE provider = $1 AND payment_id = $2)",
+    let recorded = sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM escrow.mismatched_payment
+                        WHERE provider = $1 AND payment_id = $2) AS "recorded!""#,
+        provider,
+        payment_id,
     )
-    .bind(provider)
-    .bind(payment_id)
     .fetch_one(conn)
     .await?;
     if recorded {
@@ -510,25 +517,25 @@ async fn book_mismatch(
         )
         .await?;
     }
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO escrow.mismatched_payment (provider, payment_id, event_id, pledge, donation,
              payer, expected_amount, expected_currency, received_amount, received_currency,
              transfer_id, refund_job, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        provider,
+        received.payment_id,
+        received.event_id,
+        expected.pledge,
+        expected.donation,
+        expected.payer,
+        expected.amount,
+        expected.currency,
+        received.amount,
+        currency,
+        refund_queued.then_some(&transfer_id),
+        refund_queued.then_some(&job_id),
+        now,
     )
-    .bind(provider)
-    .bind(received.payment_id)
-    .bind(received.event_id)
-    .bind(expected.pledge)
-    .bind(expected.donation)
-    .bind(expected.payer)
-    .bind(expected.amount)
-    .bind(expected.currency)
-    .bind(received.amount)
-    .bind(currency)
-    .bind(refund_queued.then_some(&transfer_id))
-    .bind(refund_queued.then_some(&job_id))
-    .bind(now)
     .execute(&mut *conn)
     .await?;
     tracing::warn!(
@@ -554,11 +561,12 @@ async fn receive_donation(
 ) -> Result<(), EscrowError> {
     let now = escrow.now();
     // The fee of the proposal's terms, published when its first money arrived.
-    let fee_bps: Option<i32> =
-        sqlx::query_scalar("SELECT fee_bps FROM escrow.proposal WHERE uri = $1")
-            .bind(&donation.proposal)
-            .fetch_optional(&mut *conn)
-            .await?;
+    let fee_bps = sqlx::query_scalar!(
+        "SELECT fee_bps FROM escrow.proposal WHERE uri = $1",
+        donation.proposal,
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
     let fee_bps = fee_bps
         .and_then(|bps| u32::try_from(bps).ok())
         .unwrap_or(escrow.config.fee_basis_points);
@@ -632,22 +640,25 @@ async fn lock_pledge(
     provider: &str,
     payment_id: &str,
 ) -> Result<Option<(PledgeRow, Option<crate::procedures::ProposalRow>)>, EscrowError> {
-    let found: Option<(String, String)> = sqlx::query_as(
+    let found = sqlx::query!(
         "SELECT id, proposal FROM escrow.pledge WHERE provider = $1 AND payment_id = $2",
+        provider,
+        payment_id,
     )
-    .bind(provider)
-    .bind(payment_id)
     .fetch_optional(&mut *conn)
     .await?;
-    let Some((id, proposal_uri)) = found else {
+    let Some((id, proposal_uri)) = found.map(|row| (row.id, row.proposal)) else {
         return Ok(None);
     };
     // The proposal's row is locked so a payment cannot slip in beside a settlement.
     let proposal = crate::procedures::load_proposal(conn, &proposal_uri, true).await?;
-    let pledge: PledgeRow = sqlx::query_as(&format!(
-        "SELECT {PLEDGE_COLUMNS} FROM escrow.pledge WHERE id = $1 FOR UPDATE"
-    ))
-    .bind(&id)
+    let pledge = sqlx::query_as!(
+        PledgeRow,
+        r#"SELECT id, proposal, proposal_cid, backer, amount, currency,
+             state AS "state: PledgeState", payment_id, checkout_url, created_at, updated_at
+         FROM escrow.pledge WHERE id = $1 FOR UPDATE"#,
+        id,
+    )
     .fetch_one(&mut *conn)
     .await?;
     Ok(Some((pledge, proposal)))
@@ -667,11 +678,12 @@ async fn payment_failed(
         }
         return Ok(());
     }
-    let donation: Option<String> = sqlx::query_scalar(
-        "SELECT id FROM escrow.donation WHERE provider = $1 AND payment_id = $2 AND state = 'pending' FOR UPDATE",
+    let donation = sqlx::query_scalar!(
+        "SELECT id FROM escrow.donation WHERE provider = $1 AND payment_id = $2 AND state = $3 FOR UPDATE",
+        provider,
+        payment_id,
+        DonationState::Pending.as_str(),
     )
-    .bind(provider)
-    .bind(payment_id)
     .fetch_optional(&mut *conn)
     .await?;
     if let Some(id) = donation {

@@ -110,6 +110,10 @@ struct RunArgs {
     /// A Jetstream server (`ws(s)://host` or its `/subscribe` URL).
     #[arg(long, env = "GREENLIGHT_JETSTREAM_URL")]
     jetstream: Option<String>,
+    /// Ask Jetstream for zstd-compressed frames (`compress=true`, on by default); `false`
+    /// follows it uncompressed.
+    #[arg(long, env = "GREENLIGHT_JETSTREAM_COMPRESS", default_value_t = true, action = clap::ArgAction::Set)]
+    jetstream_compress: bool,
     /// Check firehose commit signatures against DID documents (on by default).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     verify_signatures: bool,
@@ -219,6 +223,10 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         (Some(url), None) => SourceKind::Firehose {
             url,
             verify_signatures: args.verify_signatures,
+        },
+        // The choice travels in the URL (`compress=false`), which the source reads.
+        (None, Some(url)) if !args.jetstream_compress => SourceKind::Jetstream {
+            url: greenlight_indexer::source::jetstream::uncompressed_url(&url),
         },
         (None, Some(url)) => SourceKind::Jetstream { url },
         (None, None) => SourceKind::Firehose {

@@ -172,7 +172,7 @@ impl Metrics {
 /// A bounded set of labels for reject reasons: the part before the first `:` of the reason,
 /// reduced to a known class so that hostile input cannot create unbounded label values.
 pub fn reason_label(reason: &str) -> String {
-    const CLASSES: [&str; 9] = [
+    const CLASSES: [&str; 10] = [
         "lexicon",
         "signature",
         "decode",
@@ -182,6 +182,7 @@ pub fn reason_label(reason: &str) -> String {
         "amount",
         "identity",
         "nul",
+        "proof",
     ];
     let lower = reason.to_ascii_lowercase();
     let class = if lower.starts_with("lexicon") {
@@ -192,7 +193,9 @@ pub fn reason_label(reason: &str) -> String {
         "record-key"
     } else if lower.contains("subject") {
         "subject"
-    } else if lower.contains("iso 4217") {
+    } else if lower.contains("not proven") || lower.contains("prevdata") {
+        "proof"
+    } else if lower.contains("iso 4217") || lower.contains("currency") {
         "currency"
     } else if lower.contains("amount") || lower.contains("goal") {
         "amount"
@@ -209,15 +212,43 @@ pub fn reason_label(reason: &str) -> String {
     class.to_owned()
 }
 
-/// Serves `GET /metrics` on `addr` until the task is dropped.
-pub async fn serve(addr: SocketAddr, metrics: Arc<Metrics>) -> std::io::Result<()> {
-    let app = Router::new().route(
-        "/metrics",
-        get(move || {
-            let metrics = metrics.clone();
-            async move { metrics.render() }
-        }),
-    );
+/// Serves `GET /metrics`, and `GET /_health` (200 while the indexer's database answers, 503
+/// otherwise, so a supervisor or a test harness can wait on it), on `addr` until the task is
+/// dropped.
+pub async fn serve(
+    addr: SocketAddr,
+    metrics: Arc<Metrics>,
+    pool: sqlx::PgPool,
+) -> std::io::Result<()> {
+    let app = Router::new()
+        .route(
+            "/metrics",
+            get(move || {
+                let metrics = metrics.clone();
+                async move { metrics.render() }
+            }),
+        )
+        .route(
+            "/_health",
+            get(move || {
+                let pool = pool.clone();
+                async move {
+                    match sqlx::query_scalar::<_, i32>("SELECT 1")
+                        .fetch_one(&pool)
+                        .await
+                    {
+                        Ok(_) => (axum::http::StatusCode::OK, "ok"),
+                        Err(error) => {
+                            tracing::warn!(%error, "health check: database unavailable");
+                            (
+                                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                                "database unavailable",
+                            )
+                        }
+                    }
+                }
+            }),
+        );
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!(%addr, "serving metrics");
     axum::serve(listener, app).await
@@ -234,10 +265,14 @@ mod tests {
         metrics.rejected("lexicon: $.title: too long");
         metrics.rejected("commit signature does not verify: bad");
         metrics.rejected("\u{1F4A5} anything an attacker makes up");
+        metrics.rejected("commit ops are not proven: undoing the ops gives MST root x");
+        metrics.rejected("$.currency: XYZ is not a currency Greenlight handles");
         let rejects = metrics.rejects_by_reason();
         assert_eq!(rejects.get("lexicon"), Some(&2));
         assert_eq!(rejects.get("signature"), Some(&1));
         assert_eq!(rejects.get("other"), Some(&1));
+        assert_eq!(rejects.get("proof"), Some(&1));
+        assert_eq!(rejects.get("currency"), Some(&1));
         let text = metrics.render();
         assert!(text.contains("greenlight_indexer_rejects_total{reason=\"lexicon\"} 2"));
         assert!(text.contains("# TYPE greenlight_indexer_lag_seconds gauge"));

@@ -84,8 +84,9 @@ pub async fn run_live(
     }
     if let Some(addr) = config.metrics_addr {
         let metrics = metrics.clone();
+        let pool = pool.clone();
         tokio::spawn(async move {
-            if let Err(err) = crate::metrics::serve(addr, metrics).await {
+            if let Err(err) = crate::metrics::serve(addr, metrics, pool).await {
                 tracing::error!(%err, "metrics endpoint failed");
             }
         });

@@ -3,12 +3,16 @@
 //! every event into Jetstream's documented JSON (`kind` commit/identity/account, `time_us`,
 //! `commit.{rev, operation, collection, rkey, record, cid}`), keeps them all in memory, and
 //! serves `/subscribe?wantedCollections=…&cursor=…` replaying from the cursor (events with
-//! `time_us >= cursor`) before going live. Compression is not supported.
+//! `time_us >= cursor`) before going live. A client that asks for compression the `/subscribe`
+//! (v1) way (`compress=true` or a `Socket-Encoding: zstd` header; bluesky-social/jetstream
+//! `internal/subscribe/handler.go`) gets every event as a binary message holding one zstd frame
+//! compressed with Jetstream's v1 dictionary (the copy vendored in `indexer/zstd/`).
 //!
 //! For tests it can also drop every client connection (to exercise reconnects) and send a
-//! raw text message to every client (to exercise malformed input).
+//! raw text or binary message to every client (to exercise malformed input).
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result};
@@ -20,6 +24,17 @@ use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
 use tokio_tungstenite::tungstenite::Message;
+
+/// Jetstream's v1 zstd dictionary, the one the indexer decompresses with.
+pub const ZSTD_DICTIONARY: &[u8] = include_bytes!("../../indexer/zstd/jetstream_v1.zdict");
+
+/// One Jetstream message compressed as Jetstream compresses it (one frame, v1 dictionary).
+pub fn compress_message(json: &[u8]) -> Result<Vec<u8>> {
+    zstd::bulk::Compressor::with_dictionary(3, ZSTD_DICTIONARY)
+        .context("loading the zstd dictionary")?
+        .compress(json)
+        .context("compressing a Jetstream message")
+}
 
 /// One stored Jetstream event.
 #[derive(Debug, Clone)]
@@ -39,6 +54,7 @@ struct Log {
 #[derive(Debug, Clone)]
 enum Control {
     Raw(String),
+    RawBinary(Vec<u8>),
     Disconnect,
 }
 
@@ -48,6 +64,7 @@ pub struct JetstreamStandin {
     addr: SocketAddr,
     log: Arc<Mutex<Log>>,
     control: broadcast::Sender<Control>,
+    compressed_sent: Arc<AtomicUsize>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -70,16 +87,19 @@ impl JetstreamStandin {
             .await
             .context("binding the Jetstream stand-in")?;
         let addr = listener.local_addr()?;
+        let compressed_sent = Arc::new(AtomicUsize::new(0));
         let server = {
             let log = log.clone();
             let control = control.clone();
+            let compressed_sent = compressed_sent.clone();
             tokio::spawn(async move {
                 while let Ok((stream, _)) = listener.accept().await {
                     let log = log.clone();
                     let grew = grew_rx.clone();
                     let control = control.subscribe();
+                    let compressed_sent = compressed_sent.clone();
                     tokio::spawn(async move {
-                        if let Err(err) = serve(stream, log, grew, control).await {
+                        if let Err(err) = serve(stream, log, grew, control, compressed_sent).await {
                             tracing::debug!(%err, "jetstream stand-in connection ended");
                         }
                     });
@@ -90,6 +110,7 @@ impl JetstreamStandin {
             addr,
             log,
             control,
+            compressed_sent,
             tasks: vec![follower, server],
         })
     }
@@ -117,6 +138,16 @@ impl JetstreamStandin {
     /// Sends a raw text message to every connected client.
     pub fn send_raw(&self, text: &str) {
         let _ = self.control.send(Control::Raw(text.to_owned()));
+    }
+
+    /// Sends a raw binary message (e.g. a corrupt or oversized zstd frame) to every client.
+    pub fn send_raw_binary(&self, bytes: Vec<u8>) {
+        let _ = self.control.send(Control::RawBinary(bytes));
+    }
+
+    /// How many events it has sent zstd-compressed, over all connections.
+    pub fn compressed_events_sent(&self) -> usize {
+        self.compressed_sent.load(Ordering::Relaxed)
     }
 }
 
@@ -219,16 +250,24 @@ async fn serve(
     log: Arc<Mutex<Log>>,
     mut grew: watch::Receiver<usize>,
     mut control: broadcast::Receiver<Control>,
+    compressed_sent: Arc<AtomicUsize>,
 ) -> Result<()> {
     let mut query = String::new();
+    let mut zstd_header = false;
     let mut socket =
         tokio_tungstenite::accept_hdr_async(stream, |request: &Request, response: Response| {
             query = request.uri().query().unwrap_or_default().to_owned();
+            zstd_header = request
+                .headers()
+                .get("Socket-Encoding")
+                .and_then(|value| value.to_str().ok())
+                .is_some_and(|value| value.contains("zstd"));
             Ok(response)
         })
         .await?;
     let mut wanted: Vec<String> = Vec::new();
     let mut cursor: Option<i64> = None;
+    let mut compress = zstd_header;
     for pair in query.split('&') {
         let Some((key, value)) = pair.split_once('=') else {
             continue;
@@ -237,6 +276,8 @@ async fn serve(
         match key {
             "wantedCollections" => wanted.push(value),
             "cursor" => cursor = value.parse().ok(),
+            // Jetstream compares with "true" exactly.
+            "compress" => compress |= value == "true",
             _ => {}
         }
     }
@@ -258,6 +299,14 @@ async fn serve(
         }
         None => log.lock().map(|l| l.events.len()).unwrap_or(0),
     };
+    // One compressor per connection, as Jetstream pools one encoder per sender.
+    let mut compressor = match compress {
+        true => Some(
+            zstd::bulk::Compressor::with_dictionary(3, ZSTD_DICTIONARY)
+                .context("loading the zstd dictionary")?,
+        ),
+        false => None,
+    };
     loop {
         let pending: Vec<Stored> = {
             let log = log.lock().map_err(|_| anyhow::anyhow!("log poisoned"))?;
@@ -266,12 +315,23 @@ async fn serve(
             out
         };
         for event in pending.iter().filter(|e| wants(&e.collection)) {
-            socket.send(Message::text(event.json.clone())).await?;
+            let message = match compressor.as_mut() {
+                Some(compressor) => {
+                    let frame = compressor
+                        .compress(event.json.as_bytes())
+                        .context("compressing a Jetstream event")?;
+                    compressed_sent.fetch_add(1, Ordering::Relaxed);
+                    Message::binary(frame)
+                }
+                None => Message::text(event.json.clone()),
+            };
+            socket.send(message).await?;
         }
         tokio::select! {
             changed = grew.changed() => changed?,
             message = control.recv() => match message {
                 Ok(Control::Raw(text)) => socket.send(Message::text(text)).await?,
+                Ok(Control::RawBinary(bytes)) => socket.send(Message::binary(bytes)).await?,
                 Ok(Control::Disconnect) => {
                     let _ = socket.close(None).await;
                     return Ok(());

@@ -308,9 +308,14 @@ impl Services {
             .wait_healthy("escrow", &format!("{escrow_url}/xrpc/_health"))
             .await?;
 
+        let indexer_port = free_port()?;
         let mut env: Vec<(&str, String)> = vec![
             ("DATABASE_URL", services.appview_database.url.clone()),
             ("GREENLIGHT_FIREHOSE_URL", network.firehose_url()),
+            (
+                "GREENLIGHT_INDEXER_METRICS_ADDR",
+                format!("127.0.0.1:{indexer_port}"),
+            ),
         ];
         env.extend(identity.iter().cloned());
         // The indexer's flag is a clap bool: it wants `true`, not `1`.
@@ -321,9 +326,12 @@ impl Services {
             &["run", "--linger-ms", "5"],
             &env,
         )?;
-        // The indexer has no health endpoint; make sure it did not exit at once.
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        services.check_running()?;
+        services
+            .wait_healthy(
+                "indexer",
+                &format!("http://127.0.0.1:{indexer_port}/_health"),
+            )
+            .await?;
         Ok(services)
     }
 

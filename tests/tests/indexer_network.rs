@@ -9,7 +9,8 @@ use anyhow::Result;
 use greenlight_indexer::metrics::Metrics;
 use greenlight_indexer::pipeline::{BatchConfig, RunTotals};
 use greenlight_indexer::service::{run_live, LiveConfig, SourceKind};
-use greenlight_tests::jetstream_standin::JetstreamStandin;
+use greenlight_indexer::source::jetstream::uncompressed_url;
+use greenlight_tests::jetstream_standin::{compress_message, JetstreamStandin};
 use greenlight_tests::network::{Account, RecordRef, TestNetwork};
 use greenlight_tests::relay_standin::{forged_commit_frame, RelayStandin};
 use greenlight_tests::scratch_database::ScratchDatabase;
@@ -353,11 +354,22 @@ async fn jetstream_ingest_follows_the_same_changes_and_survives_reconnects_and_g
     let owner = net.create_account("owner").await.unwrap();
     let backer = net.create_account("backer").await.unwrap();
     crud_round(&net, &pool, &owner, &backer).await;
+    // The indexer asks for compression by default, so all of that came as zstd frames.
+    assert!(
+        jetstream.compressed_events_sent() > 0,
+        "the records did not come through the compressed path"
+    );
 
-    // A malformed message is skipped without dropping the connection; a dropped connection
-    // resumes from the stored cursor.
+    // A malformed message, a zstd bomb and a corrupt zstd frame are each kept as a rejected
+    // event without dropping the connection; a dropped connection resumes from the cursor.
     jetstream.send_raw("{this is not json");
     jetstream.send_raw(r#"{"did":"did:plc:x","time_us":"soon","kind":"commit"}"#);
+    let bomb = compress_message(&vec![b' '; 64 * 1024 * 1024]).unwrap();
+    assert!(bomb.len() < 64 * 1024, "a bomb is small on the wire");
+    jetstream.send_raw_binary(bomb);
+    let mut corrupt = compress_message(br#"{"did":"did:plc:x","kind":"commit"}"#).unwrap();
+    corrupt.truncate(corrupt.len() - 3);
+    jetstream.send_raw_binary(corrupt);
     jetstream.disconnect_all();
     let late = net
         .create_record(&backer, "fund.greenlight.estimate", json!({
@@ -377,11 +389,58 @@ async fn jetstream_ingest_follows_the_same_changes_and_survives_reconnects_and_g
     .await
     .unwrap();
     assert!(malformed >= 2, "{malformed} malformed messages recorded");
+    for reason in [
+        "Jetstream zstd frame decompresses to more than 4194304 bytes (it declares 67108864)",
+        "corrupt Jetstream zstd frame%",
+    ] {
+        let kept: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM appview.rejected_event WHERE reason LIKE $1")
+                .bind(reason)
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        assert_eq!(kept, 1, "rejected events like {reason:?}");
+    }
     let total: i64 = sqlx::query_scalar("SELECT count(*) FROM appview.record")
         .fetch_one(&pool)
         .await
         .unwrap();
     assert_eq!(total, 5, "no duplicates after the replay");
+    indexer.stop().await;
+    pool.close().await;
+    db.drop_now().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jetstream_without_compression_follows_text_messages() {
+    let (net, db, pool) = setup("idxjetstreamtext").await;
+    let jetstream = JetstreamStandin::start(&net.firehose_url()).await.unwrap();
+    let indexer = Indexer::start(
+        &pool,
+        &net,
+        SourceKind::Jetstream {
+            url: uncompressed_url(&jetstream.url()),
+        },
+    )
+    .await;
+    let owner = net.create_account("owner").await.unwrap();
+    let project = net
+        .put_record(
+            &owner,
+            "fund.greenlight.project",
+            "plain",
+            json!({
+                "name": "Plain", "description": "Text messages only.",
+                "repository": "https://example.com/plain.git", "currency": "EUR", "createdAt": NOW,
+            }),
+        )
+        .await
+        .unwrap();
+    eventually("project indexed from text messages", || async {
+        cid_of(&pool, &project.uri).await.as_deref() == Some(project.cid.as_str())
+    })
+    .await;
+    assert_eq!(jetstream.compressed_events_sent(), 0);
     indexer.stop().await;
     pool.close().await;
     db.drop_now().await.unwrap();

@@ -215,11 +215,13 @@ impl<'b> PartialTree<'b> {
             if leaf_top == Some(top) {
                 return self.node_cid(top, items);
             }
-            // A subtree at the top layer next to other items must be merged with them.
+            // A subtree at the top layer next to other items must be merged with them. (The
+            // top layer is some item's, and not a leaf's here, so such a stub exists; should it
+            // not, fail rather than loop.)
             let at = items
                 .iter()
                 .position(|item| matches!(item, Item::Stub { layer, .. } if *layer == top))
-                .unwrap_or(0);
+                .ok_or_else(|| MstError::Encode("no subtree at the top layer".to_owned()))?;
             self.open(&mut items, at)?;
         }
     }

@@ -507,3 +507,71 @@ fn proof_throughput() {
     }
     println!("{:?} per one-op proof", started.elapsed() / rounds);
 }
+
+/// Nodes that hash correctly but are not a valid MST (a hostile repo signs whatever it likes)
+/// are refused with a reason, never a panic or a loop.
+#[test]
+fn hostile_nodes_are_refused() {
+    use crate::mst::{cid_for_block, encode_node};
+    use crate::test_fixtures::dagcbor;
+    use ipld_core::ipld;
+    use ipld_core::ipld::Ipld;
+
+    let value = cid_for_block(b"record");
+    // Keys of height 0 and of height 1 from the fixtures.
+    let (low_a, low_b, high) = (b"A0/374913".to_vec(), b"C0/451630".to_vec(), b"B1/986427");
+    let check = |block: Vec<u8>, extra: Vec<Vec<u8>>, words: &str| {
+        let root = cid_for_block(&block);
+        let mut all = vec![block];
+        all.extend(extra);
+        let blocks = blocks_of(&all);
+        let result = PartialTree::load(&blocks, &root).and_then(|mut tree| {
+            tree.get(b"B0/601692")?;
+            tree.root()
+        });
+        match result {
+            Err(MstError::BadNode { reason, .. }) => assert!(reason.contains(words), "{reason}"),
+            other => panic!("expected a bad node ({words}), got {other:?}"),
+        }
+    };
+    check(
+        encode_node(
+            None,
+            &[(low_b.clone(), value, None), (low_a.clone(), value, None)],
+        )
+        .unwrap(),
+        vec![],
+        "strictly increasing",
+    );
+    check(
+        encode_node(
+            None,
+            &[(low_a.clone(), value, None), (high.to_vec(), value, None)],
+        )
+        .unwrap(),
+        vec![],
+        "height",
+    );
+    let leaf = encode_node(None, &[(low_b.clone(), value, None)]).unwrap();
+    check(
+        encode_node(None, &[(low_a.clone(), value, Some(cid_for_block(&leaf)))]).unwrap(),
+        vec![leaf],
+        "layer 0",
+    );
+    // A child whose keys lie outside its parent's range.
+    let child = encode_node(None, &[(low_b.clone(), value, None)]).unwrap();
+    check(
+        encode_node(Some(cid_for_block(&child)), &[(high.to_vec(), value, None)]).unwrap(),
+        vec![child],
+        "out of order",
+    );
+    // Not a node at all, and a prefix longer than the previous key.
+    check(dagcbor(&ipld!({"e": "nope", "l": null})), vec![], "`e`");
+    check(
+        dagcbor(&ipld!({"l": null, "e": [
+            {"p": 5, "k": Ipld::Bytes(b"x".to_vec()), "v": Ipld::Link(value), "t": null}
+        ]})),
+        vec![],
+        "prefix",
+    );
+}

@@ -3,6 +3,7 @@
 
 use sqlx::PgPool;
 
+use super::Kind;
 use crate::provider::{MovementKind, PaymentProvider};
 
 /// One broken invariant.
@@ -31,8 +32,26 @@ pub enum CheckError {
     Provider(#[from] crate::provider::ProviderError),
 }
 
-/// (name, SQL returning one text column per violation).
-const SQL_CHECKS: &[(&str, &str)] = &[
+/// The SQL checks, each checked at compile time: (name, SQL returning one text column per
+/// violation). `sql_checks!` makes `SQL_CHECKS` (the names, in order) and `run_sql_check`.
+macro_rules! sql_checks {
+    ($(($name:literal, $sql:tt $(,)?),)+) => {
+        const SQL_CHECKS: &[&str] = &[$($name),+];
+
+        /// Runs the check named `name`: its violations (none for an unknown name).
+        async fn run_sql_check(
+            pool: &PgPool,
+            name: &str,
+        ) -> Result<Vec<Option<String>>, sqlx::Error> {
+            match name {
+                $($name => sqlx::query_scalar!($sql).fetch_all(pool).await,)+
+                _ => Ok(Vec::new()),
+            }
+        }
+    };
+}
+
+sql_checks! {
     (
         "currency_sums_to_zero",
         "SELECT ledger || ' posted ' || sum(debits_posted - credits_posted) || ', pending '
@@ -166,7 +185,7 @@ const SQL_CHECKS: &[(&str, &str)] = &[
             OR (j.state IN ('failed', 'superseded') AND t.state IS DISTINCT FROM 'voided')
             OR (j.state IN ('ready', 'awaiting_account') AND t.state IS NOT NULL)",
     ),
-];
+}
 
 /// Runs every check against the books and the provider's records.
 pub async fn check(
@@ -203,11 +222,11 @@ async fn check_named(
     wanted: impl Fn(&str) -> bool,
 ) -> Result<Vec<Violation>, sqlx::Error> {
     let mut violations = Vec::new();
-    for (name, sql) in SQL_CHECKS.iter().filter(|(name, _)| wanted(name)) {
-        let rows: Vec<String> = sqlx::query_scalar(sql).fetch_all(pool).await?;
+    for name in SQL_CHECKS.iter().filter(|name| wanted(name)) {
+        let rows = run_sql_check(pool, name).await?;
         violations.extend(rows.into_iter().map(|detail| Violation {
             check: name,
-            detail,
+            detail: detail.unwrap_or_else(|| "(no detail)".into()),
         }));
     }
     Ok(violations)
@@ -220,12 +239,16 @@ async fn check_provider(
     provider: &dyn PaymentProvider,
 ) -> Result<Vec<Violation>, CheckError> {
     let mut violations = Vec::new();
-    let clearing: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT ledger, debits_posted - credits_posted FROM escrow.account_balance
-         WHERE name = 'provider_clearing'",
+    let clearing = sqlx::query!(
+        r#"SELECT ledger AS "ledger!", debits_posted - credits_posted AS "balance!"
+         FROM escrow.account_balance WHERE name = $1"#,
+        super::PROVIDER_CLEARING,
     )
     .fetch_all(pool)
-    .await?;
+    .await?
+    .into_iter()
+    .map(|row| (row.ledger, row.balance))
+    .collect::<Vec<(String, i64)>>();
     for (currency, ours) in &clearing {
         if let Some(theirs) = provider.balance(currency).await? {
             if theirs != *ours {
@@ -239,12 +262,18 @@ async fn check_provider(
     let Some(movements) = provider.movements().await? else {
         return Ok(violations);
     };
-    let posted: Vec<(String, String, i64, String)> = sqlx::query_as(
-        "SELECT id, kind, amount, ledger FROM escrow.transfer_current
-         WHERE kind IN ('refund_payment', 'payout') AND state = 'posted'",
+    let posted = sqlx::query!(
+        r#"SELECT id AS "id!", kind AS "kind!", amount AS "amount!", ledger AS "ledger!"
+         FROM escrow.transfer_current
+         WHERE kind IN ($1, $2) AND state = 'posted'"#,
+        Kind::RefundPayment.as_str(),
+        Kind::Payout.as_str(),
     )
     .fetch_all(pool)
-    .await?;
+    .await?
+    .into_iter()
+    .map(|row| (row.id, row.kind, row.amount, row.ledger))
+    .collect::<Vec<(String, String, i64, String)>>();
     let mut by_key: std::collections::HashMap<&str, Vec<&crate::provider::Movement>> =
         std::collections::HashMap::new();
     for movement in &movements {
@@ -254,7 +283,7 @@ async fn check_provider(
             .push(movement);
     }
     for (id, kind, amount, currency) in &posted {
-        let want = if kind == "payout" {
+        let want = if kind == Kind::Payout.as_str() {
             MovementKind::Transfer
         } else {
             MovementKind::Refund

@@ -3,11 +3,13 @@
 use greenlight_lexicon::fund::greenlight::escrow::defs::DisputeView;
 use greenlight_lexicon::fund::greenlight::escrow::{file_dispute, resolve_dispute};
 
-use super::{
-    from_json, load_proposal, replayed, sync_proposal, to_json, DisputeRow, DISPUTE_COLUMNS,
-};
+use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
+
+use super::{from_json, load_proposal, replayed, sync_proposal, to_json, DisputeRow};
 use crate::error::EscrowError;
 use crate::idempotency::{self, Claim};
+use crate::states::{DisputeState, PledgeState};
 use crate::{identifiers, lifecycle, Escrow};
 
 /// The caller used for operators' idempotency keys.
@@ -48,11 +50,13 @@ pub async fn file_dispute(
             "disputes are accepted only during the verification period",
         ));
     }
-    let backer: bool = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM escrow.pledge WHERE proposal = $1 AND backer = $2 AND state = 'held')",
+    let backer = sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM escrow.pledge WHERE proposal = $1 AND backer = $2 AND state = $3)
+             AS "backer!""#,
+        uri,
+        caller,
+        PledgeState::Held.as_str(),
     )
-    .bind(uri)
-    .bind(caller)
     .fetch_one(&mut *tx)
     .await?;
     if !backer {
@@ -66,19 +70,24 @@ pub async fn file_dispute(
         .evidence
         .as_ref()
         .map(|links| serde_json::json!(links));
-    let row: Option<DisputeRow> = sqlx::query_as(&format!(
-        "INSERT INTO escrow.dispute (id, proposal, proposal_cid, filer, reason, evidence, state, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, 'open', $7)
+    // The conflict target names the partial unique index `dispute_one_open`, whose predicate
+    // must be written out literally.
+    let row = sqlx::query_as!(
+        DisputeRow,
+        r#"INSERT INTO escrow.dispute (id, proposal, proposal_cid, filer, reason, evidence, state, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
          ON CONFLICT (proposal, filer) WHERE state = 'open' DO NOTHING
-         RETURNING {DISPUTE_COLUMNS}"
-    ))
-    .bind(&id)
-    .bind(uri)
-    .bind(&input.proposal.cid)
-    .bind(caller)
-    .bind(&input.reason)
-    .bind(evidence)
-    .bind(now)
+         RETURNING id, proposal, proposal_cid, filer, reason, evidence,
+             state AS "state: DisputeState", resolution_note, created_at, resolved_at"#,
+        id,
+        uri,
+        input.proposal.cid,
+        caller,
+        input.reason,
+        evidence,
+        DisputeState::Open.as_str(),
+        now,
+    )
     .fetch_optional(&mut *tx)
     .await?;
     let row = row.ok_or_else(|| {
@@ -102,12 +111,15 @@ pub async fn resolve_dispute(
 ) -> Result<DisputeView, EscrowError> {
     let hash = idempotency::request_hash(resolve_dispute::NSID, &to_json(input)?);
     let key = input.idempotency_key.as_str();
-    if input.outcome != "upheld" && input.outcome != "rejected" {
-        return Err(EscrowError::method(
-            "InvalidOutcome",
-            "the outcome is upheld or rejected",
-        ));
-    }
+    let outcome = match input.outcome.parse() {
+        Ok(outcome @ (DisputeState::Upheld | DisputeState::Rejected)) => outcome,
+        _ => {
+            return Err(EscrowError::method(
+                "InvalidOutcome",
+                "the outcome is upheld or rejected",
+            ))
+        }
+    };
     let now = escrow.now();
     let mut tx = escrow.pool.begin().await?;
     if let Claim::Replay(answer) =
@@ -116,51 +128,44 @@ pub async fn resolve_dispute(
         return from_json(answer);
     }
     let not_found = || EscrowError::method("NotFound", "no such dispute");
-    let proposal_uri: String =
-        sqlx::query_scalar("SELECT proposal FROM escrow.dispute WHERE id = $1")
-            .bind(&input.dispute)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or_else(not_found)?;
+    let proposal_uri = sqlx::query_scalar!(
+        "SELECT proposal FROM escrow.dispute WHERE id = $1",
+        input.dispute,
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(not_found)?;
     // Proposal first, then dispute: the same order as filing and paying out.
     let proposal = load_proposal(&mut tx, &proposal_uri, true)
         .await?
         .ok_or_else(not_found)?;
-    let dispute: DisputeRow = sqlx::query_as(&format!(
-        "SELECT {DISPUTE_COLUMNS} FROM escrow.dispute WHERE id = $1 FOR UPDATE"
-    ))
-    .bind(&input.dispute)
+    let state = sqlx::query_scalar!(
+        r#"SELECT state AS "state: DisputeState" FROM escrow.dispute WHERE id = $1 FOR UPDATE"#,
+        input.dispute,
+    )
     .fetch_one(&mut *tx)
     .await?;
-    if dispute.state != "open" {
+    if state != DisputeState::Open {
         return Err(EscrowError::method(
             "DisputeAlreadyResolved",
-            format!("the dispute was already {}", dispute.state),
+            format!("the dispute was already {state}"),
         ));
     }
-    let row: DisputeRow = sqlx::query_as(&format!(
-        "UPDATE escrow.dispute SET state = $2, resolution_note = $3, resolved_at = $4
-         WHERE id = $1 RETURNING {DISPUTE_COLUMNS}"
-    ))
-    .bind(&input.dispute)
-    .bind(&input.outcome)
-    .bind(&input.note)
-    .bind(now)
-    .fetch_one(&mut *tx)
-    .await?;
+    let row = set_dispute_state(&mut tx, &input.dispute, state, outcome, &input.note, now).await?;
     let mut abandoned = Vec::new();
-    if input.outcome == "upheld" {
-        sqlx::query(
-            "UPDATE escrow.dispute SET state = 'upheld', resolution_note = $3, resolved_at = $4
-             WHERE proposal = $1 AND state = 'open' AND id <> $2",
+    if outcome == DisputeState::Upheld {
+        let (from, to) = (DisputeState::Open, DisputeState::Upheld);
+        DisputeState::check_move(from, to)?;
+        sqlx::query!(
+            "UPDATE escrow.dispute SET state = $6, resolution_note = $3, resolved_at = $4
+             WHERE proposal = $1 AND state = $5 AND id <> $2",
+            proposal_uri,
+            input.dispute,
+            format!("Resolved with dispute {}: {}", input.dispute, input.note),
+            now,
+            from.as_str(),
+            to.as_str(),
         )
-        .bind(&proposal_uri)
-        .bind(&input.dispute)
-        .bind(format!(
-            "Resolved with dispute {}: {}",
-            input.dispute, input.note
-        ))
-        .bind(now)
         .execute(&mut *tx)
         .await?;
         if proposal.settlement.is_none() {
@@ -174,4 +179,32 @@ pub async fn resolve_dispute(
     tracing::info!(dispute = %input.dispute, outcome = %input.outcome, "dispute resolved");
     escrow.wake.notify_one();
     Ok(view)
+}
+
+/// Moves dispute `id` from `from` to `to` with the operator's note (see
+/// [`DisputeState::check_move`]); fails when the move is illegal or the dispute was not `from`.
+pub async fn set_dispute_state(
+    conn: &mut PgConnection,
+    id: &str,
+    from: DisputeState,
+    to: DisputeState,
+    note: &str,
+    at: DateTime<Utc>,
+) -> Result<DisputeRow, EscrowError> {
+    DisputeState::check_move(from, to)?;
+    sqlx::query_as!(
+        DisputeRow,
+        r#"UPDATE escrow.dispute SET state = $3, resolution_note = $4, resolved_at = $5
+         WHERE id = $1 AND state = $2
+         RETURNING id, proposal, proposal_cid, filer, reason, evidence,
+             state AS "state: DisputeState", resolution_note, created_at, resolved_at"#,
+        id,
+        from.as_str(),
+        to.as_str(),
+        note,
+        at,
+    )
+    .fetch_optional(conn)
+    .await?
+    .ok_or_else(|| EscrowError::Internal(format!("dispute {id} was not {from}; not moved to {to}")))
 }

@@ -4,13 +4,13 @@ use greenlight_lexicon::fund::greenlight::escrow::create_donation;
 use greenlight_lexicon::fund::greenlight::escrow::defs::DonationView;
 
 use super::{
-    check_takes_money, fix_terms, from_json, replayed, sync_proposal, to_json, DonationRow,
-    Payment, DONATION_COLUMNS,
+    check_takes_money, fix_terms, from_json, replayed, sync_proposal, to_json, DonationRow, Payment,
 };
 use crate::error::EscrowError;
 use crate::idempotency::{self, Claim};
 use crate::ledger::{self, Kind, Transfer};
 use crate::proposal_source::Stage;
+use crate::states::DonationState;
 use crate::Escrow;
 
 /// Creates a pending donation with a checkout.
@@ -61,23 +61,26 @@ pub async fn create_donation(
         .maintainer
         .clone()
         .ok_or_else(|| EscrowError::Internal("terms without a payee".into()))?;
-    let row: DonationRow = sqlx::query_as(&format!(
-        "INSERT INTO escrow.donation (id, proposal, proposal_cid, donor, maintainer, amount, currency,
+    let row = sqlx::query_as!(
+        DonationRow,
+        r#"INSERT INTO escrow.donation (id, proposal, proposal_cid, donor, maintainer, amount, currency,
              state, provider, payment_id, checkout_url, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $9, $10, $11, $11)
-         RETURNING {DONATION_COLUMNS}"
-    ))
-    .bind(&id)
-    .bind(uri)
-    .bind(&input.proposal.cid)
-    .bind(caller)
-    .bind(&maintainer)
-    .bind(input.amount)
-    .bind(&input.currency)
-    .bind(escrow.provider.name())
-    .bind(&checkout.payment_id)
-    .bind(&checkout.checkout_url)
-    .bind(now)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)
+         RETURNING id, proposal, proposal_cid, donor, maintainer, amount, currency, fee,
+             state AS "state: DonationState", payment_id, checkout_url, created_at, updated_at"#,
+        id,
+        uri,
+        input.proposal.cid,
+        caller,
+        maintainer,
+        input.amount,
+        input.currency,
+        DonationState::Pending.as_str(),
+        escrow.provider.name(),
+        checkout.payment_id,
+        checkout.checkout_url,
+        now,
+    )
     .fetch_one(&mut *tx)
     .await?;
     let transfer_id = format!("{id}:donation");

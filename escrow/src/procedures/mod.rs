@@ -48,19 +48,35 @@ pub struct ProposalRow {
     pub settlement: Option<Settlement>,
 }
 
-const PROPOSAL_COLUMNS: &str = "uri, cid, stage, currency, maintainer, project, fee_bps, preview_ends_at, released_at, verification_ends_at, settlement";
-
 /// Loads a tracked proposal, locking its row for the rest of the transaction when `lock`.
 pub async fn load_proposal(
     conn: &mut PgConnection,
     uri: &str,
     lock: bool,
 ) -> Result<Option<ProposalRow>, EscrowError> {
-    let sql = format!(
-        "SELECT {PROPOSAL_COLUMNS} FROM escrow.proposal WHERE uri = $1{}",
-        if lock { " FOR UPDATE" } else { "" }
-    );
-    Ok(sqlx::query_as(&sql).bind(uri).fetch_optional(conn).await?)
+    // The same query twice, with and without the lock: each is checked at compile time.
+    let row = if lock {
+        sqlx::query_as!(
+            ProposalRow,
+            r#"SELECT uri, cid, stage, currency, maintainer, project, fee_bps, preview_ends_at,
+                 released_at, verification_ends_at, settlement AS "settlement: Settlement"
+             FROM escrow.proposal WHERE uri = $1 FOR UPDATE"#,
+            uri,
+        )
+        .fetch_optional(conn)
+        .await?
+    } else {
+        sqlx::query_as!(
+            ProposalRow,
+            r#"SELECT uri, cid, stage, currency, maintainer, project, fee_bps, preview_ends_at,
+                 released_at, verification_ends_at, settlement AS "settlement: Settlement"
+             FROM escrow.proposal WHERE uri = $1"#,
+            uri,
+        )
+        .fetch_optional(conn)
+        .await?
+    };
+    Ok(row)
 }
 
 /// Asks the source about `uri` and applies its answer to the proposal's tracked state, if
@@ -96,29 +112,31 @@ pub async fn record_proposal(
         tracing::debug!(proposal = %info.uri, "source reports no project; terms stand");
         return Ok(());
     };
-    let updated = sqlx::query(
+    let updated = sqlx::query!(
         "UPDATE escrow.proposal SET
              cid = $2,
-             stage = CASE WHEN released_at IS NOT NULL THEN 'released' ELSE $3 END,
+             stage = CASE WHEN released_at IS NOT NULL THEN $7 ELSE $3 END,
              preview_ends_at = greatest(preview_ends_at, $4),
              synced_at = $5
          WHERE uri = $1 AND project = $6",
+        info.uri,
+        info.cid,
+        info.stage.as_str(),
+        info.preview_ends_at,
+        now,
+        project,
+        Stage::Released.as_str(),
     )
-    .bind(&info.uri)
-    .bind(&info.cid)
-    .bind(info.stage.as_str())
-    .bind(info.preview_ends_at)
-    .bind(now)
-    .bind(project)
     .execute(&mut *conn)
     .await?
     .rows_affected();
     if updated == 0 {
-        let held_for: Option<Option<String>> =
-            sqlx::query_scalar("SELECT project FROM escrow.proposal WHERE uri = $1")
-                .bind(&info.uri)
-                .fetch_optional(&mut *conn)
-                .await?;
+        let held_for = sqlx::query_scalar!(
+            "SELECT project FROM escrow.proposal WHERE uri = $1",
+            info.uri,
+        )
+        .fetch_optional(&mut *conn)
+        .await?;
         if let Some(held_for) = held_for {
             tracing::warn!(
                 proposal = %info.uri,
@@ -130,14 +148,14 @@ pub async fn record_proposal(
         return Ok(());
     }
     if info.stage == Stage::Released {
-        sqlx::query(
+        sqlx::query!(
             "UPDATE escrow.proposal SET released_at = $2, verification_ends_at = $3
              WHERE uri = $1 AND project = $4 AND released_at IS NULL AND settlement IS NULL",
+            info.uri,
+            now,
+            now + escrow.config.verification_period,
+            project,
         )
-        .bind(&info.uri)
-        .bind(now)
-        .bind(now + escrow.config.verification_period)
-        .bind(project)
         .execute(&mut *conn)
         .await?;
     }
@@ -186,21 +204,21 @@ pub async fn fix_terms(
         ));
     };
     let now = escrow.now();
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO escrow.proposal (uri, cid, stage, currency, maintainer, project, fee_bps,
              preview_ends_at, terms_fixed_at, synced_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)
          ON CONFLICT (uri) DO NOTHING",
+        info.uri,
+        info.cid,
+        info.stage.as_str(),
+        info.currency,
+        payee,
+        project,
+        i32::try_from(escrow.config.fee_basis_points).unwrap_or(10_000),
+        info.preview_ends_at,
+        now,
     )
-    .bind(&info.uri)
-    .bind(&info.cid)
-    .bind(info.stage.as_str())
-    .bind(&info.currency)
-    .bind(payee)
-    .bind(project)
-    .bind(i32::try_from(escrow.config.fee_basis_points).unwrap_or(10_000))
-    .bind(info.preview_ends_at)
-    .bind(now)
     .execute(&mut *conn)
     .await?;
     let row = load_proposal(conn, &info.uri, true)
@@ -308,8 +326,8 @@ fn proposal_ref(uri: &str, cid: &str) -> StrongRef {
 
 /// What a pledge or donation view shows of its checkout: the page only while the payment is
 /// awaited.
-fn checkout_while_pending(state: &str, checkout_url: &Option<String>) -> Option<String> {
-    if state == "pending" {
+fn checkout_while_pending(pending: bool, checkout_url: &Option<String>) -> Option<String> {
+    if pending {
         checkout_url.clone()
     } else {
         None
@@ -343,9 +361,6 @@ pub struct PledgeRow {
     pub updated_at: DateTime<Utc>,
 }
 
-/// Columns of [`PledgeRow`].
-pub const PLEDGE_COLUMNS: &str = "id, proposal, proposal_cid, backer, amount, currency, state, payment_id, checkout_url, created_at, updated_at";
-
 impl PledgeRow {
     /// A posted movement of this pledge's whole amount, naming the pledge, its proposal and
     /// its backer in the ledger (and so in the public feed).
@@ -373,7 +388,10 @@ impl PledgeRow {
             amount: self.amount,
             currency: self.currency.clone(),
             state: self.state.as_str().to_owned(),
-            checkout_url: checkout_while_pending(self.state.as_str(), &self.checkout_url),
+            checkout_url: checkout_while_pending(
+                self.state == PledgeState::Pending,
+                &self.checkout_url,
+            ),
             created_at: datetime(self.created_at),
             updated_at: datetime(self.updated_at),
         }
@@ -411,9 +429,6 @@ pub struct DonationRow {
     pub updated_at: DateTime<Utc>,
 }
 
-/// Columns of [`DonationRow`].
-pub const DONATION_COLUMNS: &str = "id, proposal, proposal_cid, donor, maintainer, amount, currency, fee, state, payment_id, checkout_url, created_at, updated_at";
-
 impl DonationRow {
     /// The lexicon view.
     pub fn view(&self) -> DonationView {
@@ -425,7 +440,10 @@ impl DonationRow {
             currency: self.currency.clone(),
             fee: self.fee,
             state: self.state.as_str().to_owned(),
-            checkout_url: checkout_while_pending(self.state.as_str(), &self.checkout_url),
+            checkout_url: checkout_while_pending(
+                self.state == DonationState::Pending,
+                &self.checkout_url,
+            ),
             created_at: datetime(self.created_at),
             updated_at: datetime(self.updated_at),
         }
@@ -456,9 +474,6 @@ pub struct DisputeRow {
     /// Resolved.
     pub resolved_at: Option<DateTime<Utc>>,
 }
-
-/// Columns of [`DisputeRow`].
-pub const DISPUTE_COLUMNS: &str = "id, proposal, proposal_cid, filer, reason, evidence, state, resolution_note, created_at, resolved_at";
 
 impl DisputeRow {
     /// The lexicon view.

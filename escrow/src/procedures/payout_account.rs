@@ -29,13 +29,14 @@ pub async fn connect_payout_account(
     if let Some(answer) = replay {
         return Ok(answer);
     }
-    let existing: Option<(String, String)> = sqlx::query_as(
+    let existing = sqlx::query!(
         "SELECT account_id, status FROM escrow.payout_account WHERE did = $1 AND provider = $2",
+        caller,
+        provider,
     )
-    .bind(caller)
-    .bind(provider)
     .fetch_optional(&escrow.pool)
-    .await?;
+    .await?
+    .map(|row| (row.account_id, row.status));
     // The provider is called outside the transaction; one account per person and provider,
     // whatever key the client used, so concurrent calls find the same account.
     let output = match existing {
@@ -74,7 +75,7 @@ pub async fn connect_payout_account(
         return from_json(answer);
     }
     // An account a webhook already activated stays active.
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO escrow.payout_account (did, provider, account_id, status, onboarding_url, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $6)
          ON CONFLICT (did, provider) DO UPDATE SET account_id = EXCLUDED.account_id,
@@ -82,13 +83,13 @@ pub async fn connect_payout_account(
                            AND escrow.payout_account.account_id = EXCLUDED.account_id
                            THEN 'active' ELSE EXCLUDED.status END,
              onboarding_url = EXCLUDED.onboarding_url, updated_at = EXCLUDED.updated_at",
+        caller,
+        provider,
+        output.account_id,
+        output.status,
+        output.onboarding_url,
+        now,
     )
-    .bind(caller)
-    .bind(provider)
-    .bind(&output.account_id)
-    .bind(&output.status)
-    .bind(&output.onboarding_url)
-    .bind(now)
     .execute(&mut *tx)
     .await?;
     let woken = if output.status == "active" {

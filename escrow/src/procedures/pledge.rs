@@ -5,7 +5,7 @@ use greenlight_lexicon::fund::greenlight::escrow::{cancel_pledge, create_pledge}
 
 use super::{
     check_takes_money, fix_terms, from_json, load_proposal, replayed, sync_proposal, to_json,
-    Payment, PledgeRow, PLEDGE_COLUMNS,
+    Payment, PledgeRow,
 };
 use crate::error::EscrowError;
 use crate::idempotency::{self, Claim};
@@ -65,22 +65,25 @@ pub async fn create_pledge(
         return Err(not_in_preview());
     }
     payment.check(escrow, &proposal.currency)?;
-    let row: PledgeRow = sqlx::query_as(&format!(
-        "INSERT INTO escrow.pledge (id, proposal, proposal_cid, backer, amount, currency, state,
+    let row = sqlx::query_as!(
+        PledgeRow,
+        r#"INSERT INTO escrow.pledge (id, proposal, proposal_cid, backer, amount, currency, state,
              provider, payment_id, checkout_url, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8, $9, $10, $10)
-         RETURNING {PLEDGE_COLUMNS}"
-    ))
-    .bind(&id)
-    .bind(uri)
-    .bind(&input.proposal.cid)
-    .bind(caller)
-    .bind(input.amount)
-    .bind(&input.currency)
-    .bind(escrow.provider.name())
-    .bind(&checkout.payment_id)
-    .bind(&checkout.checkout_url)
-    .bind(now)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)
+         RETURNING id, proposal, proposal_cid, backer, amount, currency,
+             state AS "state: PledgeState", payment_id, checkout_url, created_at, updated_at"#,
+        id,
+        uri,
+        input.proposal.cid,
+        caller,
+        input.amount,
+        input.currency,
+        PledgeState::Pending.as_str(),
+        escrow.provider.name(),
+        checkout.payment_id,
+        checkout.checkout_url,
+        now,
+    )
     .fetch_one(&mut *tx)
     .await?;
     let hold_id = format!("{id}:hold");
@@ -107,11 +110,29 @@ pub async fn load_pledge(
     id: &str,
     lock: bool,
 ) -> Result<Option<PledgeRow>, EscrowError> {
-    let sql = format!(
-        "SELECT {PLEDGE_COLUMNS} FROM escrow.pledge WHERE id = $1{}",
-        if lock { " FOR UPDATE" } else { "" }
-    );
-    Ok(sqlx::query_as(&sql).bind(id).fetch_optional(conn).await?)
+    // The same query twice, with and without the lock: each is checked at compile time.
+    let row = if lock {
+        sqlx::query_as!(
+            PledgeRow,
+            r#"SELECT id, proposal, proposal_cid, backer, amount, currency,
+                 state AS "state: PledgeState", payment_id, checkout_url, created_at, updated_at
+             FROM escrow.pledge WHERE id = $1 FOR UPDATE"#,
+            id,
+        )
+        .fetch_optional(conn)
+        .await?
+    } else {
+        sqlx::query_as!(
+            PledgeRow,
+            r#"SELECT id, proposal, proposal_cid, backer, amount, currency,
+                 state AS "state: PledgeState", payment_id, checkout_url, created_at, updated_at
+             FROM escrow.pledge WHERE id = $1"#,
+            id,
+        )
+        .fetch_optional(conn)
+        .await?
+    };
+    Ok(row)
 }
 
 /// Cancels the caller's pledge during the preview: a pending one is abandoned, a held one
@@ -160,7 +181,7 @@ pub async fn cancel_pledge(
         ));
     }
     let not_cancellable = |why: &str| EscrowError::method("PledgeNotCancellable", why.to_owned());
-    if pledge.state != "pending" && pledge.state != "held" {
+    if !matches!(pledge.state, PledgeState::Pending | PledgeState::Held) {
         return Err(not_cancellable(&format!("the pledge is {}", pledge.state)));
     }
     let in_preview = proposal.stage == Stage::Preview.as_str()
@@ -171,7 +192,7 @@ pub async fn cancel_pledge(
             "pledges can be cancelled only during the preview",
         ));
     }
-    if pledge.state == "pending" {
+    if pledge.state == PledgeState::Pending {
         ledger::finish_transfer(
             &mut tx,
             &format!("{}:hold", pledge.id),
@@ -196,7 +217,7 @@ pub async fn cancel_pledge(
     let view = row.view();
     idempotency::record(&mut tx, caller, key, &to_json(&view)?).await?;
     tx.commit().await?;
-    if pledge.state == "pending" {
+    if pledge.state == PledgeState::Pending {
         if let Some(payment) = &pledge.payment_id {
             // Best effort: a payment that still goes through is refunded by the webhook path.
             if let Err(error) = escrow.provider.cancel_checkout(payment).await {

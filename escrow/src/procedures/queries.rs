@@ -13,7 +13,8 @@ use sqlx::PgConnection;
 use super::load_proposal;
 use crate::clock::datetime;
 use crate::error::EscrowError;
-use crate::states::Settlement;
+use crate::ledger::Kind;
+use crate::states::{DisputeState, DonationState, JobState, PledgeState, Settlement};
 use crate::{ledger, lifecycle, Escrow};
 
 /// The money of one proposal.
@@ -25,36 +26,45 @@ pub async fn get_proposal_state(escrow: &Escrow, uri: &str) -> Result<ProposalSt
     let held = ledger::balance(&mut conn, &proposal.currency, &ledger::held(uri))
         .await?
         .credit_balance();
-    let sums: (i64, i64, i64) = sqlx::query_as(
-        "SELECT coalesce(sum(amount) FILTER (WHERE kind = 'pledge_capture'), 0)::bigint,
-                coalesce(sum(amount) FILTER (WHERE kind = 'refund'), 0)::bigint,
-                coalesce(sum(amount) FILTER (WHERE kind = 'fee'), 0)::bigint
-         FROM escrow.transfer_current WHERE proposal = $1 AND state = 'posted'",
+    let sums = sqlx::query!(
+        r#"SELECT coalesce(sum(amount) FILTER (WHERE kind = $2), 0)::bigint AS "paid_out!",
+                coalesce(sum(amount) FILTER (WHERE kind = $3), 0)::bigint AS "refunded!",
+                coalesce(sum(amount) FILTER (WHERE kind = $4), 0)::bigint AS "fees!"
+         FROM escrow.transfer_current WHERE proposal = $1 AND state = 'posted'"#,
+        uri,
+        Kind::PledgeCapture.as_str(),
+        Kind::Refund.as_str(),
+        Kind::Fee.as_str(),
     )
-    .bind(uri)
     .fetch_one(&mut *conn)
     .await?;
-    let donations: i64 = sqlx::query_scalar(
-        "SELECT coalesce(sum(amount), 0)::bigint FROM escrow.donation
-         WHERE proposal = $1 AND state IN ('received', 'paid_out')",
+    let donations = sqlx::query_scalar!(
+        r#"SELECT coalesce(sum(amount), 0)::bigint AS "donations!" FROM escrow.donation
+         WHERE proposal = $1 AND state IN ($2, $3)"#,
+        uri,
+        DonationState::Received.as_str(),
+        DonationState::PaidOut.as_str(),
     )
-    .bind(uri)
     .fetch_one(&mut *conn)
     .await?;
-    let pledge_count: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM escrow.pledge WHERE proposal = $1 AND state IN ('held', 'paid_out')",
+    let pledge_count = sqlx::query_scalar!(
+        r#"SELECT count(*) AS "count!" FROM escrow.pledge WHERE proposal = $1 AND state IN ($2, $3)"#,
+        uri,
+        PledgeState::Held.as_str(),
+        PledgeState::PaidOut.as_str(),
     )
-    .bind(uri)
     .fetch_one(&mut *conn)
     .await?;
     let open_disputes = lifecycle::open_disputes(&mut conn, uri).await?;
     let payout_state = match proposal.settlement {
         Some(Settlement::Refund) => "refunded",
         Some(Settlement::Payout) => {
-            let waiting: bool = sqlx::query_scalar(
-                "SELECT EXISTS (SELECT 1 FROM escrow.job WHERE id = $1 AND state = 'awaiting_account')",
+            let waiting = sqlx::query_scalar!(
+                r#"SELECT EXISTS (SELECT 1 FROM escrow.job WHERE id = $1 AND state = $2)
+                     AS "waiting!""#,
+                format!("payout:{}", lifecycle::payout_key(uri)),
+                JobState::AwaitingAccount.as_str(),
             )
-            .bind(format!("payout:{}", lifecycle::payout_key(uri)))
             .fetch_one(&mut *conn)
             .await?;
             if waiting {
@@ -72,10 +82,10 @@ pub async fn get_proposal_state(escrow: &Escrow, uri: &str) -> Result<ProposalSt
         stage: proposal.stage,
         currency: proposal.currency,
         held,
-        paid_out: sums.0,
-        refunded: sums.1,
+        paid_out: sums.paid_out,
+        refunded: sums.refunded,
         donations,
-        fees: sums.2,
+        fees: sums.fees,
         pledge_count,
         preview_ends_at: proposal.preview_ends_at.map(datetime),
         verification_ends_at: proposal.verification_ends_at.map(datetime),
@@ -90,15 +100,18 @@ pub async fn get_largest_contribution(
     escrow: &Escrow,
     params: &get_largest_contribution::Params,
 ) -> Result<get_largest_contribution::Output, EscrowError> {
-    let amount: i64 = sqlx::query_scalar(
-        "SELECT greatest(
+    let amount = sqlx::query_scalar!(
+        r#"SELECT greatest(
              (SELECT coalesce(max(amount), 0) FROM escrow.pledge
-              WHERE backer = $1 AND currency = $2 AND state = 'paid_out'),
+              WHERE backer = $1 AND currency = $2 AND state = $3),
              (SELECT coalesce(max(amount), 0) FROM escrow.donation
-              WHERE donor = $1 AND currency = $2 AND state IN ('received', 'paid_out')))::bigint",
+              WHERE donor = $1 AND currency = $2 AND state IN ($4, $5)))::bigint AS "amount!""#,
+        params.did,
+        params.currency,
+        PledgeState::PaidOut.as_str(),
+        DonationState::Received.as_str(),
+        DonationState::PaidOut.as_str(),
     )
-    .bind(&params.did)
-    .bind(&params.currency)
     .fetch_one(&escrow.pool)
     .await?;
     Ok(get_largest_contribution::Output {
@@ -108,7 +121,6 @@ pub async fn get_largest_contribution(
     })
 }
 
-#[derive(sqlx::FromRow)]
 struct EntryRow {
     seq: i64,
     id: String,
@@ -144,16 +156,17 @@ pub async fn list_ledger_entries(
             .ok_or_else(|| EscrowError::InvalidRequest("cursor is not a seq".into()))?,
     };
     let limit = params.limit.unwrap_or(100).clamp(1, 1000);
-    let rows: Vec<EntryRow> = sqlx::query_as(
+    let rows = sqlx::query_as!(
+        EntryRow,
         "SELECT f.seq, t.id, t.created_at, t.kind, s.state, t.ledger, t.amount, t.debit_account,
                 t.credit_account, t.proposal, t.pledge, t.donation, t.backer, t.maintainer
          FROM escrow.ledger_feed f
          JOIN escrow.transfer_state s ON s.id = f.state_id
          JOIN escrow.transfer t ON t.id = s.transfer_id
          WHERE f.seq > $1 ORDER BY f.seq LIMIT $2",
+        after,
+        limit,
     )
-    .bind(after)
-    .bind(limit)
     .fetch_all(&escrow.pool)
     .await?;
     let cursor = rows.last().map(|row| row.seq.to_string());
@@ -185,14 +198,13 @@ pub async fn list_ledger_entries(
 /// The lifecycle worker calls it each tick, so the public query itself only reads.
 pub async fn publish_proposal_states(conn: &mut PgConnection) -> Result<i64, EscrowError> {
     Ok(
-        sqlx::query_scalar("SELECT escrow.publish_proposal_states()")
+        sqlx::query_scalar!(r#"SELECT escrow.publish_proposal_states() AS "published!""#)
             .fetch_one(conn)
             .await?,
     )
 }
 
 /// A row of the proposal-state feed.
-#[derive(sqlx::FromRow)]
 struct TermsRow {
     seq: i64,
     uri: String,
@@ -224,18 +236,21 @@ pub async fn list_proposal_states(
             .ok_or_else(|| EscrowError::InvalidRequest("cursor is not a seq".into()))?,
     };
     let limit = params.limit.unwrap_or(100).clamp(1, 1000);
-    let rows: Vec<TermsRow> = sqlx::query_as(
-        "SELECT p.seq, p.uri, p.project, p.maintainer, p.currency, p.fee_bps, p.preview_ends_at,
-                p.stage, p.released_at, p.verification_ends_at, p.settlement,
-                coalesce(p.terms_fixed_at, p.synced_at) AS terms_fixed_at, p.updated_at,
+    let rows = sqlx::query_as!(
+        TermsRow,
+        r#"SELECT p.seq AS "seq!", p.uri, p.project AS "project!", p.maintainer AS "maintainer!", p.currency,
+                p.fee_bps, p.preview_ends_at, p.stage, p.released_at, p.verification_ends_at,
+                p.settlement, coalesce(p.terms_fixed_at, p.synced_at) AS "terms_fixed_at!",
+                p.updated_at,
                 (SELECT count(*) FROM escrow.dispute d
-                 WHERE d.proposal = p.uri AND d.state = 'open') AS open_disputes
+                 WHERE d.proposal = p.uri AND d.state = $3) AS "open_disputes!"
          FROM escrow.proposal p
          WHERE p.seq > $1 AND p.project IS NOT NULL AND p.maintainer IS NOT NULL
-         ORDER BY p.seq LIMIT $2",
+         ORDER BY p.seq LIMIT $2"#,
+        after,
+        limit,
+        DisputeState::Open.as_str(),
     )
-    .bind(after)
-    .bind(limit)
     .fetch_all(&escrow.pool)
     .await?;
     let cursor = rows.last().map(|row| row.seq.to_string());

@@ -207,14 +207,14 @@ pub async fn checkout_state(
     provider: &str,
     payment_id: &str,
 ) -> Result<CheckoutState, sqlx::Error> {
-    let pending: Option<bool> = sqlx::query_scalar(
-        "SELECT state = 'pending' FROM escrow.pledge WHERE provider = $1 AND payment_id = $2
+    let pending = sqlx::query_scalar!(
+        r#"SELECT state = 'pending' AS "pending!" FROM escrow.pledge WHERE provider = $1 AND payment_id = $2
          UNION ALL
          SELECT state = 'pending' FROM escrow.donation WHERE provider = $1 AND payment_id = $2
-         LIMIT 1",
+         LIMIT 1"#,
+        provider,
+        payment_id,
     )
-    .bind(provider)
-    .bind(payment_id)
     .fetch_optional(pool)
     .await?;
     Ok(match pending {

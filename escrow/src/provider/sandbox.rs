@@ -65,16 +65,17 @@ impl SandboxProvider {
         succeeded: bool,
     ) -> Result<Option<SignedEvent>, ProviderError> {
         let status = if succeeded { "succeeded" } else { "failed" };
-        let row: Option<(i64, String, String)> = sqlx::query_as(
+        let row = sqlx::query!(
             "UPDATE sandbox.payment SET status = $2
              WHERE id = $1 AND status = 'requires_payment'
              RETURNING amount, currency, reference",
+            payment_id,
+            status,
         )
-        .bind(payment_id)
-        .bind(status)
         .fetch_optional(&self.pool)
         .await
-        .map_err(unavailable)?;
+        .map_err(unavailable)?
+        .map(|row| (row.amount, row.currency, row.reference));
         let Some((amount, currency, reference)) = row else {
             return Ok(None);
         };
@@ -111,13 +112,13 @@ impl SandboxProvider {
             "livemode": false,
             "data": {"object": object},
         });
-        sqlx::query(
+        sqlx::query!(
             "INSERT INTO sandbox.event (id, event_type, payload, created_at) VALUES ($1, $2, $3, $4)",
+            id,
+            event_type,
+            payload,
+            now,
         )
-        .bind(&id)
-        .bind(event_type)
-        .bind(&payload)
-        .bind(now)
         .execute(&self.pool)
         .await
         .map_err(unavailable)?;
@@ -135,7 +136,7 @@ impl SandboxProvider {
 
     /// The events the sandbox sent, oldest first, for redelivery.
     pub async fn sent_events(&self) -> Result<Vec<Value>, ProviderError> {
-        sqlx::query_scalar("SELECT payload FROM sandbox.event ORDER BY created_at, id")
+        sqlx::query_scalar!("SELECT payload FROM sandbox.event ORDER BY created_at, id")
             .fetch_all(&self.pool)
             .await
             .map_err(unavailable)
@@ -145,11 +146,14 @@ impl SandboxProvider {
         &self,
         payment_id: &str,
     ) -> Result<Option<(i64, String, String)>, ProviderError> {
-        sqlx::query_as("SELECT amount, currency, status FROM sandbox.payment WHERE id = $1")
-            .bind(payment_id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(unavailable)
+        Ok(sqlx::query!(
+            "SELECT amount, currency, status FROM sandbox.payment WHERE id = $1",
+            payment_id,
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(unavailable)?
+        .map(|row| (row.amount, row.currency, row.status)))
     }
 }
 
@@ -202,27 +206,28 @@ impl PaymentProvider for SandboxProvider {
         request: &CheckoutRequest<'_>,
     ) -> Result<Checkout, ProviderError> {
         let id = identifiers::derived("pi_sbx", &[request.idempotency_key]);
-        sqlx::query(
+        sqlx::query!(
             "INSERT INTO sandbox.payment (id, idempotency_key, amount, currency, reference, status, created_at)
              VALUES ($1, $2, $3, $4, $5, 'requires_payment', $6)
              ON CONFLICT DO NOTHING",
+            id,
+            request.idempotency_key,
+            request.amount,
+            request.currency,
+            request.reference,
+            self.clock.now(),
         )
-        .bind(&id)
-        .bind(request.idempotency_key)
-        .bind(request.amount)
-        .bind(request.currency)
-        .bind(request.reference)
-        .bind(self.clock.now())
         .execute(&self.pool)
         .await
         .map_err(unavailable)?;
-        let stored: (String, i64, String) = sqlx::query_as(
+        let stored = sqlx::query!(
             "SELECT id, amount, currency FROM sandbox.payment WHERE idempotency_key = $1",
+            request.idempotency_key,
         )
-        .bind(request.idempotency_key)
         .fetch_one(&self.pool)
         .await
-        .map_err(unavailable)?;
+        .map_err(unavailable)
+        .map(|row| (row.id, row.amount, row.currency))?;
         if stored.1 != request.amount || stored.2 != request.currency {
             return Err(ProviderError::Rejected(
                 "idempotency key reused with different parameters".into(),
@@ -235,10 +240,10 @@ impl PaymentProvider for SandboxProvider {
     }
 
     async fn cancel_checkout(&self, payment_id: &str) -> Result<(), ProviderError> {
-        sqlx::query(
+        sqlx::query!(
             "UPDATE sandbox.payment SET status = 'canceled' WHERE id = $1 AND status = 'requires_payment'",
+            payment_id,
         )
-        .bind(payment_id)
         .execute(&self.pool)
         .await
         .map_err(unavailable)?;
@@ -273,18 +278,21 @@ impl PaymentProvider for SandboxProvider {
         let id = identifiers::derived("re_sbx", &[request.idempotency_key]);
         let mut tx = self.pool.begin().await.map_err(unavailable)?;
         // Serialises refunds of one payment so their sum can never exceed it.
-        sqlx::query("SELECT 1 FROM sandbox.payment WHERE id = $1 FOR UPDATE")
-            .bind(request.payment_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(unavailable)?;
-        let existing: Option<(String, i64)> = sqlx::query_as(
-            "SELECT payment_id, amount FROM sandbox.refund WHERE idempotency_key = $1",
+        sqlx::query!(
+            "SELECT 1 AS locked FROM sandbox.payment WHERE id = $1 FOR UPDATE",
+            request.payment_id,
         )
-        .bind(request.idempotency_key)
         .fetch_optional(&mut *tx)
         .await
         .map_err(unavailable)?;
+        let existing = sqlx::query!(
+            "SELECT payment_id, amount FROM sandbox.refund WHERE idempotency_key = $1",
+            request.idempotency_key,
+        )
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(unavailable)?
+        .map(|row| (row.payment_id, row.amount));
         if let Some((payment, amount)) = existing {
             if payment != request.payment_id || amount != request.amount {
                 return Err(ProviderError::Rejected(
@@ -293,10 +301,11 @@ impl PaymentProvider for SandboxProvider {
             }
             return Ok(id);
         }
-        let refunded: i64 = sqlx::query_scalar(
-            "SELECT coalesce(sum(amount), 0)::bigint FROM sandbox.refund WHERE payment_id = $1",
+        let refunded = sqlx::query_scalar!(
+            r#"SELECT coalesce(sum(amount), 0)::bigint AS "refunded!" FROM sandbox.refund
+             WHERE payment_id = $1"#,
+            request.payment_id,
         )
-        .bind(request.payment_id)
         .fetch_one(&mut *tx)
         .await
         .map_err(unavailable)?;
@@ -306,16 +315,16 @@ impl PaymentProvider for SandboxProvider {
                 request.amount, request.payment_id
             )));
         }
-        sqlx::query(
+        sqlx::query!(
             "INSERT INTO sandbox.refund (id, idempotency_key, payment_id, amount, currency, created_at)
              VALUES ($1, $2, $3, $4, $5, $6)",
+            id,
+            request.idempotency_key,
+            request.payment_id,
+            request.amount,
+            request.currency,
+            self.clock.now(),
         )
-        .bind(&id)
-        .bind(request.idempotency_key)
-        .bind(request.payment_id)
-        .bind(request.amount)
-        .bind(request.currency)
-        .bind(self.clock.now())
         .execute(&mut *tx)
         .await
         .map_err(unavailable)?;
@@ -325,29 +334,30 @@ impl PaymentProvider for SandboxProvider {
 
     async fn transfer(&self, request: &TransferRequest<'_>) -> Result<String, ProviderError> {
         let id = identifiers::derived("tr_sbx", &[request.idempotency_key]);
-        let inserted = sqlx::query(
+        let inserted = sqlx::query!(
             "INSERT INTO sandbox.transfer (id, idempotency_key, destination, amount, currency, created_at)
              SELECT $1, $2, $3, $4, $5, $6
              WHERE EXISTS (SELECT 1 FROM sandbox.connected_account WHERE id = $3)
              ON CONFLICT DO NOTHING",
+            id,
+            request.idempotency_key,
+            request.destination,
+            request.amount,
+            request.currency,
+            self.clock.now(),
         )
-        .bind(&id)
-        .bind(request.idempotency_key)
-        .bind(request.destination)
-        .bind(request.amount)
-        .bind(request.currency)
-        .bind(self.clock.now())
         .execute(&self.pool)
         .await
         .map_err(unavailable)?;
         if inserted.rows_affected() == 0 {
-            let existing: Option<(String, i64)> = sqlx::query_as(
+            let existing = sqlx::query!(
                 "SELECT destination, amount FROM sandbox.transfer WHERE idempotency_key = $1",
+                request.idempotency_key,
             )
-            .bind(request.idempotency_key)
             .fetch_optional(&self.pool)
             .await
-            .map_err(unavailable)?;
+            .map_err(unavailable)?
+            .map(|row| (row.destination, row.amount));
             match existing {
                 Some((destination, amount))
                     if destination == request.destination && amount == request.amount => {}
@@ -373,14 +383,14 @@ impl PaymentProvider for SandboxProvider {
         idempotency_key: &str,
     ) -> Result<PayoutAccount, ProviderError> {
         let id = identifiers::derived("acct_sbx", &[owner]);
-        sqlx::query(
+        sqlx::query!(
             "INSERT INTO sandbox.connected_account (id, idempotency_key, owner, created_at)
              VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+            id,
+            idempotency_key,
+            owner,
+            self.clock.now(),
         )
-        .bind(&id)
-        .bind(idempotency_key)
-        .bind(owner)
-        .bind(self.clock.now())
         .execute(&self.pool)
         .await
         .map_err(unavailable)?;
@@ -398,24 +408,32 @@ impl PaymentProvider for SandboxProvider {
         idempotency_key: &str,
         _payment_id: Option<&str>,
     ) -> Result<Option<String>, ProviderError> {
-        let sql = match kind {
-            MovementKind::Refund => "SELECT id FROM sandbox.refund WHERE idempotency_key = $1",
-            MovementKind::Transfer => "SELECT id FROM sandbox.transfer WHERE idempotency_key = $1",
-        };
-        sqlx::query_scalar(sql)
-            .bind(idempotency_key)
+        match kind {
+            MovementKind::Refund => sqlx::query_scalar!(
+                "SELECT id FROM sandbox.refund WHERE idempotency_key = $1",
+                idempotency_key,
+            )
             .fetch_optional(&self.pool)
             .await
-            .map_err(unavailable)
+            .map_err(unavailable),
+            MovementKind::Transfer => sqlx::query_scalar!(
+                "SELECT id FROM sandbox.transfer WHERE idempotency_key = $1",
+                idempotency_key,
+            )
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable),
+        }
     }
 
     async fn balance(&self, currency: &str) -> Result<Option<i64>, ProviderError> {
-        let balance: i64 = sqlx::query_scalar(
-            "SELECT ((SELECT coalesce(sum(amount), 0) FROM sandbox.payment WHERE currency = $1 AND status = 'succeeded')
+        let balance = sqlx::query_scalar!(
+            r#"SELECT ((SELECT coalesce(sum(amount), 0) FROM sandbox.payment WHERE currency = $1 AND status = 'succeeded')
                   - (SELECT coalesce(sum(amount), 0) FROM sandbox.refund WHERE currency = $1)
-                  - (SELECT coalesce(sum(amount), 0) FROM sandbox.transfer WHERE currency = $1))::bigint",
+                  - (SELECT coalesce(sum(amount), 0) FROM sandbox.transfer WHERE currency = $1))::bigint
+                 AS "balance!""#,
+            currency,
         )
-        .bind(currency)
         .fetch_one(&self.pool)
         .await
         .map_err(unavailable)?;
@@ -423,14 +441,19 @@ impl PaymentProvider for SandboxProvider {
     }
 
     async fn movements(&self) -> Result<Option<Vec<Movement>>, ProviderError> {
-        let rows: Vec<(String, String, i64, String)> = sqlx::query_as(
-            "SELECT 'refund', idempotency_key, amount, currency FROM sandbox.refund
+        let rows = sqlx::query!(
+            r#"SELECT 'refund' AS "kind!", idempotency_key AS "idempotency_key!",
+                 amount AS "amount!", currency AS "currency!"
+             FROM sandbox.refund
              UNION ALL
-             SELECT 'transfer', idempotency_key, amount, currency FROM sandbox.transfer",
+             SELECT 'transfer', idempotency_key, amount, currency FROM sandbox.transfer"#,
         )
         .fetch_all(&self.pool)
         .await
-        .map_err(unavailable)?;
+        .map_err(unavailable)?
+        .into_iter()
+        .map(|row| (row.kind, row.idempotency_key, row.amount, row.currency))
+        .collect::<Vec<(String, String, i64, String)>>();
         Ok(Some(
             rows.into_iter()
                 .map(|(kind, idempotency_key, amount, currency)| Movement {
