@@ -219,7 +219,7 @@ async fn prepare(admin_url: &str, url: &str, args: &BenchArgs) -> anyhow::Result
     greenlight_aggregates::rebuild_all(&mut tx).await?;
     tx.commit().await?;
     let derived_in = started.elapsed();
-    sqlx::query("VACUUM ANALYZE").execute(&pool).await?;
+    sqlx::query!("VACUUM ANALYZE").execute(&pool).await?;
     pool.close().await;
     Ok(format!(
         "seeded {} proposals and {} estimates in {:.1} s; derived aggregates in {:.1} s",
@@ -233,8 +233,8 @@ async fn prepare(admin_url: &str, url: &str, args: &BenchArgs) -> anyhow::Result
 /// Seeds projects, proposals (a third in development), estimates and handles.
 async fn seed(pool: &sqlx::PgPool, args: &BenchArgs) -> anyhow::Result<()> {
     let projects = 100i64;
-    let statements = [
-        // Projects: owners did:plc:bench00000..00099.
+    // Projects: owners did:plc:bench00000..00099.
+    sqlx::query!(
         "INSERT INTO appview.record (uri, did, collection, rkey, cid, rev, body, created_at, currency)
          SELECT 'at://did:plc:bench' || lpad(i::text, 5, '0') || '/fund.greenlight.project/proj',
                 'did:plc:bench' || lpad(i::text, 5, '0'), 'fund.greenlight.project', 'proj',
@@ -243,8 +243,13 @@ async fn seed(pool: &sqlx::PgPool, args: &BenchArgs) -> anyhow::Result<()> {
                     'repository', 'https://example.com/repo/' || i, 'currency', 'USD',
                     'createdAt', '2025-01-01T00:00:00Z'),
                 timestamptz '2025-01-01' + i * interval '1 minute', 'USD'
-         FROM generate_series(0, $1 - 1) AS i",
-        // Proposals p<i> by did:plc:bench<i % 1000>, about project i % 100.
+         FROM generate_series(0, $1::int8 - 1) AS i",
+        projects,
+    )
+    .execute(pool)
+    .await?;
+    // Proposals p<i> by did:plc:bench<i % 1000>, about project i % 100.
+    sqlx::query!(
         "INSERT INTO appview.record (uri, did, collection, rkey, cid, rev, body, subject_uri,
              created_at)
          SELECT 'at://did:plc:bench' || lpad((i % 1000)::text, 5, '0') || '/fund.greenlight.proposal/p' || i,
@@ -252,19 +257,25 @@ async fn seed(pool: &sqlx::PgPool, args: &BenchArgs) -> anyhow::Result<()> {
                 'p' || i, 'bafyreibench', '3l000000000aa',
                 jsonb_build_object(
                     'subject', jsonb_build_object('$type', 'com.atproto.repo.strongRef',
-                        'uri', 'at://did:plc:bench' || lpad((i % $1)::text, 5, '0') || '/fund.greenlight.project/proj',
+                        'uri', 'at://did:plc:bench' || lpad((i % $1::int8)::text, 5, '0') || '/fund.greenlight.project/proj',
                         'cid', 'bafyreibench'),
                     'title', 'Feature number ' || i,
                     'body', 'Please build feature ' || i || ' with offline sync and dark mode.',
                     'createdAt', '2025-02-01T00:00:00Z'),
-                'at://did:plc:bench' || lpad((i % $1)::text, 5, '0') || '/fund.greenlight.project/proj',
+                'at://did:plc:bench' || lpad((i % $1::int8)::text, 5, '0') || '/fund.greenlight.project/proj',
                 timestamptz '2025-02-01' + i * interval '1 second'
-         FROM generate_series(0, $2 - 1) AS i",
-        // A development status by the project owner on every third proposal.
+         FROM generate_series(0, $2::int8 - 1) AS i",
+        projects,
+        args.proposals,
+    )
+    .execute(pool)
+    .await?;
+    // A development status by the project owner on every third proposal.
+    sqlx::query!(
         "INSERT INTO appview.record (uri, did, collection, rkey, cid, rev, body, subject_uri,
              created_at, stage, amount, currency)
-         SELECT 'at://did:plc:bench' || lpad((i % $1)::text, 5, '0') || '/fund.greenlight.status/s' || i,
-                'did:plc:bench' || lpad((i % $1)::text, 5, '0'), 'fund.greenlight.status', 's' || i,
+         SELECT 'at://did:plc:bench' || lpad((i % $1::int8)::text, 5, '0') || '/fund.greenlight.status/s' || i,
+                'did:plc:bench' || lpad((i % $1::int8)::text, 5, '0'), 'fund.greenlight.status', 's' || i,
                 'bafyreibench', '3l000000000aa',
                 jsonb_build_object(
                     'subject', jsonb_build_object('uri', 'at://did:plc:bench' || lpad((i % 1000)::text, 5, '0') || '/fund.greenlight.proposal/p' || i, 'cid', 'bafyreibench'),
@@ -273,8 +284,14 @@ async fn seed(pool: &sqlx::PgPool, args: &BenchArgs) -> anyhow::Result<()> {
                     'createdAt', '2025-03-01T00:00:00Z'),
                 'at://did:plc:bench' || lpad((i % 1000)::text, 5, '0') || '/fund.greenlight.proposal/p' || i,
                 timestamptz '2025-03-01', 'fund.greenlight.status#development', 500000, 'USD'
-         FROM generate_series(0, $2 - 1, 3) AS i",
-        // Estimates by 100,000 people, spread over the proposals.
+         FROM generate_series(0, $2::int8 - 1, 3) AS i",
+        projects,
+        args.proposals,
+    )
+    .execute(pool)
+    .await?;
+    // Estimates by 100,000 people, spread over the proposals.
+    sqlx::query!(
         "INSERT INTO appview.record (uri, did, collection, rkey, cid, rev, body, subject_uri,
              created_at, amount, currency)
          SELECT 'at://did:plc:fan' || (i % 100000) || '/fund.greenlight.estimate/e' || i,
@@ -282,27 +299,22 @@ async fn seed(pool: &sqlx::PgPool, args: &BenchArgs) -> anyhow::Result<()> {
                 'bafyreibench', '3l000000000aa',
                 jsonb_build_object('amount', 100 + (i * 7919) % 5000, 'currency', 'USD',
                     'createdAt', '2025-02-15T00:00:00Z'),
-                'at://did:plc:bench' || lpad(((i % $2) % 1000)::text, 5, '0') || '/fund.greenlight.proposal/p' || (i % $2),
+                'at://did:plc:bench' || lpad(((i % $1::int8) % 1000)::text, 5, '0') || '/fund.greenlight.proposal/p' || (i % $1::int8),
                 timestamptz '2025-02-15' + i * interval '1 millisecond',
                 100 + (i * 7919) % 5000, 'USD'
-         FROM generate_series(0, $3 - 1) AS i",
+         FROM generate_series(0, $2::int8 - 1) AS i",
+        args.proposals,
+        args.estimates,
+    )
+    .execute(pool)
+    .await?;
+    sqlx::query!(
         "INSERT INTO appview.actor (did, handle)
          SELECT 'did:plc:bench' || lpad(i::text, 5, '0'), 'bench' || i || '.test'
          FROM generate_series(0, 999) AS i",
-    ];
-    for statement in statements {
-        let mut query = sqlx::query(statement);
-        // Each statement uses a prefix of ($1 projects, $2 proposals, $3 estimates).
-        let uses = |n: &str| statement.contains(n);
-        query = query.bind(projects);
-        if uses("$2") {
-            query = query.bind(args.proposals);
-        }
-        if uses("$3") {
-            query = query.bind(args.estimates);
-        }
-        query.execute(pool).await?;
-    }
+    )
+    .execute(pool)
+    .await?;
     Ok(())
 }
 

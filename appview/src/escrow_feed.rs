@@ -83,12 +83,13 @@ impl Source {
     }
 
     async fn position(&self) -> Result<i64, sqlx::Error> {
-        let row: Option<(i64,)> =
-            sqlx::query_as("SELECT position FROM appview.source_cursor WHERE source = $1")
-                .bind(&self.name)
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(row.map_or(0, |(p,)| p))
+        let row: Option<i64> = sqlx::query_scalar!(
+            "SELECT position FROM appview.source_cursor WHERE source = $1",
+            &self.name,
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.unwrap_or(0))
     }
 
     /// The next page of `nsid` after `position`, checked against the lexicon catalog.
@@ -107,13 +108,13 @@ impl Source {
 
     /// Records `last` as applied, in the transaction that applied it; never moves back.
     async fn store_position(&self, conn: &mut PgConnection, last: i64) -> Result<(), sqlx::Error> {
-        sqlx::query(
+        sqlx::query!(
             "INSERT INTO appview.source_cursor (source, position) VALUES ($1, $2)
              ON CONFLICT (source) DO UPDATE SET position = EXCLUDED.position, updated_at = now()
              WHERE appview.source_cursor.position < EXCLUDED.position",
+            &self.name,
+            last,
         )
-        .bind(&self.name)
-        .bind(last)
         .execute(conn)
         .await?;
         Ok(())
@@ -400,7 +401,7 @@ async fn upsert_terms(
         fixed.push(row.terms_fixed_at);
         updated.push(row.updated_at);
     }
-    let changed: Vec<(String,)> = sqlx::query_as(
+    sqlx::query_scalar!(
         "INSERT INTO appview.escrow_proposal AS e (proposal, seq, project, payee, currency,
              fee_basis_points, preview_ends_at, stage, verification_started_at,
              verification_ends_at, open_disputes, settlement, terms_fixed_at, updated_at)
@@ -417,22 +418,21 @@ async fn upsert_terms(
              terms_fixed_at = EXCLUDED.terms_fixed_at, updated_at = EXCLUDED.updated_at
          WHERE e.seq < EXCLUDED.seq
          RETURNING proposal",
+        &proposal,
+        &seq,
+        &project,
+        &payee,
+        &currency,
+        &fee,
+        &preview_ends_at as &[Option<DateTime<Utc>>],
+        &stage,
+        &started as &[Option<DateTime<Utc>>],
+        &ends as &[Option<DateTime<Utc>>],
+        &disputes,
+        &settlement as &[Option<String>],
+        &fixed,
+        &updated,
     )
-    .bind(&proposal)
-    .bind(&seq)
-    .bind(&project)
-    .bind(&payee)
-    .bind(&currency)
-    .bind(&fee)
-    .bind(&preview_ends_at)
-    .bind(&stage)
-    .bind(&started)
-    .bind(&ends)
-    .bind(&disputes)
-    .bind(&settlement)
-    .bind(&fixed)
-    .bind(&updated)
     .fetch_all(&mut *conn)
-    .await?;
-    Ok(changed.into_iter().map(|(p,)| p).collect())
+    .await
 }

@@ -165,82 +165,127 @@ impl RecordRow for ProjectRow {
     }
 }
 
-const PROPOSAL_TOTALS: &str = "
-    s.uri, s.currency, s.estimate_count, s.estimate_total, s.capped_count, s.goal,
-    coalesce(m.pledged_held, 0) AS pledged_held, coalesce(m.paid_out, 0) AS paid_out,
-    coalesce(m.refunded, 0) AS refunded, coalesce(m.donations, 0) AS donations,
-    coalesce(m.pledge_count, 0) AS pledge_count, coalesce(m.backer_count, 0) AS backer_count";
+/// Estimate totals and money of a proposal row `r` of one of the queries below, which read
+/// them as `appview.proposal_state s` left-joined with `appview.proposal_money m`.
+macro_rules! proposal_totals_row {
+    ($r:expr) => {
+        TotalsRow {
+            uri: $r.uri,
+            currency: $r.currency,
+            estimate_count: $r.estimate_count,
+            estimate_total: $r.estimate_total,
+            capped_count: $r.capped_count,
+            goal: $r.goal,
+            money: Money {
+                pledged_held: $r.pledged_held,
+                paid_out: $r.paid_out,
+                refunded: $r.refunded,
+                donations: $r.donations,
+                pledge_count: $r.pledge_count,
+                backer_count: $r.backer_count,
+            },
+        }
+    };
+}
 
 /// Totals of the proposals among `uris` that are visible.
 pub async fn proposal_totals(pool: &PgPool, uris: &[&str]) -> Result<Vec<TotalsRow>, sqlx::Error> {
     if uris.is_empty() {
         return Ok(Vec::new());
     }
-    sqlx::query_as(&format!(
-        "SELECT {PROPOSAL_TOTALS} FROM appview.proposal_state s
+    sqlx::query!(
+        r#"SELECT
+             s.uri, s.currency, s.estimate_count, s.estimate_total, s.capped_count,
+             s.goal AS "goal?",
+             coalesce(m.pledged_held, 0) AS "pledged_held!",
+             coalesce(m.paid_out, 0) AS "paid_out!",
+             coalesce(m.refunded, 0) AS "refunded!", coalesce(m.donations, 0) AS "donations!",
+             coalesce(m.pledge_count, 0) AS "pledge_count!",
+             coalesce(m.backer_count, 0) AS "backer_count!"
+         FROM appview.proposal_state s
          LEFT JOIN appview.proposal_money m ON m.proposal = s.uri
-         WHERE s.uri = ANY($1)"
-    ))
-    .bind(uris)
+         WHERE s.uri = ANY($1)"#,
+        uris as &[&str],
+    )
+    .map(|r| proposal_totals_row!(r))
     .fetch_all(pool)
     .await
 }
-
-const PROJECT_COLUMNS: &str = "
-    p.uri, p.did, p.cid, p.body, p.created_at, p.indexed_at,
-    coalesce(p.currency, 'USD') AS currency, NULL::int8 AS goal,
-    array(SELECT a.did FROM appview.record a
-          WHERE a.subject_uri = p.uri AND a.collection = 'fund.greenlight.maintainer'
-            AND NOT a.hidden ORDER BY a.did) AS accepted,
-    count(s.uri) FILTER (WHERE NOT s.withdrawn) AS proposal_count,
-    coalesce(sum(s.estimate_count), 0)::int8 AS estimate_count,
-    coalesce(sum(s.estimate_total), 0)::int8 AS estimate_total,
-    coalesce(sum(s.capped_count), 0)::int8 AS capped_count,
-    coalesce(sum(m.pledged_held), 0)::int8 AS pledged_held,
-    coalesce(sum(m.paid_out), 0)::int8 AS paid_out,
-    coalesce(sum(m.refunded), 0)::int8 AS refunded,
-    coalesce(sum(m.donations), 0)::int8 AS donations,
-    coalesce(sum(m.pledge_count), 0)::int8 AS pledge_count,
-    (SELECT count(DISTINCT e.backer) FROM appview.escrow_pledge e
-     JOIN appview.proposal_state x ON x.uri = e.proposal
-     WHERE x.project_uri = p.uri AND e.state IN ('held', 'paid')) AS backer_count";
 
 /// Visible projects among `uris`, with totals over their proposals.
 pub async fn projects(pool: &PgPool, uris: &[&str]) -> Result<Vec<ProjectRow>, sqlx::Error> {
     if uris.is_empty() {
         return Ok(Vec::new());
     }
-    sqlx::query_as(&format!(
-        "SELECT {PROJECT_COLUMNS} FROM appview.record p
+    sqlx::query!(
+        r#"SELECT
+             p.uri, p.did, p.cid, p.body, p.created_at, p.indexed_at,
+             coalesce(p.currency, 'USD') AS "currency!", NULL::int8 AS "goal?",
+             array(SELECT a.did FROM appview.record a
+                   WHERE a.subject_uri = p.uri AND a.collection = 'fund.greenlight.maintainer'
+                     AND NOT a.hidden ORDER BY a.did) AS "accepted!",
+             count(s.uri) FILTER (WHERE NOT s.withdrawn) AS "proposal_count!",
+             coalesce(sum(s.estimate_count), 0)::int8 AS "estimate_count!",
+             coalesce(sum(s.estimate_total), 0)::int8 AS "estimate_total!",
+             coalesce(sum(s.capped_count), 0)::int8 AS "capped_count!",
+             coalesce(sum(m.pledged_held), 0)::int8 AS "pledged_held!",
+             coalesce(sum(m.paid_out), 0)::int8 AS "paid_out!",
+             coalesce(sum(m.refunded), 0)::int8 AS "refunded!",
+             coalesce(sum(m.donations), 0)::int8 AS "donations!",
+             coalesce(sum(m.pledge_count), 0)::int8 AS "pledge_count!",
+             (SELECT count(DISTINCT e.backer) FROM appview.escrow_pledge e
+              JOIN appview.proposal_state x ON x.uri = e.proposal
+              WHERE x.project_uri = p.uri AND e.state IN ('held', 'paid')) AS "backer_count!"
+         FROM appview.record p
          LEFT JOIN appview.proposal_state s ON s.project_uri = p.uri
          LEFT JOIN appview.proposal_money m ON m.proposal = s.uri
          WHERE p.uri = ANY($1) AND p.collection = 'fund.greenlight.project' AND NOT p.hidden
-         GROUP BY p.uri"
-    ))
-    .bind(uris)
+         GROUP BY p.uri"#,
+        uris as &[&str],
+    )
+    .map(|r| ProjectRow {
+        uri: r.uri.clone(),
+        did: r.did.clone(),
+        cid: r.cid.clone(),
+        body: r.body.clone(),
+        proposal_count: r.proposal_count,
+        accepted: r.accepted.clone(),
+        created_at: r.created_at,
+        indexed_at: r.indexed_at,
+        totals: proposal_totals_row!(r),
+    })
     .fetch_all(pool)
     .await
 }
-
-/// What [`EscrowColumns`] reads from `appview.escrow_proposal ep` and the payee's
-/// `appview.actor payee`.
-const ESCROW_COLUMNS: &str = "
-    ep.stage AS escrow_stage, ep.payee AS escrow_payee, payee.handle AS escrow_payee_handle,
-    ep.verification_started_at AS escrow_verification_started_at,
-    ep.verification_ends_at AS escrow_verification_ends_at,
-    ep.open_disputes AS escrow_open_disputes, ep.settlement AS escrow_settlement";
 
 /// Visible proposals among `uris`, with everything their views show.
 pub async fn proposals(pool: &PgPool, uris: &[&str]) -> Result<Vec<ProposalRow>, sqlx::Error> {
     if uris.is_empty() {
         return Ok(Vec::new());
     }
-    sqlx::query_as(&format!(
-        "SELECT {PROPOSAL_TOTALS}, s.did, s.cid, r.body, s.project_uri,
-             pr.body->>'name' AS project_name,
+    sqlx::query!(
+        r#"SELECT
+             s.uri, s.currency, s.estimate_count, s.estimate_total, s.capped_count,
+             s.goal AS "goal?",
+             coalesce(m.pledged_held, 0) AS "pledged_held!",
+             coalesce(m.paid_out, 0) AS "paid_out!",
+             coalesce(m.refunded, 0) AS "refunded!", coalesce(m.donations, 0) AS "donations!",
+             coalesce(m.pledge_count, 0) AS "pledge_count!",
+             coalesce(m.backer_count, 0) AS "backer_count!",
+             s.did, s.cid, r.body AS "body!", s.project_uri AS "project_uri?",
+             pr.body->>'name' AS "project_name?",
              (SELECT v.verified FROM appview.project_verification v WHERE v.uri = s.project_uri)
-                 AS project_verified, s.stage, s.history, s.preview, s.release,
-             s.decline_reason, {ESCROW_COLUMNS}, m.proposal IS NOT NULL AS has_money,
+                 AS "project_verified?", s.stage,
+             s.history AS "history: Json<Vec<StoredStageEvent>>",
+             s.preview AS "preview?: Json<PreviewInfo>",
+             s.release AS "release?: Json<ReleaseInfo>",
+             s.decline_reason AS "decline_reason?",
+             ep.stage AS "escrow_stage?", ep.payee AS "escrow_payee?",
+             payee.handle AS "escrow_payee_handle?",
+             ep.verification_started_at AS "escrow_verification_started_at?",
+             ep.verification_ends_at AS "escrow_verification_ends_at?",
+             ep.open_disputes AS "escrow_open_disputes?", ep.settlement AS "escrow_settlement?",
+             m.proposal IS NOT NULL AS "has_money!",
              s.withdrawn, s.created_at, s.indexed_at
          FROM appview.proposal_state s
          -- The version the state was derived from: the author's record, or the anchored
@@ -255,9 +300,37 @@ pub async fn proposals(pool: &PgPool, uris: &[&str]) -> Result<Vec<ProposalRow>,
               AND pr.collection = 'fund.greenlight.project'
          LEFT JOIN appview.escrow_proposal ep ON ep.proposal = s.uri
          LEFT JOIN appview.actor payee ON payee.did = ep.payee
-         WHERE s.uri = ANY($1)"
-    ))
-    .bind(uris)
+         WHERE s.uri = ANY($1)"#,
+        uris as &[&str],
+    )
+    .map(|r| ProposalRow {
+        uri: r.uri.clone(),
+        did: r.did.clone(),
+        cid: r.cid.clone(),
+        body: r.body.clone(),
+        project_uri: r.project_uri.clone(),
+        project_name: r.project_name.clone(),
+        project_verified: r.project_verified,
+        stage: r.stage.clone(),
+        history: r.history.clone(),
+        preview: r.preview.clone(),
+        release: r.release.clone(),
+        decline_reason: r.decline_reason.clone(),
+        escrow: EscrowColumns {
+            escrow_stage: r.escrow_stage.clone(),
+            escrow_payee: r.escrow_payee.clone(),
+            escrow_payee_handle: r.escrow_payee_handle.clone(),
+            escrow_verification_started_at: r.escrow_verification_started_at,
+            escrow_verification_ends_at: r.escrow_verification_ends_at,
+            escrow_open_disputes: r.escrow_open_disputes,
+            escrow_settlement: r.escrow_settlement.clone(),
+        },
+        has_money: r.has_money,
+        withdrawn: r.withdrawn,
+        created_at: r.created_at,
+        indexed_at: r.indexed_at,
+        totals: proposal_totals_row!(r),
+    })
     .fetch_all(pool)
     .await
 }
@@ -275,11 +348,13 @@ pub async fn handles<'a>(
     if dids.is_empty() {
         return Ok(HashMap::new());
     }
-    let rows: Vec<(String, Option<String>)> =
-        sqlx::query_as("SELECT did, handle FROM appview.actor WHERE did = ANY($1)")
-            .bind(&dids)
-            .fetch_all(pool)
-            .await?;
+    let rows: Vec<(String, Option<String>)> = sqlx::query!(
+        "SELECT did, handle FROM appview.actor WHERE did = ANY($1)",
+        &dids as &[&str],
+    )
+    .map(|r| (r.did, r.handle))
+    .fetch_all(pool)
+    .await?;
     Ok(rows
         .into_iter()
         .filter_map(|(did, handle)| handle.filter(|h| is_handle(h)).map(|h| (did, h)))
@@ -288,13 +363,12 @@ pub async fn handles<'a>(
 
 /// The DID a handle belongs to, per the handles the indexer verified.
 pub async fn did_for_handle(pool: &PgPool, handle: &str) -> Result<Option<String>, sqlx::Error> {
-    let row: Option<(String,)> = sqlx::query_as(
+    sqlx::query_scalar!(
         "SELECT did FROM appview.actor WHERE handle = $1 ORDER BY updated_at DESC LIMIT 1",
+        handle.to_ascii_lowercase(),
     )
-    .bind(handle.to_ascii_lowercase())
     .fetch_optional(pool)
-    .await?;
-    Ok(row.map(|(did,)| did))
+    .await
 }
 
 /// Whether `s` is a syntactically valid atproto handle (and not `handle.invalid`), so a view
@@ -336,13 +410,14 @@ pub async fn disputes(
     proposal: &str,
     limit: i64,
 ) -> Result<Vec<DisputeRow>, sqlx::Error> {
-    let rows: Vec<(String, String, Value, DateTime<Utc>)> = sqlx::query_as(
+    let rows: Vec<(String, String, Value, DateTime<Utc>)> = sqlx::query!(
         "SELECT uri, did, body, created_at FROM appview.record
          WHERE collection = 'fund.greenlight.dispute' AND NOT hidden AND subject_uri = $1
          ORDER BY created_at, uri LIMIT $2",
+        proposal,
+        limit,
     )
-    .bind(proposal)
-    .bind(limit)
+    .map(|r| (r.uri, r.did, r.body, r.created_at))
     .fetch_all(pool)
     .await?;
     Ok(rows
@@ -442,10 +517,11 @@ pub async fn escrow_terms(
     pool: &PgPool,
     proposal: &str,
 ) -> Result<Option<EscrowTerms>, sqlx::Error> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        EscrowTerms,
         "SELECT fee_basis_points, terms_fixed_at FROM appview.escrow_proposal WHERE proposal = $1",
+        proposal,
     )
-    .bind(proposal)
     .fetch_optional(pool)
     .await
 }

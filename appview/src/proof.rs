@@ -74,11 +74,16 @@ pub async fn project_to_check(
     pool: &PgPool,
     uri: &str,
 ) -> Result<Option<ProjectToCheck>, sqlx::Error> {
-    let row: Option<ProjectTuple> = sqlx::query_as(
-        "SELECT uri, did, cid, body->>'repository', body->>'website' FROM appview.record
-         WHERE uri = $1 AND collection = 'fund.greenlight.project' AND NOT hidden",
+    let row: Option<ProjectTuple> = sqlx::query!(
+        r#"SELECT uri, did, cid, body->>'repository' AS repository, body->>'website' AS website
+         FROM appview.record
+         WHERE uri = $1 AND collection = 'fund.greenlight.project' AND NOT hidden"#,
+        uri,
     )
-    .bind(uri)
+    .map(|r| {
+        let t: ProjectTuple = (r.uri, r.did, r.cid, r.repository, r.website);
+        t
+    })
     .fetch_optional(pool)
     .await?;
     Ok(row.map(to_check))
@@ -91,15 +96,15 @@ pub async fn claim_manual_check(
     uri: &str,
     interval: Duration,
 ) -> Result<bool, sqlx::Error> {
-    let claimed: Option<(i32,)> = sqlx::query_as(
+    let claimed = sqlx::query_scalar!(
         "INSERT INTO appview.project_proof_request AS q (project_uri, requested_at)
          VALUES ($1, clock_timestamp())
          ON CONFLICT (project_uri) DO UPDATE SET requested_at = EXCLUDED.requested_at
              WHERE q.requested_at <= EXCLUDED.requested_at - make_interval(secs => $2)
          RETURNING 1",
+        uri,
+        interval.as_secs_f64(),
     )
-    .bind(uri)
-    .bind(interval.as_secs_f64())
     .fetch_optional(pool)
     .await?;
     Ok(claimed.is_some())
@@ -122,7 +127,6 @@ pub async fn check_and_store(
 }
 
 /// What the stored row said before a check.
-#[derive(sqlx::FromRow)]
 struct Previous {
     cid: String,
     verified: bool,
@@ -144,12 +148,13 @@ pub async fn store(
     let places = &project.places;
     let now = Utc::now();
     let mut tx = pool.begin().await?;
-    let previous: Option<Previous> = sqlx::query_as(
+    let previous: Option<Previous> = sqlx::query_as!(
+        Previous,
         "SELECT cid, verified, repository, website, repository_key, verified_at,
              repository_verified_since
          FROM appview.project_proof WHERE project_uri = $1 FOR UPDATE",
+        &places.uri,
     )
-    .bind(&places.uri)
     .fetch_optional(&mut *tx)
     .await?;
     let same_places = previous
@@ -168,7 +173,7 @@ pub async fn store(
         }
         _ => Some(now),
     };
-    let written: Option<(String,)> = sqlx::query_as(
+    let written: Option<String> = sqlx::query_scalar!(
         "INSERT INTO appview.project_proof AS p (project_uri, cid, repository, website,
              repository_key, verified, verified_at, repository_verified_since, checked_at)
          VALUES ($1, $2, $3, $4, appview.repository_key($3), $5, $6, $7, $8)
@@ -180,26 +185,28 @@ pub async fn store(
              checked_at = EXCLUDED.checked_at
              WHERE p.checked_at <= EXCLUDED.checked_at
          RETURNING repository_key",
+        &places.uri,
+        &project.cid,
+        &places.repository,
+        places.website.as_deref(),
+        report.verified,
+        verified_at,
+        repository_verified_since,
+        now,
     )
-    .bind(&places.uri)
-    .bind(&project.cid)
-    .bind(&places.repository)
-    .bind(&places.website)
-    .bind(report.verified)
-    .bind(verified_at)
-    .bind(repository_verified_since)
-    .bind(now)
     .fetch_optional(&mut *tx)
     .await?;
-    let Some((repository_key,)) = written else {
+    let Some(repository_key) = written else {
         // A check that started later already stored its result: it stands.
         return Ok(());
     };
 
-    sqlx::query("DELETE FROM appview.project_proof_check WHERE project_uri = $1")
-        .bind(&places.uri)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query!(
+        "DELETE FROM appview.project_proof_check WHERE project_uri = $1",
+        &places.uri,
+    )
+    .execute(&mut *tx)
+    .await?;
     let n = report.checks.len();
     let (mut position, mut url, mut place, mut result, mut detail, mut at) = (
         Vec::with_capacity(n),
@@ -217,20 +224,20 @@ pub async fn store(
         detail.push(c.detail.clone());
         at.push(c.checked_at);
     }
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO appview.project_proof_check
              (project_uri, position, proof_url, place, result, detail, checked_at)
          SELECT $1, * FROM UNNEST($2::int4[], $3::text[], $4::text[], $5::text[], $6::text[],
                                   $7::timestamptz[])
          ON CONFLICT (project_uri, proof_url) DO NOTHING",
+        &places.uri,
+        &position,
+        &url,
+        &place as &[&str],
+        &result as &[&str],
+        &detail as &[Option<String>],
+        &at,
     )
-    .bind(&places.uri)
-    .bind(&position)
-    .bind(&url)
-    .bind(&place)
-    .bind(&result)
-    .bind(&detail)
-    .bind(&at)
     .execute(&mut *tx)
     .await?;
 
@@ -258,14 +265,12 @@ pub async fn store(
         !same_places || previous.as_ref().map(|p| p.verified) != Some(report.verified);
     if verification_changed {
         // Proposal views show their project's verification and may be cached.
-        let mut uris: Vec<String> =
-            sqlx::query_as("SELECT uri FROM appview.proposal_state WHERE project_uri = $1")
-                .bind(&places.uri)
-                .fetch_all(&mut *tx)
-                .await?
-                .into_iter()
-                .map(|(uri,): (String,)| uri)
-                .collect();
+        let mut uris: Vec<String> = sqlx::query_scalar!(
+            "SELECT uri FROM appview.proposal_state WHERE project_uri = $1",
+            &places.uri,
+        )
+        .fetch_all(&mut *tx)
+        .await?;
         uris.push(places.uri.clone());
         let uris: Vec<&str> = uris.iter().map(String::as_str).collect();
         greenlight_aggregates::notify(&mut tx, &uris).await?;
@@ -293,22 +298,35 @@ pub async fn proofs(
     if uris.is_empty() {
         return Ok(HashMap::new());
     }
-    let heads: Vec<(String, bool, Option<DateTime<Utc>>)> = sqlx::query_as(
-        "SELECT r.uri, coalesce(v.verified, false), p.verified_at
+    let heads: Vec<(String, bool, Option<DateTime<Utc>>)> = sqlx::query!(
+        r#"SELECT r.uri, coalesce(v.verified, false) AS "verified!",
+             p.verified_at AS "verified_at?"
          FROM appview.record r
          LEFT JOIN appview.project_verification v ON v.uri = r.uri
          LEFT JOIN appview.project_proof p ON p.project_uri = r.uri
-         WHERE r.uri = ANY($1) AND r.collection = 'fund.greenlight.project' AND NOT r.hidden",
+         WHERE r.uri = ANY($1) AND r.collection = 'fund.greenlight.project' AND NOT r.hidden"#,
+        uris as &[&str],
     )
-    .bind(uris)
+    .map(|r| (r.uri, r.verified, r.verified_at))
     .fetch_all(pool)
     .await?;
-    let checks: Vec<CheckTuple> = sqlx::query_as(
+    let checks: Vec<CheckTuple> = sqlx::query!(
         "SELECT project_uri, place, proof_url, result, detail, checked_at
              FROM appview.project_proof_check WHERE project_uri = ANY($1)
              ORDER BY project_uri, position LIMIT 10000",
+        uris as &[&str],
     )
-    .bind(uris)
+    .map(|r| {
+        let t: CheckTuple = (
+            r.project_uri,
+            r.place,
+            r.proof_url,
+            r.result,
+            r.detail,
+            r.checked_at,
+        );
+        t
+    })
     .fetch_all(pool)
     .await?;
     let mut by_project: HashMap<String, Vec<ProofCheck>> = HashMap::new();
@@ -363,8 +381,9 @@ impl Worker {
     /// due projects. Returns how many projects were checked.
     pub async fn run_once(&self) -> Result<usize, ProofError> {
         self.forget_removed().await?;
-        let due: Vec<ProjectTuple> = sqlx::query_as(
-            "SELECT r.uri, r.did, r.cid, r.body->>'repository', r.body->>'website'
+        let due: Vec<ProjectTuple> = sqlx::query!(
+            r#"SELECT r.uri, r.did, r.cid, r.body->>'repository' AS repository,
+                 r.body->>'website' AS website
              FROM appview.record r
              LEFT JOIN appview.project_proof p ON p.project_uri = r.uri
              WHERE r.collection = 'fund.greenlight.project' AND NOT r.hidden
@@ -372,10 +391,14 @@ impl Worker {
                     OR p.checked_at <= now() - make_interval(secs => $1))
              ORDER BY (p.project_uri IS NULL OR p.cid <> r.cid) DESC, p.checked_at NULLS FIRST,
                       r.uri
-             LIMIT $2",
+             LIMIT $2"#,
+            self.recheck.as_secs_f64(),
+            BATCH,
         )
-        .bind(self.recheck.as_secs_f64())
-        .bind(BATCH)
+        .map(|r| {
+            let t: ProjectTuple = (r.uri, r.did, r.cid, r.repository, r.website);
+            t
+        })
         .fetch_all(&self.pool)
         .await?;
         let count = due.len();
@@ -397,13 +420,15 @@ impl Worker {
     /// bare proposals back.
     async fn forget_removed(&self) -> Result<(), ProofError> {
         let mut tx = self.pool.begin().await?;
-        let gone: Vec<(String, bool)> = sqlx::query_as(
-            "DELETE FROM appview.project_proof p
+        let gone: Vec<(String, bool)> = sqlx::query!(
+            r#"DELETE FROM appview.project_proof p
              WHERE NOT EXISTS (SELECT 1 FROM appview.record r
                                WHERE r.uri = p.project_uri
                                  AND r.collection = 'fund.greenlight.project' AND NOT r.hidden)
-             RETURNING p.project_uri, p.repository_verified_since IS NOT NULL",
+             RETURNING p.project_uri,
+                 p.repository_verified_since IS NOT NULL AS "was_proving!""#,
         )
+        .map(|r| (r.project_uri, r.was_proving))
         .fetch_all(&mut *tx)
         .await?;
         for (uri, was_proving) in &gone {

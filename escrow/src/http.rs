@@ -8,7 +8,7 @@
 //! same time without looking at the password at all.
 
 use std::collections::{HashMap, VecDeque};
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
@@ -495,53 +495,18 @@ async fn operator_gate(
 
 fn rate_limited(until: DateTime<Utc>, now: DateTime<Utc>) -> Response {
     let seconds = (until - now).num_seconds().max(1);
-    let mut response = (
-        StatusCode::TOO_MANY_REQUESTS,
-        Json(json!({
-            "error": "RateLimitExceeded",
-            "message": format!(
-                "too many failed operator logins from this address; try again in {seconds} s"
-            ),
-        })),
-    )
-        .into_response();
+    let mut response = XrpcError::RateLimitExceeded(format!(
+        "too many failed operator logins from this address; try again in {seconds} s"
+    ))
+    .into_response();
     response
         .headers_mut()
         .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
     response
 }
 
-/// Whom failures are counted for: an IPv4 address, or an IPv6 /64 (one subscriber's
-/// allocation, which a single client can take addresses from at will).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct ClientKey(IpAddr);
-
-impl ClientKey {
-    /// Callers whose address is not known.
-    pub const UNKNOWN: ClientKey = ClientKey(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
-
-    /// The key of a peer address.
-    pub fn of(address: IpAddr) -> ClientKey {
-        match address {
-            IpAddr::V4(v4) => ClientKey(IpAddr::V4(v4)),
-            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-                Some(v4) => ClientKey(IpAddr::V4(v4)),
-                None => ClientKey(IpAddr::V6(std::net::Ipv6Addr::from(
-                    u128::from(v6) & !((1u128 << 64) - 1),
-                ))),
-            },
-        }
-    }
-}
-
-impl std::fmt::Display for ClientKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.0 {
-            IpAddr::V6(v6) => write!(f, "{v6}/64"),
-            v4 => write!(f, "{v4}"),
-        }
-    }
-}
+/// Whom a failed login is counted for (one address, or one IPv6 /64).
+pub use greenlight_xrpc::ClientKey;
 
 /// Failed logins per client, in bounded memory.
 ///
@@ -657,6 +622,7 @@ impl LoginLimiter {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+    use std::net::IpAddr;
 
     fn at(seconds: i64) -> DateTime<Utc> {
         Utc.timestamp_opt(1_900_000_000 + seconds, 0).unwrap()

@@ -136,6 +136,21 @@ impl World {
             .expect("login")
     }
 
+    /// Polls `probe` until it answers `Some`, and returns that; fails the test with `what` and
+    /// the services' logs after [`SETTLE`].
+    pub async fn until<T>(&self, what: &str, mut probe: impl AsyncFnMut() -> Option<T>) -> T {
+        let deadline = tokio::time::Instant::now() + SETTLE;
+        loop {
+            if let Some(found) = probe().await {
+                return found;
+            }
+            if tokio::time::Instant::now() > deadline {
+                panic!("never saw {what}\n{}", self.services.logs());
+            }
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
+    }
+
     /// Polls the proposal's totals until `check` accepts them.
     pub async fn totals_until(
         &self,

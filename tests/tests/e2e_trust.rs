@@ -21,7 +21,7 @@ use greenlight_tests::services::ServicesConfig;
 use greenlight_tests::steps::{
     development, in_days, into_preview, new_project, pledge, post, preview, propose, release,
 };
-use greenlight_tests::world::{int, World, SETTLE};
+use greenlight_tests::world::{int, World};
 use serde_json::Value;
 
 /// A status whose author-declared `createdAt` is `created_at`.
@@ -98,19 +98,11 @@ async fn escrow_state(world: &World, proposal: &str) -> Value {
 
 /// Waits until escrow says the held money of `proposal` was paid out.
 async fn paid_until(world: &World, proposal: &str) -> Value {
-    let deadline = tokio::time::Instant::now() + SETTLE;
-    loop {
-        let state = escrow_state(world, proposal).await;
-        if state["payoutState"] == "paid" {
-            return state;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "never paid: {state}\n{}",
-            world.services.logs()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    world
+        .until("the payout", async || {
+            Some(escrow_state(world, proposal).await).filter(|s| s["payoutState"] == "paid")
+        })
+        .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -174,18 +166,12 @@ async fn a_proposer_cannot_redirect_a_pledged_proposal_by_re_pointing_or_deletin
     records::delete(&proposer, &proposal.uri)
         .await
         .expect("delete");
-    let deadline = tokio::time::Instant::now() + SETTLE;
-    let view = loop {
-        let view = world.appview.get_proposal(&proposal.uri).await.unwrap();
-        if let Some(view) = view.filter(|v| v["withdrawn"] == true) {
-            break view;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "never shown as withdrawn"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let view = world
+        .until("the proposal withdrawn", async || {
+            let view = world.appview.get_proposal(&proposal.uri).await.unwrap();
+            view.filter(|v| v["withdrawn"] == true)
+        })
+        .await;
     // Hidden from lists, still served with escrow's dates so backers can dispute.
     assert_eq!(view["subject"]["uri"], project.uri.as_str());
     assert_eq!(view["payee"]["did"], maintainer.did());
@@ -195,14 +181,11 @@ async fn a_proposer_cannot_redirect_a_pledged_proposal_by_re_pointing_or_deletin
     // 5 % of 20.00 is 1.00: the maintainer of the original project gets 19.00, to the cent.
     assert_eq!(int(&paid, "paidOut"), 19_00);
     // The public feed is published by escrow's worker tick, just after the payout commits.
-    let deadline = tokio::time::Instant::now() + SETTLE;
-    while credited_to(&world, &proposal.uri, maintainer.did()).await != 19_00 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the ledger never credited the maintainer 19.00"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    world
+        .until("the ledger crediting the maintainer 19.00", async || {
+            (credited_to(&world, &proposal.uri, maintainer.did()).await == 19_00).then_some(())
+        })
+        .await;
     assert_eq!(credited_to(&world, &proposal.uri, proposer.did()).await, 0);
     world.stop().await;
 }
@@ -267,25 +250,14 @@ async fn only_a_project_that_proves_its_repository_takes_money() {
     // The maintainer publishes the proof: money is taken, and the bare-repository proposal
     // attaches to the project with its estimate.
     world.prove(&maintainer, &project).await;
-    let deadline = tokio::time::Instant::now() + SETTLE;
-    loop {
-        let view = world
-            .appview
-            .get_proposal(&bare.uri)
-            .await
-            .unwrap()
-            .unwrap();
-        if view["subject"]["uri"] == project.uri.as_str() {
-            assert_eq!(view["subject"]["verified"], true);
-            assert_eq!(int(&view["totals"], "estimateTotal"), 20_00);
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "never attached: {view}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let attached = world
+        .until("the bare-repository proposal attached", async || {
+            let view = world.appview.get_proposal(&bare.uri).await.unwrap()?;
+            (view["subject"]["uri"] == project.uri.as_str()).then_some(view)
+        })
+        .await;
+    assert_eq!(attached["subject"]["verified"], true);
+    assert_eq!(int(&attached["totals"], "estimateTotal"), 20_00);
     pledge(&world, &backers[0], &proposal, 30_00, "USD").await;
     world
         .totals_until(&proposal.uri, "the pledge held", |t| {
@@ -424,25 +396,13 @@ async fn a_deleted_or_backdated_release_cannot_hide_the_dispute_window() {
         ends > before + chrono::Duration::seconds(7),
         "escrow's own clock, full period"
     );
-    let deadline = tokio::time::Instant::now() + SETTLE;
-    loop {
-        let view = world
-            .appview
-            .get_proposal(&backdated.uri)
-            .await
-            .unwrap()
-            .unwrap();
-        if view["verificationEndsAt"].is_string()
-            && instant(&view["verificationEndsAt"]) == instant(&verifying["verificationEndsAt"])
-        {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the AppView shows {view}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    world
+        .until("the AppView showing escrow's end", async || {
+            let view = world.appview.get_proposal(&backdated.uri).await.unwrap()?;
+            (view["verificationEndsAt"].is_string() && instant(&view["verificationEndsAt"]) == ends)
+                .then_some(())
+        })
+        .await;
 
     // Both still settle, at the end of their full periods and not before.
     for proposal in [&deleted.uri, &backdated.uri] {
@@ -469,18 +429,12 @@ fn instant(value: &Value) -> chrono::DateTime<chrono::Utc> {
 
 /// Waits until escrow runs the verification period of `proposal`; returns its state.
 async fn escrow_until_verifying(world: &World, proposal: &str) -> Value {
-    let deadline = tokio::time::Instant::now() + SETTLE;
-    loop {
-        let state = escrow_state(world, proposal).await;
-        if state["verificationEndsAt"].is_string() {
-            return state;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "never verifying: {state}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    world
+        .until("escrow's verification period", async || {
+            Some(escrow_state(world, proposal).await)
+                .filter(|s| s["verificationEndsAt"].is_string())
+        })
+        .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -39,31 +39,34 @@ pub async fn get(app: &AppView, params: get_actor::Params) -> Result<Option<Acto
     };
     let pool = app.pool();
 
-    let contributions: Vec<(String, i64, i64, i64)> = sqlx::query_as(
+    let contributions: Vec<(String, i64, i64, i64)> = sqlx::query!(
         "SELECT currency, largest, total_paid, donations FROM appview.contribution
          WHERE did = $1 ORDER BY currency LIMIT 200",
+        &did,
     )
-    .bind(&did)
+    .map(|r| (r.currency, r.largest, r.total_paid, r.donations))
     .fetch_all(pool)
     .await
     .map_err(internal)?;
-    let estimate_currencies: Vec<(String,)> = sqlx::query_as(
-        "SELECT DISTINCT r.currency FROM appview.estimate_state e
+    let estimate_currencies: Vec<String> = sqlx::query_scalar!(
+        r#"SELECT DISTINCT r.currency AS "currency!" FROM appview.estimate_state e
          JOIN appview.record r ON r.uri = e.uri
-         WHERE e.did = $1 AND e.current AND r.currency IS NOT NULL LIMIT 200",
+         WHERE e.did = $1 AND e.current AND r.currency IS NOT NULL LIMIT 200"#,
+        &did,
     )
-    .bind(&did)
     .fetch_all(pool)
     .await
     .map_err(internal)?;
-    let counts: (i64, i64, i64) = sqlx::query_as(
-        "SELECT
-             (SELECT count(*) FROM appview.proposal_state WHERE did = $1),
-             (SELECT count(*) FROM appview.estimate_state WHERE did = $1 AND current),
+    let counts: (i64, i64, i64) = sqlx::query!(
+        r#"SELECT
+             (SELECT count(*) FROM appview.proposal_state WHERE did = $1) AS "proposals!",
+             (SELECT count(*) FROM appview.estimate_state WHERE did = $1 AND current)
+                 AS "estimates!",
              (SELECT count(*) FROM appview.escrow_pledge
-              WHERE backer = $1 AND state IN ('held', 'paid'))",
+              WHERE backer = $1 AND state IN ('held', 'paid')) AS "pledges!""#,
+        &did,
     )
-    .bind(&did)
+    .map(|r| (r.proposals, r.estimates, r.pledges))
     .fetch_one(pool)
     .await
     .map_err(internal)?;
@@ -74,7 +77,7 @@ pub async fn get(app: &AppView, params: get_actor::Params) -> Result<Option<Acto
     let cap = |currency: &str, largest: Option<i64>| {
         estimate_cap(largest, Currency::parse(currency).unwrap_or(Currency::USD))
     };
-    for (currency,) in estimate_currencies {
+    for currency in estimate_currencies {
         let value = cap(&currency, None);
         caps.insert(currency, value);
     }

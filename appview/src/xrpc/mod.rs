@@ -41,8 +41,7 @@ pub(crate) fn found<T>(answer: Option<T>, what: &str) -> Result<Json<T>, XrpcErr
 
 /// Whether a proposal is visible (has derived state).
 pub(crate) async fn proposal_exists(app: &AppView, uri: &str) -> Result<bool, XrpcError> {
-    let row: Option<(i32,)> = sqlx::query_as("SELECT 1 FROM appview.proposal_state WHERE uri = $1")
-        .bind(uri)
+    let row = sqlx::query_scalar!("SELECT 1 FROM appview.proposal_state WHERE uri = $1", uri)
         .fetch_optional(app.pool())
         .await
         .map_err(internal)?;

@@ -52,17 +52,17 @@ pub async fn apply_record_changes(
         }
     }
     if !projects.is_empty() {
-        let rows: Vec<(String,)> = sqlx::query_as(
-            "SELECT uri FROM appview.record
+        let rows: Vec<String> = sqlx::query_scalar!(
+            r#"SELECT uri AS "uri!" FROM appview.record
              WHERE subject_uri = ANY($1) AND collection = $2
              UNION SELECT uri FROM appview.proposal_anchor WHERE subject_uri = ANY($1)
-             UNION SELECT uri FROM appview.proposal_state WHERE project_uri = ANY($1)",
+             UNION SELECT uri FROM appview.proposal_state WHERE project_uri = ANY($1)"#,
+            &projects,
+            PROPOSAL,
         )
-        .bind(&projects)
-        .bind(PROPOSAL)
         .fetch_all(&mut *conn)
         .await?;
-        proposals.extend(rows.into_iter().map(|(uri,)| uri));
+        proposals.extend(rows);
     }
     if proposals.is_empty() {
         return Ok(0);

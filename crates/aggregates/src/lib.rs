@@ -34,11 +34,13 @@ pub async fn notify(conn: &mut sqlx::PgConnection, uris: &[&str]) -> Result<(), 
     if uris.is_empty() {
         return Ok(());
     }
-    sqlx::query("SELECT pg_notify($1, u) FROM unnest($2::text[]) AS u")
-        .bind(CHANGED_CHANNEL)
-        .bind(&uris)
-        .execute(conn)
-        .await?;
+    sqlx::query!(
+        "SELECT pg_notify($1, u) FROM unnest($2::text[]) AS u",
+        CHANGED_CHANNEL,
+        &uris as &[&str],
+    )
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
@@ -67,8 +69,7 @@ pub mod collection {
 
 /// Takes the aggregate writers' lock for the rest of the transaction on `conn`.
 pub async fn lock(conn: &mut sqlx::PgConnection) -> Result<(), sqlx::Error> {
-    sqlx::query("SELECT pg_advisory_xact_lock($1)")
-        .bind(AGGREGATE_LOCK)
+    sqlx::query!("SELECT pg_advisory_xact_lock($1)", AGGREGATE_LOCK)
         .execute(conn)
         .await?;
     Ok(())

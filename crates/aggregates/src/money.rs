@@ -86,7 +86,7 @@ pub async fn apply_ledger_entries(
     let column = |f: fn(&LedgerEntry) -> String| rows.iter().map(|e| f(e)).collect::<Vec<_>>();
     let optional =
         |f: fn(&LedgerEntry) -> Option<String>| rows.iter().map(|e| f(e)).collect::<Vec<_>>();
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO appview.escrow_entry AS e (id, seq, kind, state, currency, amount, proposal,
              pledge, donation, backer, debit_account, credit_account, created_at)
          SELECT * FROM UNNEST($1::text[], $2::int8[], $3::text[], $4::text[], $5::text[],
@@ -99,20 +99,20 @@ pub async fn apply_ledger_entries(
              debit_account = EXCLUDED.debit_account, credit_account = EXCLUDED.credit_account,
              created_at = EXCLUDED.created_at
          WHERE EXCLUDED.seq > e.seq",
+        &column(|e| e.id.clone()),
+        &rows.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        &column(|e| e.kind.clone()),
+        &column(|e| e.state.clone()),
+        &column(|e| e.currency.clone()),
+        &rows.iter().map(|e| e.amount).collect::<Vec<_>>(),
+        &optional(|e| e.proposal.clone()) as &[Option<String>],
+        &optional(|e| e.pledge.clone()) as &[Option<String>],
+        &optional(|e| e.donation.clone()) as &[Option<String>],
+        &optional(|e| e.backer.clone()) as &[Option<String>],
+        &column(|e| e.debit_account.clone()),
+        &column(|e| e.credit_account.clone()),
+        &rows.iter().map(|e| e.created_at).collect::<Vec<_>>(),
     )
-    .bind(column(|e| e.id.clone()))
-    .bind(rows.iter().map(|e| e.seq).collect::<Vec<_>>())
-    .bind(column(|e| e.kind.clone()))
-    .bind(column(|e| e.state.clone()))
-    .bind(column(|e| e.currency.clone()))
-    .bind(rows.iter().map(|e| e.amount).collect::<Vec<_>>())
-    .bind(optional(|e| e.proposal.clone()))
-    .bind(optional(|e| e.pledge.clone()))
-    .bind(optional(|e| e.donation.clone()))
-    .bind(optional(|e| e.backer.clone()))
-    .bind(column(|e| e.debit_account.clone()))
-    .bind(column(|e| e.credit_account.clone()))
-    .bind(rows.iter().map(|e| e.created_at).collect::<Vec<_>>())
     .execute(&mut *conn)
     .await?;
 
@@ -125,36 +125,36 @@ pub async fn apply_ledger_entries(
     }
     let proposals: Vec<String> = proposals.into_iter().collect();
     // A payout or refund without a backer still changes every backer of the proposal.
-    let more: Vec<(String,)> = sqlx::query_as(
-        "SELECT DISTINCT backer FROM appview.escrow_entry
-         WHERE proposal = ANY($1) AND backer IS NOT NULL",
+    let more: Vec<String> = sqlx::query_scalar!(
+        r#"SELECT DISTINCT backer AS "backer!" FROM appview.escrow_entry
+         WHERE proposal = ANY($1) AND backer IS NOT NULL"#,
+        &proposals,
     )
-    .bind(&proposals)
     .fetch_all(&mut *conn)
     .await?;
-    backers.extend(more.into_iter().map(|(b,)| b));
+    backers.extend(more);
     let backers: Vec<String> = backers.into_iter().collect();
 
     recompute_money(conn, &proposals).await?;
-    let projects: Vec<(String,)> = sqlx::query_as(
-        "SELECT DISTINCT project_uri FROM appview.proposal_state
-         WHERE uri = ANY($1) AND project_uri IS NOT NULL",
+    let projects: Vec<String> = sqlx::query_scalar!(
+        r#"SELECT DISTINCT project_uri AS "project_uri!" FROM appview.proposal_state
+         WHERE uri = ANY($1) AND project_uri IS NOT NULL"#,
+        &proposals,
     )
-    .bind(&proposals)
     .fetch_all(&mut *conn)
     .await?;
     let mut changed: Vec<&str> = proposals.iter().map(String::as_str).collect();
-    changed.extend(projects.iter().map(|(p,)| p.as_str()));
+    changed.extend(projects.iter().map(String::as_str));
     crate::notify(conn, &changed).await?;
     let moved = recompute_contributions(conn, &backers).await?;
     if !moved.is_empty() {
-        let touched: Vec<(String,)> = sqlx::query_as(
-            "SELECT DISTINCT proposal_uri FROM appview.estimate_state WHERE did = ANY($1)",
+        let touched: Vec<String> = sqlx::query_scalar!(
+            r#"SELECT DISTINCT proposal_uri AS "proposal_uri!" FROM appview.estimate_state
+               WHERE did = ANY($1)"#,
+            &moved,
         )
-        .bind(&moved)
         .fetch_all(&mut *conn)
         .await?;
-        let touched: Vec<String> = touched.into_iter().map(|(u,)| u).collect();
         refresh_proposals(conn, &touched).await?;
     }
     Ok(())
@@ -166,14 +166,15 @@ async fn touched_by(
     ids: &[String],
     pledges: &[String],
 ) -> Result<Vec<(Option<String>, Option<String>)>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT DISTINCT proposal, backer FROM appview.escrow_entry
-         WHERE id = ANY($1) OR pledge = ANY($2)",
+    let rows = sqlx::query!(
+        r#"SELECT DISTINCT proposal AS "proposal?", backer AS "backer?" FROM appview.escrow_entry
+         WHERE id = ANY($1) OR pledge = ANY($2)"#,
+        ids,
+        pledges,
     )
-    .bind(ids)
-    .bind(pledges)
     .fetch_all(conn)
-    .await
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.proposal, r.backer)).collect())
 }
 
 /// The states of the pledges with these escrow ids (pledge records' receipts).
@@ -181,19 +182,14 @@ pub async fn pledge_states(
     conn: &mut PgConnection,
     ids: &[String],
 ) -> Result<Vec<PledgeState>, sqlx::Error> {
-    let rows: Vec<(String, Option<String>, String)> =
-        sqlx::query_as("SELECT id, proposal, state FROM appview.escrow_pledge WHERE id = ANY($1)")
-            .bind(ids)
-            .fetch_all(conn)
-            .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(id, proposal, state)| PledgeState {
-            id,
-            proposal,
-            state,
-        })
-        .collect())
+    sqlx::query_as!(
+        PledgeState,
+        r#"SELECT id AS "id!", proposal AS "proposal?", state AS "state!"
+         FROM appview.escrow_pledge WHERE id = ANY($1)"#,
+        ids,
+    )
+    .fetch_all(conn)
+    .await
 }
 
 /// Recomputes `appview.proposal_money` for these proposals from the stored entries.
@@ -201,11 +197,13 @@ async fn recompute_money(conn: &mut PgConnection, proposals: &[String]) -> Resul
     if proposals.is_empty() {
         return Ok(());
     }
-    sqlx::query("DELETE FROM appview.proposal_money WHERE proposal = ANY($1)")
-        .bind(proposals)
-        .execute(&mut *conn)
-        .await?;
-    sqlx::query(
+    sqlx::query!(
+        "DELETE FROM appview.proposal_money WHERE proposal = ANY($1)",
+        proposals,
+    )
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query!(
         "INSERT INTO appview.proposal_money (proposal, currency, pledged_held, paid_out, refunded,
              donations, pledge_count, backer_count)
          SELECT w.proposal,
@@ -223,8 +221,8 @@ async fn recompute_money(conn: &mut PgConnection, proposals: &[String]) -> Resul
          LEFT JOIN appview.escrow_pledge p ON p.proposal = w.proposal
          WHERE EXISTS (SELECT 1 FROM appview.escrow_entry x WHERE x.proposal = w.proposal)
          GROUP BY w.proposal",
+        proposals,
     )
-    .bind(proposals)
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -239,13 +237,13 @@ async fn recompute_contributions(
     if backers.is_empty() {
         return Ok(Vec::new());
     }
-    let before: Vec<(String, String, i64)> = sqlx::query_as(
+    let before = sqlx::query!(
         "DELETE FROM appview.contribution WHERE did = ANY($1) RETURNING did, currency, largest",
+        backers,
     )
-    .bind(backers)
     .fetch_all(&mut *conn)
     .await?;
-    let after: Vec<(String, String, i64)> = sqlx::query_as(
+    let after = sqlx::query!(
         "INSERT INTO appview.contribution (did, currency, largest, total_paid, donations)
          SELECT did, currency, max(amount),
                 coalesce(sum(amount) FILTER (WHERE source = 'pledge'), 0),
@@ -260,12 +258,18 @@ async fn recompute_contributions(
          ) AS c
          GROUP BY did, currency
          RETURNING did, currency, largest",
+        backers,
     )
-    .bind(backers)
     .fetch_all(&mut *conn)
     .await?;
-    let before: BTreeSet<(String, String, i64)> = before.into_iter().collect();
-    let after: BTreeSet<(String, String, i64)> = after.into_iter().collect();
+    let before: BTreeSet<(String, String, i64)> = before
+        .into_iter()
+        .map(|r| (r.did, r.currency, r.largest))
+        .collect();
+    let after: BTreeSet<(String, String, i64)> = after
+        .into_iter()
+        .map(|r| (r.did, r.currency, r.largest))
+        .collect();
     let moved: BTreeSet<String> = before
         .symmetric_difference(&after)
         .map(|(did, _, _)| did.clone())
@@ -275,21 +279,22 @@ async fn recompute_contributions(
 
 /// Recomputes all money tables from the stored entries.
 pub(crate) async fn rebuild_money(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
-    sqlx::query("TRUNCATE appview.proposal_money, appview.contribution")
+    sqlx::query!("TRUNCATE appview.proposal_money, appview.contribution")
         .execute(&mut *conn)
         .await?;
-    let proposals: Vec<(String,)> = sqlx::query_as(
-        "SELECT DISTINCT proposal FROM appview.escrow_entry WHERE proposal IS NOT NULL",
+    let proposals: Vec<String> = sqlx::query_scalar!(
+        r#"SELECT DISTINCT proposal AS "proposal!" FROM appview.escrow_entry
+         WHERE proposal IS NOT NULL"#
     )
     .fetch_all(&mut *conn)
     .await?;
-    let proposals: Vec<String> = proposals.into_iter().map(|(p,)| p).collect();
     recompute_money(conn, &proposals).await?;
-    let backers: Vec<(String,)> =
-        sqlx::query_as("SELECT DISTINCT backer FROM appview.escrow_entry WHERE backer IS NOT NULL")
-            .fetch_all(&mut *conn)
-            .await?;
-    let backers: Vec<String> = backers.into_iter().map(|(b,)| b).collect();
+    let backers: Vec<String> = sqlx::query_scalar!(
+        r#"SELECT DISTINCT backer AS "backer!" FROM appview.escrow_entry
+         WHERE backer IS NOT NULL"#
+    )
+    .fetch_all(&mut *conn)
+    .await?;
     recompute_contributions(conn, &backers).await?;
     Ok(())
 }

@@ -47,19 +47,18 @@ pub async fn refresh_proposals(
 /// visible proposal.
 pub async fn rebuild_all(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
     crate::lock(conn).await?;
-    sqlx::query("TRUNCATE appview.proposal_state, appview.estimate_state")
+    sqlx::query!("TRUNCATE appview.proposal_state, appview.estimate_state")
         .execute(&mut *conn)
         .await?;
     crate::money::rebuild_money(conn).await?;
     // Anchored proposals are derived even when their record is gone: money may be held.
-    let uris: Vec<(String,)> = sqlx::query_as(
-        "SELECT uri FROM appview.record WHERE collection = $1 AND NOT hidden
-         UNION SELECT uri FROM appview.proposal_anchor ORDER BY uri",
+    let uris: Vec<String> = sqlx::query_scalar!(
+        r#"SELECT uri AS "uri!" FROM appview.record WHERE collection = $1 AND NOT hidden
+         UNION SELECT uri FROM appview.proposal_anchor ORDER BY 1"#,
+        PROPOSAL,
     )
-    .bind(PROPOSAL)
     .fetch_all(&mut *conn)
     .await?;
-    let uris: Vec<String> = uris.into_iter().map(|(u,)| u).collect();
     refresh_proposals(conn, &uris).await
 }
 
@@ -165,19 +164,43 @@ async fn refresh_chunk(conn: &mut PgConnection, uris: &[String]) -> Result<(), s
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    let rows: Vec<ProposalTuple> = sqlx::query_as(
+    let rows: Vec<ProposalTuple> = sqlx::query!(
         "SELECT uri, did, cid, body, subject_uri, created_at, indexed_at FROM appview.record
              WHERE uri = ANY($1) AND collection = $2 AND NOT hidden",
+        &uris,
+        PROPOSAL,
     )
-    .bind(&uris)
-    .bind(PROPOSAL)
+    .map(|r| {
+        let t: ProposalTuple = (
+            r.uri,
+            r.did,
+            r.cid,
+            r.body,
+            r.subject_uri,
+            r.created_at,
+            r.indexed_at,
+        );
+        t
+    })
     .fetch_all(&mut *conn)
     .await?;
-    let anchors: Vec<ProposalTuple> = sqlx::query_as(
-        "SELECT uri, did, cid, body, subject_uri, created_at, indexed_at
-             FROM appview.proposal_anchor WHERE uri = ANY($1)",
+    let anchors: Vec<ProposalTuple> = sqlx::query!(
+        r#"SELECT uri, did, cid, body, subject_uri AS "subject_uri?", created_at, indexed_at
+             FROM appview.proposal_anchor WHERE uri = ANY($1)"#,
+        &uris,
     )
-    .bind(&uris)
+    .map(|r| {
+        let t: ProposalTuple = (
+            r.uri,
+            r.did,
+            r.cid,
+            r.body,
+            r.subject_uri,
+            r.created_at,
+            r.indexed_at,
+        );
+        t
+    })
     .fetch_all(&mut *conn)
     .await?;
     let to_row = |(uri, did, cid, body, subject_uri, created_at, indexed_at): ProposalTuple| {
@@ -219,19 +242,22 @@ async fn refresh_chunk(conn: &mut PgConnection, uris: &[String]) -> Result<(), s
         .filter(|u| !present.contains(u))
         .collect();
     if !gone.is_empty() {
-        let projects: Vec<(Option<String>,)> = sqlx::query_as(
-            "DELETE FROM appview.proposal_state WHERE uri = ANY($1) RETURNING project_uri",
+        let projects: Vec<Option<String>> = sqlx::query_scalar!(
+            r#"DELETE FROM appview.proposal_state WHERE uri = ANY($1)
+               RETURNING project_uri AS "project_uri?""#,
+            &gone as &[&str],
         )
-        .bind(&gone)
         .fetch_all(&mut *conn)
         .await?;
         let mut changed: Vec<&str> = gone.clone();
-        changed.extend(projects.iter().filter_map(|(p,)| p.as_deref()));
+        changed.extend(projects.iter().filter_map(|p| p.as_deref()));
         crate::notify(conn, &changed).await?;
-        sqlx::query("DELETE FROM appview.estimate_state WHERE proposal_uri = ANY($1)")
-            .bind(&gone)
-            .execute(&mut *conn)
-            .await?;
+        sqlx::query!(
+            "DELETE FROM appview.estimate_state WHERE proposal_uri = ANY($1)",
+            &gone as &[&str],
+        )
+        .execute(&mut *conn)
+        .await?;
     }
     if proposals.is_empty() {
         return Ok(());
@@ -301,15 +327,15 @@ async fn reject_moved_edits(
              an edit that moves it does not count",
             edit.anchored_subject
         );
-        sqlx::query(
+        sqlx::query!(
             "INSERT INTO appview.rejected_record AS j (uri, did, collection, rkey, cid, rev, body, reason)
              SELECT uri, did, collection, rkey, cid, rev, body, $2 FROM appview.record WHERE uri = $1
              ON CONFLICT (uri) DO UPDATE SET cid = EXCLUDED.cid, rev = EXCLUDED.rev,
                  body = EXCLUDED.body, reason = EXCLUDED.reason, rejected_at = now()
              WHERE j.rev <= EXCLUDED.rev",
+            &edit.uri,
+            &reason,
         )
-        .bind(&edit.uri)
-        .bind(&reason)
         .execute(&mut *conn)
         .await?;
         tracing::info!(uri = %edit.uri, "edit moving an anchored proposal rejected");
@@ -327,19 +353,19 @@ async fn anchor_taken_up(conn: &mut PgConnection, derived: &[Derived]) -> Result
         let Some(project) = d.project_uri.as_deref().filter(|_| taken_up) else {
             continue;
         };
-        sqlx::query(
+        sqlx::query!(
             "INSERT INTO appview.proposal_anchor
                  (uri, did, cid, body, subject_uri, created_at, indexed_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7)
              ON CONFLICT (uri) DO NOTHING",
+            &d.row.uri,
+            &d.row.did,
+            &d.row.cid,
+            &d.row.body,
+            project,
+            d.row.created_at,
+            d.row.indexed_at,
         )
-        .bind(&d.row.uri)
-        .bind(&d.row.did)
-        .bind(&d.row.cid)
-        .bind(&d.row.body)
-        .bind(project)
-        .bind(d.row.created_at)
-        .bind(d.row.indexed_at)
         .execute(&mut *conn)
         .await?;
     }
@@ -398,21 +424,23 @@ async fn load_projects(
     if wanted.is_empty() {
         return Ok(BTreeMap::new());
     }
-    let rows: Vec<(String, String, Value, Option<String>)> = sqlx::query_as(
+    let rows: Vec<(String, String, Value, Option<String>)> = sqlx::query!(
         "SELECT uri, did, body, currency FROM appview.record
          WHERE uri = ANY($1) AND collection = $2 AND NOT hidden",
+        &wanted as &[&str],
+        PROJECT,
     )
-    .bind(&wanted)
-    .bind(PROJECT)
+    .map(|r| (r.uri, r.did, r.body, r.currency))
     .fetch_all(&mut *conn)
     .await?;
     // Who accepted, per project: the authors of visible maintainer records naming it.
-    let acceptances: Vec<(String, String)> = sqlx::query_as(
-        "SELECT subject_uri, did FROM appview.record
-         WHERE subject_uri = ANY($1) AND collection = $2 AND NOT hidden",
+    let acceptances: Vec<(String, String)> = sqlx::query!(
+        r#"SELECT subject_uri AS "subject_uri!", did FROM appview.record
+         WHERE subject_uri = ANY($1) AND collection = $2 AND NOT hidden"#,
+        &wanted as &[&str],
+        MAINTAINER,
     )
-    .bind(&wanted)
-    .bind(MAINTAINER)
+    .map(|r| (r.subject_uri, r.did))
     .fetch_all(&mut *conn)
     .await?;
     let mut accepted: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -464,12 +492,13 @@ async fn load_statuses(
     conn: &mut PgConnection,
     proposals: &[String],
 ) -> Result<BTreeMap<String, Vec<StatusRecord>>, sqlx::Error> {
-    let rows: Vec<(String, String, Value, String, DateTime<Utc>)> = sqlx::query_as(
-        "SELECT uri, did, body, subject_uri, created_at FROM appview.record
-         WHERE subject_uri = ANY($1) AND collection = $2 AND NOT hidden",
+    let rows: Vec<(String, String, Value, String, DateTime<Utc>)> = sqlx::query!(
+        r#"SELECT uri, did, body, subject_uri AS "subject_uri!", created_at FROM appview.record
+         WHERE subject_uri = ANY($1) AND collection = $2 AND NOT hidden"#,
+        proposals,
+        STATUS,
     )
-    .bind(proposals)
-    .bind(STATUS)
+    .map(|r| (r.uri, r.did, r.body, r.subject_uri, r.created_at))
     .fetch_all(&mut *conn)
     .await?;
     let mut by_proposal: BTreeMap<String, Vec<StatusRecord>> = BTreeMap::new();
@@ -520,12 +549,24 @@ async fn load_estimates(
     conn: &mut PgConnection,
     proposals: &[String],
 ) -> Result<BTreeMap<String, Vec<EstimateRecord>>, sqlx::Error> {
-    let rows: Vec<EstimateTuple> = sqlx::query_as(
-        "SELECT uri, did, amount, currency, subject_uri, created_at FROM appview.record
-             WHERE subject_uri = ANY($1) AND collection = $2 AND NOT hidden",
+    let rows: Vec<EstimateTuple> = sqlx::query!(
+        r#"SELECT uri, did, amount, currency, subject_uri AS "subject_uri!", created_at
+             FROM appview.record
+             WHERE subject_uri = ANY($1) AND collection = $2 AND NOT hidden"#,
+        proposals,
+        ESTIMATE,
     )
-    .bind(proposals)
-    .bind(ESTIMATE)
+    .map(|r| {
+        let t: EstimateTuple = (
+            r.uri,
+            r.did,
+            r.amount,
+            r.currency,
+            r.subject_uri,
+            r.created_at,
+        );
+        t
+    })
     .fetch_all(&mut *conn)
     .await?;
     let mut by_proposal: BTreeMap<String, Vec<EstimateRecord>> = BTreeMap::new();
@@ -556,10 +597,11 @@ async fn load_contributions(
     if authors.is_empty() {
         return Ok(Vec::new());
     }
-    let rows: Vec<(String, String, i64)> = sqlx::query_as(
+    let rows: Vec<(String, String, i64)> = sqlx::query!(
         "SELECT did, currency, largest FROM appview.contribution WHERE did = ANY($1) AND largest > 0",
+        authors,
     )
-    .bind(authors)
+    .map(|r| (r.did, r.currency, r.largest))
     .fetch_all(&mut *conn)
     .await?;
     Ok(rows
@@ -755,7 +797,7 @@ async fn write_states(conn: &mut PgConnection, derived: &[Derived]) -> Result<()
         }
     }
 
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO appview.proposal_state AS s (uri, did, cid, project_uri, repository, stage,
              currency, goal, estimate_count, estimate_total, capped_count, preview_started_at,
              history, preview, release, decline_reason, released_at, search, created_at, indexed_at,
@@ -791,52 +833,54 @@ async fn write_states(conn: &mut PgConnection, derived: &[Derived]) -> Result<()
              search = EXCLUDED.search, created_at = EXCLUDED.created_at,
              indexed_at = EXCLUDED.indexed_at, withdrawn = EXCLUDED.withdrawn,
              from_anchor = EXCLUDED.from_anchor",
+        &uri,
+        &did,
+        &cid,
+        &project_uri as &[Option<String>],
+        &repository as &[Option<String>],
+        &stage,
+        &currency,
+        &goal as &[Option<i64>],
+        &estimate_count,
+        &estimate_total,
+        &capped_count,
+        &preview_started_at as &[Option<DateTime<Utc>>],
+        &history as _,
+        &preview as _,
+        &release as _,
+        &decline_reason as &[Option<String>],
+        &released_at as &[Option<DateTime<Utc>>],
+        &created_at,
+        &indexed_at,
+        &body,
+        &withdrawn,
+        &from_anchor,
     )
-    .bind(&uri)
-    .bind(&did)
-    .bind(&cid)
-    .bind(&project_uri)
-    .bind(&repository)
-    .bind(&stage)
-    .bind(&currency)
-    .bind(&goal)
-    .bind(&estimate_count)
-    .bind(&estimate_total)
-    .bind(&capped_count)
-    .bind(&preview_started_at)
-    .bind(&history)
-    .bind(&preview)
-    .bind(&release)
-    .bind(&decline_reason)
-    .bind(&released_at)
-    .bind(&created_at)
-    .bind(&indexed_at)
-    .bind(&body)
-    .bind(&withdrawn)
-    .bind(&from_anchor)
     .execute(&mut *conn)
     .await?;
 
-    sqlx::query("DELETE FROM appview.estimate_state WHERE proposal_uri = ANY($1)")
-        .bind(&uri)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query!(
+        "DELETE FROM appview.estimate_state WHERE proposal_uri = ANY($1)",
+        &uri,
+    )
+    .execute(&mut *conn)
+    .await?;
     if !e_uri.is_empty() {
-        sqlx::query(
+        sqlx::query!(
             "INSERT INTO appview.estimate_state
                  (uri, proposal_uri, did, counted, capped, frozen, current, created_at)
              SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::int8[], $5::bool[],
                                   $6::bool[], $7::bool[], $8::timestamptz[])
              ON CONFLICT (uri) DO NOTHING",
+            &e_uri,
+            &e_proposal,
+            &e_did,
+            &e_counted,
+            &e_capped,
+            &e_frozen,
+            &e_current,
+            &e_created,
         )
-        .bind(&e_uri)
-        .bind(&e_proposal)
-        .bind(&e_did)
-        .bind(&e_counted)
-        .bind(&e_capped)
-        .bind(&e_frozen)
-        .bind(&e_current)
-        .bind(&e_created)
         .execute(&mut *conn)
         .await?;
     }

@@ -26,18 +26,18 @@ pub async fn verified_project_for_repositories(
     if urls.is_empty() {
         return Ok(HashMap::new());
     }
-    let rows: Vec<(String, String)> = sqlx::query_as(
-        "SELECT DISTINCT ON (u.url) u.url, v.uri
+    let rows = sqlx::query!(
+        r#"SELECT DISTINCT ON (u.url) u.url AS "url!", v.uri AS "uri!"
          FROM unnest($1::text[]) AS u(url)
          JOIN appview.project_verification v
               ON v.repository_key = appview.repository_key(u.url)
          WHERE v.repository_verified_since IS NOT NULL
-         ORDER BY u.url, v.repository_verified_since, v.uri",
+         ORDER BY u.url, v.repository_verified_since, v.uri"#,
+        urls as &[&str],
     )
-    .bind(urls)
     .fetch_all(conn)
     .await?;
-    Ok(rows.into_iter().collect())
+    Ok(rows.into_iter().map(|r| (r.url, r.uri)).collect())
 }
 
 /// The repository URL of a proposal body whose subject is `#repository`.
@@ -86,19 +86,20 @@ pub async fn attach<'a>(
     }
     let uris: Vec<&str> = bare.iter().map(|(uri, _, _)| *uri).collect();
     let urls: Vec<&str> = bare.iter().map(|(_, url, _)| *url).collect();
-    let anchored: HashMap<String, String> = sqlx::query_as::<_, (String, String)>(
-        "SELECT a.uri, a.subject_uri
+    let anchored: HashMap<String, String> = sqlx::query!(
+        r#"SELECT a.uri, a.subject_uri AS "subject_uri!"
          FROM unnest($1::text[], $2::text[]) AS u(uri, url)
          JOIN appview.proposal_anchor a ON a.uri = u.uri
          WHERE a.body->'subject'->>'$type' = $3
-           AND appview.repository_key(a.body->'subject'->>'url') = appview.repository_key(u.url)",
+           AND appview.repository_key(a.body->'subject'->>'url') = appview.repository_key(u.url)"#,
+        &uris as &[&str],
+        &urls as &[&str],
+        REPOSITORY_SUBJECT,
     )
-    .bind(&uris)
-    .bind(&urls)
-    .bind(REPOSITORY_SUBJECT)
     .fetch_all(&mut *conn)
     .await?
     .into_iter()
+    .map(|r| (r.uri, r.subject_uri))
     .collect();
     let verified = verified_project_for_repositories(conn, &urls).await?;
     for (uri, url, subject) in &mut bare {
@@ -117,8 +118,8 @@ pub async fn refresh_for_project_verification(
     conn: &mut PgConnection,
     project_uri: &str,
 ) -> Result<Vec<String>, sqlx::Error> {
-    let rows: Vec<(String,)> = sqlx::query_as(
-        "SELECT r.uri FROM appview.record r
+    let uris: Vec<String> = sqlx::query_scalar!(
+        r#"SELECT r.uri AS "uri!" FROM appview.record r
          WHERE r.collection = $2
            AND r.body->'subject'->>'$type' = $3
            AND appview.repository_key(r.body->'subject'->>'url') IN (
@@ -129,14 +130,13 @@ pub async fn refresh_for_project_verification(
          SELECT s.uri FROM appview.proposal_state s
          JOIN appview.record r ON r.uri = s.uri
          WHERE s.project_uri = $1 AND r.subject_uri IS DISTINCT FROM $1
-         ORDER BY 1",
+         ORDER BY 1"#,
+        project_uri,
+        PROPOSAL,
+        REPOSITORY_SUBJECT,
     )
-    .bind(project_uri)
-    .bind(PROPOSAL)
-    .bind(REPOSITORY_SUBJECT)
     .fetch_all(&mut *conn)
     .await?;
-    let uris: Vec<String> = rows.into_iter().map(|(uri,)| uri).collect();
     if !uris.is_empty() {
         crate::lock(conn).await?;
         crate::refresh_proposals(conn, &uris).await?;

@@ -21,7 +21,7 @@ use axum::{Json, Router};
 use serde::Serialize;
 
 pub use listener::{listener, StreamListener, XrpcListener, XrpcStream};
-pub use rate_limit::{with_rate_limit, RateLimitConfig, RateLimitConfigError};
+pub use rate_limit::{with_rate_limit, ClientKey, RateLimitConfig, RateLimitConfigError};
 
 /// The longest request URI (path and query) accepted, in bytes. XRPC parameters are short
 /// (the longest lexicon strings are a few hundred characters, and `getFundingTotals` takes at

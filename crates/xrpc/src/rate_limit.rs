@@ -167,12 +167,17 @@ fn parse_networks(list: &str) -> Option<Vec<IpNet>> {
         .collect()
 }
 
-/// Whom a request is counted for.
+/// Whom a request is counted for: an IPv4 address, or an IPv6 /64 (the smallest usual
+/// allocation, which a single client can take addresses from at will).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-struct ClientKey(IpAddr);
+pub struct ClientKey(IpAddr);
 
 impl ClientKey {
-    fn of(address: IpAddr) -> ClientKey {
+    /// Callers whose address is not known.
+    pub const UNKNOWN: ClientKey = ClientKey(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+
+    /// The key of a peer address.
+    pub fn of(address: IpAddr) -> ClientKey {
         match address {
             IpAddr::V4(v4) => ClientKey(IpAddr::V4(v4)),
             IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
@@ -181,6 +186,15 @@ impl ClientKey {
                     u128::from(v6) & !((1u128 << 64) - 1),
                 ))),
             },
+        }
+    }
+}
+
+impl std::fmt::Display for ClientKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            IpAddr::V6(v6) => write!(f, "{v6}/64"),
+            v4 => write!(f, "{v4}"),
         }
     }
 }

@@ -138,6 +138,19 @@ struct EntryRow {
     maintainer: Option<String>,
 }
 
+/// Where a page of a public feed starts (the seq after which it lists) and how long it is.
+fn feed_page(cursor: Option<&str>, limit: Option<i64>) -> Result<(i64, i64), EscrowError> {
+    let after = match cursor {
+        None | Some("") => 0,
+        Some(cursor) => cursor
+            .parse::<i64>()
+            .ok()
+            .filter(|seq| *seq >= 0)
+            .ok_or_else(|| EscrowError::InvalidRequest("cursor is not a seq".into()))?,
+    };
+    Ok((after, limit.unwrap_or(100).clamp(1, 1000)))
+}
+
 /// The public ledger feed, after `cursor`.
 ///
 /// Only reads: entries are published (given their seqs) by the lifecycle worker each tick
@@ -147,15 +160,7 @@ pub async fn list_ledger_entries(
     escrow: &Escrow,
     params: &list_ledger_entries::Params,
 ) -> Result<list_ledger_entries::Output, EscrowError> {
-    let after = match params.cursor.as_deref() {
-        None | Some("") => 0,
-        Some(cursor) => cursor
-            .parse::<i64>()
-            .ok()
-            .filter(|seq| *seq >= 0)
-            .ok_or_else(|| EscrowError::InvalidRequest("cursor is not a seq".into()))?,
-    };
-    let limit = params.limit.unwrap_or(100).clamp(1, 1000);
+    let (after, limit) = feed_page(params.cursor.as_deref(), params.limit)?;
     let rows = sqlx::query_as!(
         EntryRow,
         "SELECT f.seq, t.id, t.created_at, t.kind, s.state, t.ledger, t.amount, t.debit_account,
@@ -227,15 +232,7 @@ pub async fn list_proposal_states(
     escrow: &Escrow,
     params: &list_proposal_states::Params,
 ) -> Result<list_proposal_states::Output, EscrowError> {
-    let after = match params.cursor.as_deref() {
-        None | Some("") => 0,
-        Some(cursor) => cursor
-            .parse::<i64>()
-            .ok()
-            .filter(|seq| *seq >= 0)
-            .ok_or_else(|| EscrowError::InvalidRequest("cursor is not a seq".into()))?,
-    };
-    let limit = params.limit.unwrap_or(100).clamp(1, 1000);
+    let (after, limit) = feed_page(params.cursor.as_deref(), params.limit)?;
     let rows = sqlx::query_as!(
         TermsRow,
         r#"SELECT p.seq AS "seq!", p.uri, p.project AS "project!", p.maintainer AS "maintainer!", p.currency,
