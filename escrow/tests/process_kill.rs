@@ -49,11 +49,10 @@ async fn get_proposal(
     }))
 }
 
+/// The URL of the test's own database, for the escrow process.
 fn database_url(pool: &PgPool) -> String {
-    let base = std::env::var("DATABASE_URL").unwrap();
     let database = pool.connect_options().get_database().unwrap().to_owned();
-    let (prefix, _) = base.rsplit_once('/').unwrap();
-    format!("{prefix}/{database}")
+    greenlight_store::server::database_url(&std::env::var("DATABASE_URL").unwrap(), &database)
 }
 
 fn free_port() -> u16 {

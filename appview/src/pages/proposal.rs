@@ -97,11 +97,10 @@ async fn load(app: &AppView, uri: &str) -> Result<Option<Loaded>, XrpcError> {
         hydrate::disputes(app.pool(), uri, 100),
         hydrate::escrow_terms(app.pool(), uri),
     );
-    let terms = terms.map_err(xrpc::internal)?;
-    let disputes = disputes.map_err(xrpc::internal)?;
-    let dispute_handles = hydrate::handles(app.pool(), disputes.iter().map(|d| d.did.as_str()))
-        .await
-        .map_err(xrpc::internal)?;
+    let terms = terms?;
+    let disputes = disputes?;
+    let dispute_handles =
+        hydrate::handles(app.pool(), disputes.iter().map(|d| d.did.as_str())).await?;
     Ok(Some(Loaded {
         project: project?,
         estimates: list(

@@ -9,7 +9,6 @@ use greenlight_lexicon::fund::greenlight::defs::{ActorView, ContributionSummary,
 use greenlight_lexicon::fund::greenlight::get_actor;
 use greenlight_xrpc::XrpcError;
 
-use super::internal;
 use super::projects::resolve_actor;
 use crate::hydrate;
 use crate::params;
@@ -46,8 +45,7 @@ pub async fn get(app: &AppView, params: get_actor::Params) -> Result<Option<Acto
     )
     .map(|r| (r.currency, r.largest, r.total_paid, r.donations))
     .fetch_all(pool)
-    .await
-    .map_err(internal)?;
+    .await?;
     let estimate_currencies: Vec<String> = sqlx::query_scalar!(
         r#"SELECT DISTINCT r.currency AS "currency!" FROM appview.estimate_state e
          JOIN appview.record r ON r.uri = e.uri
@@ -55,8 +53,7 @@ pub async fn get(app: &AppView, params: get_actor::Params) -> Result<Option<Acto
         &did,
     )
     .fetch_all(pool)
-    .await
-    .map_err(internal)?;
+    .await?;
     let counts: (i64, i64, i64) = sqlx::query!(
         r#"SELECT
              (SELECT count(*) FROM appview.proposal_state WHERE did = $1) AS "proposals!",
@@ -68,8 +65,7 @@ pub async fn get(app: &AppView, params: get_actor::Params) -> Result<Option<Acto
     )
     .map(|r| (r.proposals, r.estimates, r.pledges))
     .fetch_one(pool)
-    .await
-    .map_err(internal)?;
+    .await?;
 
     let mut caps: BTreeMap<String, i64> = BTreeMap::new();
     // Each currency has its own newcomer floor (stored codes are well-formed; USD is only a
@@ -84,9 +80,7 @@ pub async fn get(app: &AppView, params: get_actor::Params) -> Result<Option<Acto
     for (currency, largest, _, _) in &contributions {
         caps.insert(currency.clone(), cap(currency, Some(*largest)));
     }
-    let mut handles = hydrate::handles(pool, [did.as_str()])
-        .await
-        .map_err(internal)?;
+    let mut handles = hydrate::handles(pool, [did.as_str()]).await?;
     Ok(Some(ActorView {
         handle: handles.remove(&did),
         did,

@@ -20,12 +20,6 @@ use sqlx::QueryBuilder;
 use crate::cursor::Keyset;
 use crate::{hydrate, params, AppView};
 
-/// Logs a database failure and hides it from the client.
-pub(crate) fn internal(error: sqlx::Error) -> XrpcError {
-    tracing::error!(%error, "database query failed");
-    XrpcError::Internal
-}
-
 /// `NotFound`, as the methods' lexicons name it.
 pub(crate) fn not_found(what: &str) -> XrpcError {
     XrpcError::Method {
@@ -43,8 +37,7 @@ pub(crate) fn found<T>(answer: Option<T>, what: &str) -> Result<Json<T>, XrpcErr
 pub(crate) async fn proposal_exists(app: &AppView, uri: &str) -> Result<bool, XrpcError> {
     let row = sqlx::query_scalar!("SELECT 1 FROM appview.proposal_state WHERE uri = $1", uri)
         .fetch_optional(app.pool())
-        .await
-        .map_err(internal)?;
+        .await?;
     Ok(row.is_some())
 }
 
@@ -81,15 +74,9 @@ pub(crate) async fn proposal_items<R: ProposalItem>(
     let mut sql = QueryBuilder::new(select);
     sql.push_bind(proposal);
     keyset.push_page(&mut sql, after, limit);
-    let rows: Vec<R> = sql
-        .build_query_as()
-        .fetch_all(app.pool())
-        .await
-        .map_err(internal)?;
+    let rows: Vec<R> = sql.build_query_as().fetch_all(app.pool()).await?;
     let (rows, cursor) = keyset.page(rows, limit, R::position);
-    let handles = hydrate::handles(app.pool(), rows.iter().map(R::did))
-        .await
-        .map_err(internal)?;
+    let handles = hydrate::handles(app.pool(), rows.iter().map(R::did)).await?;
     Ok(Some(ItemPage {
         rows,
         cursor,

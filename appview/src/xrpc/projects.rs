@@ -14,7 +14,7 @@ use greenlight_xrpc::XrpcError;
 use serde_json::{json, Value};
 use sqlx::QueryBuilder;
 
-use super::{found, internal, not_found};
+use super::{found, not_found};
 use crate::cursor::{Key, Keyset};
 use crate::hydrate;
 use crate::params;
@@ -24,18 +24,15 @@ use crate::AppView;
 
 /// Hydrates and presents projects in the skeleton's order.
 async fn present(app: &AppView, uris: &[&str]) -> Result<Vec<ProjectView>, XrpcError> {
-    let rows = hydrate::projects(app.pool(), uris)
-        .await
-        .map_err(internal)?;
+    let rows = hydrate::projects(app.pool(), uris).await?;
     let records: HashMap<&str, (&hydrate::ProjectRow, Project)> = hydrate::with_records(&rows);
     let mut dids: Vec<&str> = Vec::new();
     for (row, record) in records.values() {
         dids.push(&row.did);
         dids.extend(views::maintainers(record));
     }
-    let handles = hydrate::handles(app.pool(), dids).await.map_err(internal)?;
-    let mut proofs: HashMap<String, ProjectProof> =
-        proof::proofs(app.pool(), uris).await.map_err(internal)?;
+    let handles = hydrate::handles(app.pool(), dids).await?;
+    let mut proofs: HashMap<String, ProjectProof> = proof::proofs(app.pool(), uris).await?;
     Ok(uris
         .iter()
         .filter_map(|uri| records.get(uri))
@@ -66,9 +63,7 @@ pub(crate) async fn resolve_actor(app: &AppView, actor: &str) -> Result<Option<S
     if actor.starts_with("did:") {
         return Ok(Some(actor.to_owned()));
     }
-    hydrate::did_for_handle(app.pool(), actor)
-        .await
-        .map_err(internal)
+    Ok(hydrate::did_for_handle(app.pool(), actor).await?)
 }
 
 /// `GET /xrpc/fund.greenlight.listProjects`.
@@ -121,11 +116,8 @@ pub async fn list(
             .push(")");
     }
     NEWEST.push_page(&mut sql, after, limit);
-    let rows: Vec<(String, chrono::DateTime<chrono::Utc>)> = sql
-        .build_query_as()
-        .fetch_all(app.pool())
-        .await
-        .map_err(internal)?;
+    let rows: Vec<(String, chrono::DateTime<chrono::Utc>)> =
+        sql.build_query_as().fetch_all(app.pool()).await?;
     let (page, cursor) = NEWEST.page(rows, limit, |(uri, at)| (at.timestamp_micros(), uri));
     let uris: Vec<&str> = page.iter().map(|(uri, _)| uri.as_str()).collect();
     let projects = present(app, &uris).await?;
@@ -175,14 +167,10 @@ async fn check_now(
     let input: check_project_proof::Input = serde_json::from_value(value)
         .map_err(|error| XrpcError::InvalidRequest(error.to_string()))?;
     let project = proof::project_to_check(app.pool(), &input.project)
-        .await
-        .map_err(internal)?
+        .await?
         .ok_or_else(|| not_found("the project"))?;
     let interval = app.config().proof_min_interval;
-    if !proof::claim_manual_check(app.pool(), &input.project, interval)
-        .await
-        .map_err(internal)?
-    {
+    if !proof::claim_manual_check(app.pool(), &input.project, interval).await? {
         return Ok(Err(RateLimited(interval)));
     }
     proof::check_and_store(app.pool(), app.fetcher(), &project)
@@ -192,8 +180,7 @@ async fn check_now(
             XrpcError::Internal
         })?;
     let output = proof::proofs(app.pool(), &[input.project.as_str()])
-        .await
-        .map_err(internal)?
+        .await?
         .remove(&input.project)
         // Hidden or deleted between the check and now.
         .ok_or_else(|| not_found("the project"))?;

@@ -14,7 +14,7 @@ use greenlight_lexicon::fund::greenlight::{get_proposal, list_proposals, search_
 use greenlight_xrpc::XrpcError;
 use sqlx::{PgPool, QueryBuilder, Row};
 
-use super::{internal, not_found};
+use super::not_found;
 use crate::cache::Cached;
 use crate::cursor::{rank_key, After, Key, Keyset};
 use crate::hydrate;
@@ -28,16 +28,14 @@ pub(crate) async fn present(
     uris: &[String],
 ) -> Result<Vec<ProposalView>, XrpcError> {
     let refs: Vec<&str> = uris.iter().map(String::as_str).collect();
-    let rows = hydrate::proposals(app.pool(), &refs)
-        .await
-        .map_err(internal)?;
+    let rows = hydrate::proposals(app.pool(), &refs).await?;
     let records: HashMap<&str, (&hydrate::ProposalRow, Proposal)> = hydrate::with_records(&rows);
     let mut dids: Vec<&str> = Vec::new();
     for (row, _) in records.values() {
         dids.push(&row.did);
         dids.extend(row.history.iter().map(|event| event.author.as_str()));
     }
-    let handles = hydrate::handles(app.pool(), dids).await.map_err(internal)?;
+    let handles = hydrate::handles(app.pool(), dids).await?;
     Ok(refs
         .iter()
         .filter_map(|uri| records.get(uri))
@@ -158,17 +156,16 @@ pub async fn list(
         sql.push(" AND s.stage = ").push_bind(stage);
     }
     keyset.push_page(&mut sql, after, limit);
-    let rows = sql.build().fetch_all(app.pool()).await.map_err(internal)?;
+    let rows = sql.build().fetch_all(app.pool()).await?;
     let mut page = Vec::with_capacity(rows.len());
     for row in &rows {
-        let uri: String = row.try_get("uri").map_err(internal)?;
+        let uri: String = row.try_get("uri")?;
         let key = match sort {
-            Sort::Top => row.try_get::<i64, _>("estimate_total").map_err(internal)?,
+            Sort::Top => row.try_get::<i64, _>("estimate_total")?,
             Sort::New => row
-                .try_get::<DateTime<Utc>, _>("created_at")
-                .map_err(internal)?
+                .try_get::<DateTime<Utc>, _>("created_at")?
                 .timestamp_micros(),
-            Sort::Pledged => row.try_get::<i64, _>("pledged").map_err(internal)?,
+            Sort::Pledged => row.try_get::<i64, _>("pledged")?,
         };
         page.push((key, uri));
     }
@@ -233,11 +230,11 @@ async fn search_skeleton(
         .push(") AS q WHERE s.search @@ q AND NOT s.withdrawn");
     // The rank travels as the bits of the f32 Postgres computed, so it compares exactly.
     SEARCH.push_page(&mut sql, after, limit);
-    let rows = sql.build().fetch_all(pool).await.map_err(internal)?;
+    let rows = sql.build().fetch_all(pool).await?;
     rows.iter()
         .map(|row| {
-            let uri: String = row.try_get("uri").map_err(internal)?;
-            let rank: f32 = row.try_get("rank").map_err(internal)?;
+            let uri: String = row.try_get("uri")?;
+            let rank: f32 = row.try_get("rank")?;
             Ok((rank_key(rank), uri))
         })
         .collect()

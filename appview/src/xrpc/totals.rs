@@ -13,7 +13,7 @@ use greenlight_lexicon::fund::greenlight::{get_funding_totals, project, proposal
 use greenlight_xrpc::XrpcError;
 use sha2::{Digest, Sha256};
 
-use super::{collection_of, internal};
+use super::collection_of;
 use crate::cache::Cached;
 use crate::hydrate;
 use crate::params;
@@ -49,16 +49,10 @@ pub async fn get_funding_totals(
     }
     let since = cache.generation();
     let mut loaded: Vec<(String, FundingTotals)> = Vec::new();
-    for row in hydrate::proposal_totals(app.pool(), &proposals)
-        .await
-        .map_err(internal)?
-    {
+    for row in hydrate::proposal_totals(app.pool(), &proposals).await? {
         loaded.push((row.uri.clone(), views::funding_totals(&row)));
     }
-    for row in hydrate::projects(app.pool(), &projects)
-        .await
-        .map_err(internal)?
-    {
+    for row in hydrate::projects(app.pool(), &projects).await? {
         loaded.push((row.uri.clone(), views::funding_totals(&row.totals)));
     }
     for (uri, totals) in loaded {

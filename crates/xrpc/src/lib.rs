@@ -75,6 +75,16 @@ struct ErrorBody<'a> {
     message: String,
 }
 
+/// A database failure is the server's fault: logged here with its detail, answered as
+/// `InternalServerError` without it.
+#[cfg(feature = "sqlx")]
+impl From<sqlx::Error> for XrpcError {
+    fn from(error: sqlx::Error) -> XrpcError {
+        tracing::error!(%error, "database query failed");
+        XrpcError::Internal
+    }
+}
+
 impl XrpcError {
     /// The error's name as sent in the `error` field.
     pub fn name(&self) -> &'static str {

@@ -165,12 +165,13 @@ async fn run_on(url: &str, config: &BenchConfig) -> anyhow::Result<BenchReport> 
         config.events
     );
 
-    let records: i64 = sqlx::query_scalar("SELECT count(*) FROM appview.record")
+    let records = sqlx::query_scalar!(r#"SELECT count(*) AS "count!" FROM appview.record"#)
         .fetch_one(&pool)
         .await?;
-    let rejected: i64 = sqlx::query_scalar("SELECT count(*) FROM appview.rejected_record")
-        .fetch_one(&pool)
-        .await?;
+    let rejected =
+        sqlx::query_scalar!(r#"SELECT count(*) AS "count!" FROM appview.rejected_record"#)
+            .fetch_one(&pool)
+            .await?;
     let peak_rss_kib = peak_rss_kib();
     let (copy_rows, copy) = copy_baseline::run(&pool, config, &dir).await?;
     let _ = std::fs::remove_dir_all(&dir);
