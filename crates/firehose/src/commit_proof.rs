@@ -8,31 +8,20 @@
 //! tree holds at its path. A relay that adds, drops or alters an op cannot do so without also
 //! forging the signed commit, because any change to the op list changes the undone tree's root.
 //!
-//! [`Commit`] does not carry `prevData` or the ops' `prev`; [`SyncFields::decode`] reads them
-//! from the same frame bytes, and [`SyncFields::describes`] checks that both readings agree.
+//! [`verify_commit`] proves a decoded [`Commit`] (its `prevData` and the ops' `prev` are read
+//! with the rest of the frame); [`verify_ops`] is the check itself.
 
 use ipld_core::cid::Cid;
-use serde::de::MapAccess;
 use serde::Deserialize;
 
-use crate::frame::{Commit, OpAction};
-use crate::message_fields::{read_map, Fields, MessageMap};
+use crate::frame::{Commit, OpAction, RepoOp};
 use crate::mst::{MstError, PartialTree};
-use crate::{Blocks, DecodeError};
+use crate::Blocks;
 
 /// The most ops a `#commit` may carry (`com.atproto.sync.subscribeRepos#commit`'s `ops` has
 /// `maxLength: 200`); more are refused before any work, so a hostile frame cannot make the
 /// proof's per-op lookups quadratic in its size.
 pub const MAX_OPS: usize = 200;
-
-/// The sync 1.1 fields of a `#commit` frame that a proof needs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SyncFields {
-    /// The MST root of the previous commit; absent from sync 1.0 producers.
-    pub prev_data: Option<Cid>,
-    /// The ops with their `prev`, in frame order.
-    pub ops: Vec<ProofOp>,
-}
 
 /// One op as the proof reads it.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -104,30 +93,44 @@ pub enum ProofError {
     /// The tree could not be read or rebuilt (a needed node is missing or malformed).
     #[error("{0}")]
     Mst(#[from] MstError),
+    /// The commit carries no (usable) `prevData`: a sync 1.0 commit cannot be proven.
+    #[error("the commit has no prevData (a sync 1.0 commit cannot be proven)")]
+    NoPrevData,
 }
 
-impl SyncFields {
-    /// Reads `prevData` and the ops of a `#commit` frame; `None` for other frames.
-    pub fn decode(frame: &[u8]) -> Result<Option<SyncFields>, DecodeError> {
-        let mut deserializer = serde_ipld_dagcbor::de::Deserializer::from_slice(frame);
-        let header: Header = read_map(&mut deserializer)?;
-        if header.op != 1 || header.t.as_deref() != Some("#commit") {
-            return Ok(None);
-        }
-        let fields: SyncFields = read_map(&mut deserializer)?;
-        Ok(Some(fields))
+impl ProofOp {
+    /// The op of a decoded commit, with its CIDs as CIDs.
+    pub fn of(op: &RepoOp) -> Result<ProofOp, ProofError> {
+        let parse = |cid: &Option<String>| {
+            cid.as_deref()
+                .map(Cid::try_from)
+                .transpose()
+                .map_err(|_| ProofError::BadOp {
+                    action: op.action.as_str(),
+                    path: op.path.clone(),
+                    reason: "a CID is not a CID",
+                })
+        };
+        Ok(ProofOp {
+            action: op.action,
+            path: op.path.clone(),
+            cid: parse(&op.cid)?,
+            prev: parse(&op.prev)?,
+        })
     }
+}
 
-    /// Whether these are the ops `commit` was decoded with (same order, actions, paths, CIDs),
-    /// so that proving these proves the ones the indexer applies.
-    pub fn describes(&self, commit: &Commit) -> bool {
-        self.ops.len() == commit.ops.len()
-            && self.ops.iter().zip(&commit.ops).all(|(proof, op)| {
-                proof.action == op.action
-                    && proof.path == op.path
-                    && proof.cid.map(|cid| cid.to_string()) == op.cid
-            })
-    }
+/// Proves `commit`'s ops against its `prevData`, starting from `data`, the MST root of the
+/// signed commit (whose signature the caller checked).
+pub fn verify_commit(commit: &Commit, data: &Cid) -> Result<(), ProofError> {
+    let prev_data = commit.prev_data.as_deref().ok_or(ProofError::NoPrevData)?;
+    let prev_data = Cid::try_from(prev_data).map_err(|_| ProofError::NoPrevData)?;
+    let ops = commit
+        .ops
+        .iter()
+        .map(ProofOp::of)
+        .collect::<Result<Vec<_>, _>>()?;
+    verify_ops(&commit.blocks, data, &prev_data, &ops)
 }
 
 /// Checks that undoing `ops` on the tree rooted at `data`, using only `blocks`, gives
@@ -216,50 +219,4 @@ fn bad_op(op: &ProofOp, reason: &'static str) -> ProofError {
 
 fn describe(cid: Option<Cid>) -> String {
     cid.map_or_else(|| "nothing".to_owned(), |cid| cid.to_string())
-}
-
-/// The frame header, read only to find `#commit` frames.
-struct Header {
-    op: i64,
-    t: Option<String>,
-}
-
-impl<'de> MessageMap<'de> for Header {
-    const NAME: &'static str = "frame header";
-    const FIELDS: &'static [&'static str] = &["op", "t"];
-
-    fn from_fields<A: MapAccess<'de>>(fields: &mut Fields<'_, A>) -> Result<Self, A::Error> {
-        let (mut op, mut t) = (None, None);
-        while let Some(key) = fields.next_key()? {
-            match key {
-                Some("op") => op = Some(fields.value("op")?),
-                Some("t") => t = Some(fields.value("t")?),
-                _ => fields.skip()?,
-            }
-        }
-        Ok(Header {
-            op: fields.required("op", op)?,
-            t,
-        })
-    }
-}
-
-impl<'de> MessageMap<'de> for SyncFields {
-    const NAME: &'static str = "#commit";
-    const FIELDS: &'static [&'static str] = &["prevData", "ops"];
-
-    fn from_fields<A: MapAccess<'de>>(fields: &mut Fields<'_, A>) -> Result<Self, A::Error> {
-        let (mut prev_data, mut ops) = (None::<Option<Cid>>, None);
-        while let Some(key) = fields.next_key()? {
-            match key {
-                Some("prevData") => prev_data = Some(fields.value("prevData")?),
-                Some("ops") => ops = Some(fields.value("ops")?),
-                _ => fields.skip()?,
-            }
-        }
-        Ok(SyncFields {
-            prev_data: prev_data.flatten(),
-            ops: fields.required("ops", ops)?,
-        })
-    }
 }

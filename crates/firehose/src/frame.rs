@@ -121,6 +121,9 @@ pub struct Commit {
     pub commit: String,
     /// The record operations, in order.
     pub ops: Vec<RepoOp>,
+    /// The MST root of the previous commit (sync 1.1), which the ops must lead back to; absent
+    /// from sync 1.0 producers.
+    pub prev_data: Option<String>,
     /// Whether the server left blocks and ops out because the commit was too large (deprecated).
     pub too_big: bool,
     /// The CAR of blocks: the commit, changed MST nodes and new records.
@@ -160,6 +163,8 @@ pub struct RepoOp {
     pub path: String,
     /// The CID of the new record; `None` for deletes.
     pub cid: Option<String>,
+    /// The CID of the record before this commit (sync 1.1: updates and deletes).
+    pub prev: Option<String>,
 }
 
 impl RepoOp {
@@ -180,16 +185,19 @@ impl<'de> Deserialize<'de> for RepoOp {
             action: wire.action,
             path: wire.path,
             cid: wire.cid.map(|cid| cid.to_string()),
+            prev: wire.prev.map(|cid| cid.to_string()),
         })
     }
 }
 
-/// A repo op as read from the wire (`prev`, for inductive sync, is not needed yet).
+/// A repo op as read from the wire.
 #[derive(Deserialize)]
 struct WireOp {
     action: OpAction,
     path: String,
     cid: Option<Cid>,
+    #[serde(default)]
+    prev: Option<Cid>,
 }
 
 /// What an op did to its record.
@@ -373,6 +381,7 @@ struct WireCommit<'de> {
     time: String,
     commit: Cid,
     ops: Vec<RepoOp>,
+    prev_data: Option<Cid>,
     too_big: bool,
     blocks: &'de [u8],
 }
@@ -387,6 +396,7 @@ impl WireCommit<'_> {
             time: self.time,
             commit: self.commit.to_string(),
             ops: self.ops,
+            prev_data: self.prev_data.map(|cid| cid.to_string()),
             too_big: self.too_big,
             blocks: blocks_of(self.blocks)?,
         })
@@ -396,7 +406,7 @@ impl WireCommit<'_> {
 impl<'de> MessageMap<'de> for WireCommit<'de> {
     const NAME: &'static str = "#commit";
     const FIELDS: &'static [&'static str] = &[
-        "seq", "repo", "rev", "since", "time", "commit", "ops", "tooBig", "blocks",
+        "seq", "repo", "rev", "since", "time", "commit", "ops", "prevData", "tooBig", "blocks",
     ];
 
     fn from_fields<A: MapAccess<'de>>(fields: &mut Fields<'_, A>) -> Result<Self, A::Error> {
@@ -407,6 +417,7 @@ impl<'de> MessageMap<'de> for WireCommit<'de> {
         let mut time = None;
         let mut commit = None;
         let mut ops = None;
+        let mut prev_data = None::<Option<Cid>>;
         let mut too_big = None;
         let mut blocks = None;
         while let Some(key) = fields.next_key()? {
@@ -418,6 +429,7 @@ impl<'de> MessageMap<'de> for WireCommit<'de> {
                 Some("time") => time = Some(fields.value("time")?),
                 Some("commit") => commit = Some(fields.value("commit")?),
                 Some("ops") => ops = Some(fields.value("ops")?),
+                Some("prevData") => prev_data = Some(fields.value("prevData")?),
                 Some("tooBig") => too_big = Some(fields.value("tooBig")?),
                 Some("blocks") => blocks = Some(fields.value("blocks")?),
                 _ => fields.skip()?,
@@ -431,6 +443,7 @@ impl<'de> MessageMap<'de> for WireCommit<'de> {
             time: fields.required("time", time)?,
             commit: fields.required("commit", commit)?,
             ops: fields.required("ops", ops)?,
+            prev_data: prev_data.flatten(),
             // Deprecated; servers may stop sending it.
             too_big: too_big.unwrap_or(false),
             blocks: fields.required("blocks", blocks)?,

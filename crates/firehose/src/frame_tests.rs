@@ -35,16 +35,19 @@ fn decodes_commit_fields_and_ops() {
                 action: OpAction::Create,
                 path: "fund.greenlight.feature/3k1".to_owned(),
                 cid: Some(cid_of(&fixture.record).to_string()),
+                prev: None,
             },
             RepoOp {
                 action: OpAction::Update,
                 path: "fund.greenlight.estimate/3k2".to_owned(),
                 cid: Some(cid_of(&fixture.updated).to_string()),
+                prev: Some(cid_of(b"old").to_string()),
             },
             RepoOp {
                 action: OpAction::Delete,
                 path: "fund.greenlight.pledge/3k3".to_owned(),
                 cid: None,
+                prev: None,
             },
         ]
     );
@@ -153,6 +156,7 @@ fn create_without_cid_is_an_error() {
         action: OpAction::Create,
         path: "a.b.c/1".to_owned(),
         cid: None,
+        prev: None,
     };
     assert_eq!(
         commit.record(&op),

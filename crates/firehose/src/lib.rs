@@ -23,7 +23,7 @@ pub mod test_fixtures;
 
 pub use atproto_json::dagcbor_to_json;
 pub use car::{verify_block, Blocks};
-pub use commit_proof::{verify_ops, ProofError, ProofOp, SyncFields};
+pub use commit_proof::{verify_commit, verify_ops, ProofError, ProofOp};
 pub use error::DecodeError;
 pub use frame::{Account, Commit, Frame, Identity, Info, OpAction, RepoOp, Sync};
 pub use ipld_core::cid::Cid;

@@ -425,9 +425,9 @@ fn random_commits_over_the_example_keys_are_proven() {
 }
 
 #[test]
-fn sync_fields_are_read_from_a_commit_frame_and_match_its_ops() {
+fn a_commit_frame_carries_prev_data_and_the_ops_prev() {
     use crate::test_fixtures::{cid_of, commit_block, message};
-    use crate::{Frame, SyncFields};
+    use crate::{verify_commit, Frame};
     use ipld_core::ipld;
     use ipld_core::ipld::Ipld;
 
@@ -448,33 +448,31 @@ fn sync_fields_are_read_from_a_commit_frame_and_match_its_ops() {
             "prevData": prev,
         })
     };
-    let frame = message("#commit", &body(Ipld::Link(prev_data)));
-    let fields = SyncFields::decode(&frame).unwrap().unwrap();
-    assert_eq!(fields.prev_data, Some(prev_data));
-    assert_eq!(fields.ops.len(), 3);
-    assert_eq!(fields.ops[0].prev, None);
-    assert_eq!(fields.ops[1].prev, Some(old));
-    assert_eq!(fields.ops[2].cid, None);
-    let Ok(Frame::Commit(commit)) = Frame::decode(&frame) else {
+    let Ok(Frame::Commit(commit)) =
+        Frame::decode(&message("#commit", &body(Ipld::Link(prev_data))))
+    else {
         panic!("not a commit");
     };
-    assert!(fields.describes(&commit));
-    let mut other = commit.clone();
-    other.ops[0].path = "fund.greenlight.estimate/3k9".to_owned();
-    assert!(!fields.describes(&other));
+    assert_eq!(commit.prev_data, Some(prev_data.to_string()));
+    let ops: Vec<ProofOp> = commit
+        .ops
+        .iter()
+        .map(|op| ProofOp::of(op).unwrap())
+        .collect();
+    assert_eq!(ops.len(), 3);
+    assert_eq!(ops[0].prev, None);
+    assert_eq!(ops[1].prev, Some(old));
+    assert_eq!(ops[2].cid, None);
 
-    // Sync 1.0 producers leave `prevData` out (or null).
-    let old_style = message("#commit", &body(Ipld::Null));
+    // Sync 1.0 producers leave `prevData` out (or null): such a commit cannot be proven.
+    let Ok(Frame::Commit(old_style)) = Frame::decode(&message("#commit", &body(Ipld::Null))) else {
+        panic!("not a commit");
+    };
+    assert_eq!(old_style.prev_data, None);
     assert_eq!(
-        SyncFields::decode(&old_style).unwrap().unwrap().prev_data,
-        None
+        verify_commit(&old_style, &cid_of(b"root")),
+        Err(ProofError::NoPrevData)
     );
-    // Other frames have no such fields.
-    let identity = message(
-        "#identity",
-        &ipld!({"seq": 2, "did": "did:plc:alice", "time": "t"}),
-    );
-    assert_eq!(SyncFields::decode(&identity), Ok(None));
 }
 
 /// Time per proof of a one-op commit in a repo of 10,000 records (`cargo test --release -p

@@ -15,9 +15,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use greenlight_firehose::{
-    verify_ops, Commit, DecodeError, Frame, OpAction, SignedCommit, SyncFields,
-};
+use greenlight_firehose::{verify_commit, Commit, DecodeError, Frame, OpAction, SignedCommit};
 use greenlight_identity::Resolver;
 use serde_json::json;
 use sqlx::postgres::PgPool;
@@ -120,7 +118,7 @@ impl FrameJudge {
         }
         let cursor = frame.seq();
         let body = match frame {
-            Frame::Commit(commit) => match self.judge_commit(&commit, bytes).await {
+            Frame::Commit(commit) => match self.judge_commit(&commit).await {
                 Judged::Body(body) => body,
                 Judged::Unproven(rejected) => {
                     return FrameOutcome::Events(vec![
@@ -229,7 +227,7 @@ impl FrameJudge {
         }
     }
 
-    async fn judge_commit(&self, commit: &Commit, frame: &[u8]) -> Judged {
+    async fn judge_commit(&self, commit: &Commit) -> Judged {
         let ours: Vec<_> = commit.ops.iter().filter(|op| is_ours(&op.path)).collect();
         if ours.is_empty() {
             return Judged::Body(EventBody::Nothing);
@@ -251,7 +249,7 @@ impl FrameJudge {
             let signed = self.check_signature(verifier.as_ref(), commit).await;
             if let Ok(signed) = &signed {
                 // Only after the signature: the proof is about the tree the repo signed.
-                if let Err(reason) = prove_ops(commit, signed, frame) {
+                if let Err(reason) = prove_ops(commit, signed) {
                     let reason = format!("commit ops are not proven: {reason}");
                     tracing::warn!(did = %commit.repo, rev = %commit.rev, %reason, "rejecting a commit and queueing its repo for backfill");
                     self.metrics.rejected(&reason);
@@ -417,26 +415,13 @@ enum Judged {
 }
 
 /// Checks that `commit`'s ops are exactly the change from its `prevData` to the tree `signed`
-/// commits to (sync 1.1), reading `prevData` and the ops' `prev` from the frame's bytes.
-fn prove_ops(commit: &Commit, signed: &SignedCommit, frame: &[u8]) -> Result<(), String> {
-    let fields = match SyncFields::decode(frame) {
-        Ok(Some(fields)) => fields,
-        Ok(None) => return Err("the frame is not a #commit".to_owned()),
-        Err(err) => return Err(format!("cannot read prevData and the ops' prev: {err}")),
-    };
-    // Both readings come from the same bytes, so they agree unless a decoder is wrong; checked
-    // anyway because the ops applied must be the ops proven.
-    if !fields.describes(commit) {
-        return Err("the ops read for the proof differ from the ops decoded".to_owned());
-    }
-    let Some(prev_data) = fields.prev_data else {
-        return Err("the commit has no prevData (a sync 1.0 commit cannot be proven)".to_owned());
-    };
+/// commits to (sync 1.1).
+fn prove_ops(commit: &Commit, signed: &SignedCommit) -> Result<(), String> {
     let data = greenlight_firehose::Cid::try_from(signed.data.as_str())
         .map_err(|err| format!("the signed commit's data is not a CID: {err}"))?;
     let started = std::time::Instant::now();
-    let result = verify_ops(&commit.blocks, &data, &prev_data, &fields.ops);
-    tracing::debug!(did = %commit.repo, rev = %commit.rev, ops = fields.ops.len(), elapsed = ?started.elapsed(), ok = result.is_ok(), "commit proof");
+    let result = verify_commit(commit, &data);
+    tracing::debug!(did = %commit.repo, rev = %commit.rev, ops = commit.ops.len(), elapsed = ?started.elapsed(), ok = result.is_ok(), "commit proof");
     result.map_err(|err| err.to_string())
 }
 
