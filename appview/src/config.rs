@@ -37,6 +37,20 @@ pub struct Config {
     pub proof_poll: Duration,
     /// Least time between two `checkProjectProof` runs for one project.
     pub proof_min_interval: Duration,
+    /// The did:plc directory people's DIDs are resolved at when they sign in.
+    pub plc_url: String,
+    /// Development: a PDS asked first for handles (how `.test` handles resolve).
+    pub handle_resolver_pds: Option<String>,
+    /// Seals OAuth tokens and DPoP keys at rest (`GREENLIGHT_SESSION_SECRET`, 64 hex
+    /// characters). None: a random secret per start, so sessions end with the process
+    /// (fine for the demo and tests, not for production).
+    pub session_secret: Option<String>,
+    /// The confidential OAuth client's ES256 private key as a JWK (JSON). None with a
+    /// loopback public URL: a loopback client; otherwise signing in is off.
+    pub oauth_private_key: Option<String>,
+    /// Escrow's DID, the `aud` of the service-auth tokens pages get for people (default:
+    /// escrow's `/.well-known/did.json`).
+    pub escrow_did: Option<String>,
 }
 
 impl Config {
@@ -56,6 +70,11 @@ impl Config {
             proof_recheck: Duration::from_secs(6 * 3600),
             proof_poll: Duration::from_secs(30),
             proof_min_interval: Duration::from_secs(5),
+            plc_url: "https://plc.directory".to_owned(),
+            handle_resolver_pds: None,
+            session_secret: None,
+            oauth_private_key: None,
+            escrow_did: None,
         }
     }
 

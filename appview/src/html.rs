@@ -116,6 +116,59 @@ impl Markup {
         }
     }
 
+    /// Appends `source` rendered as Markdown (CommonMark with tables and strikethrough),
+    /// safely: raw HTML in it is shown as text, links keep only safe http(s) targets
+    /// (others become their text), and images become links, so nothing loads from
+    /// elsewhere. Proposal bodies and project descriptions are written by anyone.
+    pub fn markdown(&mut self, source: &str) -> &mut Markup {
+        use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
+        let options = Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH;
+        // Whether each open link or image was kept, to drop its end when it was not.
+        let mut kept: Vec<bool> = Vec::new();
+        let events = Parser::new_ext(source, options).filter_map(|event| match event {
+            Event::Html(html) | Event::InlineHtml(html) => Some(Event::Text(html)),
+            Event::Start(Tag::Link {
+                link_type,
+                dest_url,
+                title,
+                id,
+            }) => {
+                let safe = safe_url(&dest_url).is_some();
+                kept.push(safe);
+                safe.then_some(Event::Start(Tag::Link {
+                    link_type,
+                    dest_url,
+                    title,
+                    id,
+                }))
+            }
+            Event::Start(Tag::Image {
+                link_type,
+                dest_url,
+                title,
+                id,
+            }) => {
+                let safe = safe_url(&dest_url).is_some();
+                kept.push(safe);
+                safe.then_some(Event::Start(Tag::Link {
+                    link_type,
+                    dest_url,
+                    title,
+                    id,
+                }))
+            }
+            Event::End(TagEnd::Link) | Event::End(TagEnd::Image) => kept
+                .pop()
+                .unwrap_or(false)
+                .then_some(Event::End(TagEnd::Link)),
+            other => Some(other),
+        });
+        let mut html = String::new();
+        pulldown_cmark::html::push_html(&mut html, events);
+        self.0.push_str(&html);
+        self
+    }
+
     /// The markup so far.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -124,6 +177,35 @@ impl Markup {
     /// The finished markup.
     pub fn into_string(self) -> String {
         self.0
+    }
+}
+
+#[cfg(test)]
+mod markdown_tests {
+    use super::Markup;
+
+    fn md(source: &str) -> String {
+        let mut m = Markup::new();
+        m.markdown(source);
+        m.into_string()
+    }
+
+    #[test]
+    fn markdown_renders_without_html_scripts_or_unsafe_links() {
+        assert!(md("**bold** and `code`").contains("<strong>bold</strong>"));
+        let hostile = md("<script>alert(1)</script> <img src=x onerror=alert(1)>");
+        assert!(!hostile.contains("<script"), "{hostile}");
+        assert!(!hostile.contains("<img"), "{hostile}");
+        assert!(hostile.contains("&lt;script&gt;"), "{hostile}");
+        let links = md("[ok](https://example.com) [bad](javascript:alert(1)) ![pic](https://img.example/a.png)");
+        assert!(links.contains("href=\"https://example.com\""), "{links}");
+        assert!(!links.contains("javascript:"), "{links}");
+        assert!(links.contains(">bad<") || links.contains("bad"), "{links}");
+        assert!(!links.contains("<img"), "{links}");
+        assert!(
+            links.contains("href=\"https://img.example/a.png\""),
+            "{links}"
+        );
     }
 }
 

@@ -4,7 +4,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
-use greenlight_aggregates::StoredStageEvent;
+use greenlight_aggregates::{collection, StoredStageEvent};
 use greenlight_lexicon::fund::greenlight::defs::{PreviewInfo, ReleaseInfo};
 use greenlight_lexicon::fund::greenlight::dispute::Dispute;
 use serde::de::DeserializeOwned;
@@ -222,7 +222,7 @@ pub async fn projects(pool: &PgPool, uris: &[&str]) -> Result<Vec<ProjectRow>, s
              p.uri, p.did, p.cid, p.body, p.created_at, p.indexed_at,
              coalesce(p.currency, 'USD') AS "currency!", NULL::int8 AS "goal?",
              array(SELECT a.did FROM appview.record a
-                   WHERE a.subject_uri = p.uri AND a.collection = 'fund.greenlight.maintainer'
+                   WHERE a.subject_uri = p.uri AND a.collection = $3
                      AND NOT a.hidden ORDER BY a.did) AS "accepted!",
              count(s.uri) FILTER (WHERE NOT s.withdrawn) AS "proposal_count!",
              coalesce(sum(s.estimate_count), 0)::int8 AS "estimate_count!",
@@ -239,9 +239,11 @@ pub async fn projects(pool: &PgPool, uris: &[&str]) -> Result<Vec<ProjectRow>, s
          FROM appview.record p
          LEFT JOIN appview.proposal_state s ON s.project_uri = p.uri
          LEFT JOIN appview.proposal_money m ON m.proposal = s.uri
-         WHERE p.uri = ANY($1) AND p.collection = 'fund.greenlight.project' AND NOT p.hidden
+         WHERE p.uri = ANY($1) AND p.collection = $2 AND NOT p.hidden
          GROUP BY p.uri"#,
         uris as &[&str],
+        collection::PROJECT,
+        collection::MAINTAINER,
     )
     .map(|r| ProjectRow {
         uri: r.uri.clone(),
@@ -297,11 +299,12 @@ pub async fn proposals(pool: &PgPool, uris: &[&str]) -> Result<Vec<ProposalRow>,
          ) r ON true
          LEFT JOIN appview.proposal_money m ON m.proposal = s.uri
          LEFT JOIN appview.record pr ON pr.uri = s.project_uri AND NOT pr.hidden
-              AND pr.collection = 'fund.greenlight.project'
+              AND pr.collection = $2
          LEFT JOIN appview.escrow_proposal ep ON ep.proposal = s.uri
          LEFT JOIN appview.actor payee ON payee.did = ep.payee
          WHERE s.uri = ANY($1)"#,
         uris as &[&str],
+        collection::PROJECT,
     )
     .map(|r| ProposalRow {
         uri: r.uri.clone(),
@@ -412,10 +415,11 @@ pub async fn disputes(
 ) -> Result<Vec<DisputeRow>, sqlx::Error> {
     let rows: Vec<(String, String, Value, DateTime<Utc>)> = sqlx::query!(
         "SELECT uri, did, body, created_at FROM appview.record
-         WHERE collection = 'fund.greenlight.dispute' AND NOT hidden AND subject_uri = $1
+         WHERE collection = $3 AND NOT hidden AND subject_uri = $1
          ORDER BY created_at, uri LIMIT $2",
         proposal,
         limit,
+        collection::DISPUTE,
     )
     .map(|r| (r.uri, r.did, r.body, r.created_at))
     .fetch_all(pool)

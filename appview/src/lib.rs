@@ -23,6 +23,7 @@ pub mod oembed;
 pub mod pages;
 pub mod params;
 pub mod proof;
+pub mod sign_in;
 pub mod views;
 pub mod widget;
 pub mod xrpc;
@@ -50,6 +51,9 @@ pub enum AppViewError {
     /// The outbound fetcher (for project proofs) could not be built.
     #[error("cannot set up the outbound fetcher: {0}")]
     Fetcher(greenlight_safe_fetch::FetchError),
+    /// Signing in is misconfigured (session secret, client key).
+    #[error("cannot set up signing in: {0}")]
+    SignIn(String),
 }
 
 struct Inner {
@@ -59,6 +63,11 @@ struct Inner {
     metrics: Arc<Metrics>,
     cache: Arc<cache::ViewCache>,
     fetcher: Arc<Fetcher>,
+    identities: greenlight_identity::Resolver,
+    sign_in: Option<sign_in::SignIn>,
+    /// For escrow's procedures (a configured, trusted address: not through the safe
+    /// fetcher, which refuses loopback outside development).
+    http: reqwest::Client,
 }
 
 /// A running AppView's shared state: database pool, configuration, lexicons and metrics.
@@ -70,7 +79,21 @@ impl AppView {
     pub fn new(pool: PgPool, config: Config) -> Result<AppView, AppViewError> {
         let catalog = Catalog::embedded().map_err(|e| AppViewError::Lexicons(e.to_string()))?;
         let fetcher = Fetcher::new(proof::fetch_policy(&config)).map_err(AppViewError::Fetcher)?;
+        let identities = greenlight_identity::Resolver::new(greenlight_identity::ResolverConfig {
+            plc_url: config.plc_url.trim_end_matches('/').to_owned(),
+            allow_insecure_http: config.allow_insecure_http,
+            handle_resolver_pds: config.handle_resolver_pds.clone(),
+            ..Default::default()
+        });
+        let sign_in = sign_in_for(&pool, &config, &identities)?;
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(20))
+            .build()
+            .map_err(|error| AppViewError::SignIn(format!("HTTP client: {error}")))?;
         Ok(AppView(Arc::new(Inner {
+            http,
+            identities,
+            sign_in,
             fetcher: Arc::new(fetcher),
             pool,
             config,
@@ -106,6 +129,21 @@ impl AppView {
     /// The fetcher for URLs taken from the network (project proofs).
     pub fn fetcher(&self) -> &Arc<Fetcher> {
         &self.0.fetcher
+    }
+
+    /// The OAuth client people sign in with, when signing in is configured.
+    pub fn sign_in(&self) -> Option<&sign_in::SignIn> {
+        self.0.sign_in.as_ref()
+    }
+
+    /// The HTTP client for escrow.
+    pub fn http(&self) -> &reqwest::Client {
+        &self.0.http
+    }
+
+    /// Resolves people's DIDs and handles.
+    pub fn identities(&self) -> &greenlight_identity::Resolver {
+        &self.0.identities
     }
 
     /// The database pool.
@@ -191,6 +229,18 @@ impl AppView {
                 "/xrpc/fund.greenlight.getActor",
                 get(xrpc::actor::get_actor),
             )
+            .route(
+                "/xrpc/fund.greenlight.getRetainerOffer",
+                get(xrpc::retainers::get_retainer_offer),
+            )
+            .route(
+                "/xrpc/fund.greenlight.listRetainerOffers",
+                get(xrpc::retainers::list_retainer_offers),
+            )
+            .route(
+                "/xrpc/fund.greenlight.listRetainers",
+                get(xrpc::retainers::list_retainers),
+            )
             .route("/.well-known/did.json", get(did_web::serve_document))
             .route("/metrics", get(xrpc::render_metrics))
             .merge(pages::routes())
@@ -211,6 +261,58 @@ impl AppView {
             .layer(cors)
             .layer(axum::middleware::map_response(no_sniff))
     }
+}
+
+/// The OAuth client `config` asks for: confidential with a key, loopback on a loopback
+/// public URL, otherwise none (pages then say signing in is not available).
+fn sign_in_for(
+    pool: &PgPool,
+    config: &Config,
+    identities: &greenlight_identity::Resolver,
+) -> Result<Option<sign_in::SignIn>, AppViewError> {
+    let setup_error = |what: &str| AppViewError::SignIn(what.to_owned());
+    let public = reqwest::Url::parse(&config.public_url)
+        .map_err(|_| setup_error("the public URL is not a URL"))?;
+    let loopback_port = match public.host_str() {
+        Some("localhost" | "127.0.0.1" | "[::1]") => public.port_or_known_default(),
+        _ => None,
+    };
+    let kind = match (&config.oauth_private_key, loopback_port) {
+        (Some(key), _) => {
+            let key: jose_jwk::Jwk = serde_json::from_str(key)
+                .map_err(|_| setup_error("GREENLIGHT_OAUTH_PRIVATE_KEY is not a JWK"))?;
+            sign_in::ClientKind::Confidential { key: Box::new(key) }
+        }
+        (None, Some(port)) => sign_in::ClientKind::Loopback { port },
+        (None, None) => {
+            tracing::warn!("signing in is off: set GREENLIGHT_OAUTH_PRIVATE_KEY");
+            return Ok(None);
+        }
+    };
+    let sealer = match &config.session_secret {
+        Some(secret) => sign_in::seal::Sealer::from_hex(secret)
+            .map_err(|error| AppViewError::SignIn(error.to_string()))?,
+        None => {
+            if matches!(kind, sign_in::ClientKind::Confidential { .. }) {
+                return Err(setup_error(
+                    "a confidential client needs GREENLIGHT_SESSION_SECRET (64 hex characters)",
+                ));
+            }
+            sign_in::seal::Sealer::ephemeral()
+        }
+    };
+    let fetcher = Fetcher::new(sign_in::http::policy(config.allow_insecure_http))
+        .map_err(AppViewError::Fetcher)?;
+    let setup = sign_in::SignInSetup {
+        public_url: config.public_url.clone(),
+        kind,
+        sealer,
+        identities: identities.clone(),
+        fetcher: Arc::new(fetcher),
+    };
+    sign_in::SignIn::new(pool.clone(), setup)
+        .map(Some)
+        .map_err(|error| AppViewError::SignIn(error.to_string()))
 }
 
 async fn no_sniff(mut response: axum::response::Response) -> axum::response::Response {

@@ -56,6 +56,27 @@ struct ServeArgs {
     /// How often every project's proof of control is re-checked, in seconds (default 6 h).
     #[arg(long, env = "GREENLIGHT_PROOF_RECHECK_SECONDS", default_value_t = 6 * 3600)]
     proof_recheck_seconds: u64,
+    /// The did:plc directory people's DIDs are resolved at when they sign in.
+    #[arg(
+        long,
+        env = "GREENLIGHT_PLC_URL",
+        default_value = "https://plc.directory"
+    )]
+    plc_url: String,
+    /// Development: a PDS asked first for handles (how `.test` handles resolve).
+    #[arg(long, env = "GREENLIGHT_HANDLE_RESOLVER_PDS")]
+    handle_resolver_pds: Option<String>,
+    /// Seals OAuth tokens at rest: 64 hex characters. Unset: a random secret per start
+    /// (sessions end on restart; refused for a confidential client).
+    #[arg(long, env = "GREENLIGHT_SESSION_SECRET", hide_env_values = true)]
+    session_secret: Option<String>,
+    /// The confidential OAuth client's ES256 private key as a JWK (JSON). Unset on a
+    /// loopback public URL: a loopback client (development).
+    #[arg(long, env = "GREENLIGHT_OAUTH_PRIVATE_KEY", hide_env_values = true)]
+    oauth_private_key: Option<String>,
+    /// Escrow's DID, the audience of service-auth tokens (default: escrow's did.json).
+    #[arg(long, env = "GREENLIGHT_ESCROW_DID")]
+    escrow_did: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -122,6 +143,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         None => Config::local(local),
     };
     config.escrow_url = args.escrow_url;
+    config.plc_url = args.plc_url;
+    config.handle_resolver_pds = args.handle_resolver_pds;
+    config.session_secret = args.session_secret;
+    config.oauth_private_key = args.oauth_private_key;
+    config.escrow_did = args.escrow_did;
     config.verification_period = Duration::from_secs(args.verification_days * 24 * 3600);
     config.allow_insecure_http = args.allow_insecure_http;
     config.proof_recheck = Duration::from_secs(args.proof_recheck_seconds.max(1));

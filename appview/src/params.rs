@@ -6,8 +6,9 @@
 //! answers, so a page gets the same `InvalidRequest` a client would.
 
 use greenlight_lexicon::fund::greenlight::{
-    get_actor, get_funding_totals, get_project, get_proposal, list_estimates, list_pledges,
-    list_projects, list_proposals, search_proposals,
+    get_actor, get_funding_totals, get_project, get_proposal, get_retainer_offer, list_estimates,
+    list_pledges, list_projects, list_proposals, list_retainer_offers, list_retainers,
+    search_proposals,
 };
 use greenlight_lexicon::Catalog;
 use greenlight_xrpc::XrpcError;
@@ -62,6 +63,9 @@ query_params! {
     list_estimates { "proposal": Str, "limit": Int, "cursor": Str }
     list_pledges { "proposal": Str, "limit": Int, "cursor": Str }
     get_actor { "actor": Str }
+    get_retainer_offer { "uri": Str }
+    list_retainer_offers { "maintainer": Str, "project": Str, "limit": Int, "cursor": Str }
+    list_retainers { "maintainer": Str, "client": Str, "limit": Int, "cursor": Str }
 }
 
 /// Decodes `query` into `P` by its kinds. Not yet checked against the lexicon: the method

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
+use greenlight_aggregates::collection;
 use greenlight_aggregates::repository_attach::refresh_for_project_verification;
 use greenlight_lexicon::fund::greenlight::defs::{ProjectProof, ProofCheck};
 use greenlight_repository_proof::{check, ProjectPlaces, ProofReport};
@@ -77,8 +78,9 @@ pub async fn project_to_check(
     let row: Option<ProjectTuple> = sqlx::query!(
         r#"SELECT uri, did, cid, body->>'repository' AS repository, body->>'website' AS website
          FROM appview.record
-         WHERE uri = $1 AND collection = 'fund.greenlight.project' AND NOT hidden"#,
+         WHERE uri = $1 AND collection = $2 AND NOT hidden"#,
         uri,
+        collection::PROJECT,
     )
     .map(|r| {
         let t: ProjectTuple = (r.uri, r.did, r.cid, r.repository, r.website);
@@ -304,8 +306,9 @@ pub async fn proofs(
          FROM appview.record r
          LEFT JOIN appview.project_verification v ON v.uri = r.uri
          LEFT JOIN appview.project_proof p ON p.project_uri = r.uri
-         WHERE r.uri = ANY($1) AND r.collection = 'fund.greenlight.project' AND NOT r.hidden"#,
+         WHERE r.uri = ANY($1) AND r.collection = $2 AND NOT r.hidden"#,
         uris as &[&str],
+        collection::PROJECT,
     )
     .map(|r| (r.uri, r.verified, r.verified_at))
     .fetch_all(pool)
@@ -386,7 +389,7 @@ impl Worker {
                  r.body->>'website' AS website
              FROM appview.record r
              LEFT JOIN appview.project_proof p ON p.project_uri = r.uri
-             WHERE r.collection = 'fund.greenlight.project' AND NOT r.hidden
+             WHERE r.collection = $3 AND NOT r.hidden
                AND (p.project_uri IS NULL OR p.cid <> r.cid
                     OR p.checked_at <= now() - make_interval(secs => $1))
              ORDER BY (p.project_uri IS NULL OR p.cid <> r.cid) DESC, p.checked_at NULLS FIRST,
@@ -394,6 +397,7 @@ impl Worker {
              LIMIT $2"#,
             self.recheck.as_secs_f64(),
             BATCH,
+            collection::PROJECT,
         )
         .map(|r| {
             let t: ProjectTuple = (r.uri, r.did, r.cid, r.repository, r.website);
@@ -424,9 +428,10 @@ impl Worker {
             r#"DELETE FROM appview.project_proof p
              WHERE NOT EXISTS (SELECT 1 FROM appview.record r
                                WHERE r.uri = p.project_uri
-                                 AND r.collection = 'fund.greenlight.project' AND NOT r.hidden)
+                                 AND r.collection = $1 AND NOT r.hidden)
              RETURNING p.project_uri,
                  p.repository_verified_since IS NOT NULL AS "was_proving!""#,
+            collection::PROJECT,
         )
         .map(|r| (r.project_uri, r.was_proving))
         .fetch_all(&mut *tx)

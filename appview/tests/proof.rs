@@ -97,10 +97,6 @@ async fn project(seed: &Seed, rkey: &str, repository: &str) -> String {
             "currency": "USD",
             "createdAt": "2026-01-01T00:00:00.000Z",
         }),
-        None,
-        None,
-        Some("USD"),
-        at(0),
     )
     .await
 }
@@ -155,7 +151,7 @@ async fn publishing_then_removing_the_proof_file_verifies_then_unverifies(pool: 
     let repository = format!("http://127.0.0.1:{}/owner/tool.git", addr.port());
     let uri = project(&seed, "tool", &repository).await;
     let proposal = seed
-        .proposal("did:plc:alice", "3kaaaaaaaaaa1", &uri, "Dark mode", at(5))
+        .proposal("did:plc:alice", "3kaaaaaaaaaa2", &uri, "Dark mode", at(5))
         .await;
 
     // Never checked: not verified, and the view says what a proof must contain.
@@ -304,7 +300,7 @@ async fn unknown_projects_and_bad_input_are_refused(pool: PgPool) {
     let proposal = seed
         .repo_proposal(
             "did:plc:alice",
-            "3kaaaaaaaaaa1",
+            "3kaaaaaaaaaa2",
             "https://example.org/x",
             "X",
         )

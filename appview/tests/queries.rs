@@ -384,7 +384,7 @@ async fn pages_are_stable_under_concurrent_inserts(pool: PgPool) {
         let p = seed
             .proposal(
                 ALICE,
-                &format!("3kbbbbbbbb{i:03}"),
+                &tid(i as u64),
                 &project,
                 &format!("Feature {i}"),
                 at(100 + i),
@@ -393,7 +393,7 @@ async fn pages_are_stable_under_concurrent_inserts(pool: PgPool) {
         // Ties on purpose: several proposals share a total, so the URI must break them.
         seed.estimate(
             &format!("did:plc:f{i}"),
-            "3kcccccccc000",
+            "3kcccccccc222",
             &p,
             100 * (i % 5 + 1),
             "USD",
@@ -403,7 +403,8 @@ async fn pages_are_stable_under_concurrent_inserts(pool: PgPool) {
         original.insert(p);
     }
     let (_, router) = app(pool);
-    for sort in ["top", "new", "pledged"] {
+    // Record keys are TIDs, distinct per sort and round.
+    for (s, sort) in (1_u64..).zip(["top", "new", "pledged"]) {
         let mut seen = Vec::new();
         let mut cursor: Option<String> = None;
         let mut round = 0;
@@ -420,7 +421,7 @@ async fn pages_are_stable_under_concurrent_inserts(pool: PgPool) {
             let hot = seed
                 .proposal(
                     ALICE,
-                    &format!("3kdddd{sort}{round:03}"),
+                    &tid(1_000 * s + round as u64),
                     &project,
                     "New",
                     at(1000 + round),
@@ -428,7 +429,7 @@ async fn pages_are_stable_under_concurrent_inserts(pool: PgPool) {
                 .await;
             seed.estimate(
                 "did:plc:hot",
-                &format!("3keeee{sort}{round:03}"),
+                &tid(1_000 * s + round as u64),
                 &hot,
                 2_000,
                 "USD",
@@ -437,7 +438,7 @@ async fn pages_are_stable_under_concurrent_inserts(pool: PgPool) {
             .await;
             seed.proposal(
                 ALICE,
-                &format!("3kffff{sort}{round:03}"),
+                &tid(100_000 + 1_000 * s + round as u64),
                 &project,
                 "Old",
                 at(-1000 - round),

@@ -1,9 +1,10 @@
 //! Reading from the AppView: a proposal and its funding totals.
 
+use greenlight_client::xrpc::send;
+use greenlight_client::ClientError;
 use serde_json::Value;
 
 use crate::error::CliError;
-use crate::escrow_client::send;
 use crate::session::http_client;
 
 /// A client of one AppView.
@@ -22,7 +23,7 @@ impl AppViewClient {
         }
     }
 
-    async fn query(&self, method: &str, query: &[(&str, &str)]) -> Result<Value, CliError> {
+    async fn query(&self, method: &str, query: &[(&str, &str)]) -> Result<Value, ClientError> {
         let url = format!("{}/xrpc/{method}", self.base_url);
         send(self.http.get(&url).query(query), "AppView", method, &url).await
     }
@@ -34,20 +35,21 @@ impl AppViewClient {
             .await
         {
             Ok(view) => Ok(Some(view)),
-            Err(CliError::Service { error, .. })
+            Err(ClientError::Service { error, .. })
                 if error == "NotFound" || error == "ProposalNotFound" =>
             {
                 Ok(None)
             }
-            Err(error) => Err(error),
+            Err(error) => Err(error.into()),
         }
     }
 
     /// `getFundingTotals` for one URI, or `None` when it is unknown.
     /// `getProject`: the project's view (maintainers, proof, totals).
     pub async fn get_project(&self, uri: &str) -> Result<Value, CliError> {
-        self.query("fund.greenlight.getProject", &[("uri", uri)])
-            .await
+        Ok(self
+            .query("fund.greenlight.getProject", &[("uri", uri)])
+            .await?)
     }
 
     /// Asks the AppView to check the project's proof of its repository and website now
@@ -56,7 +58,7 @@ impl AppViewClient {
         let method = "fund.greenlight.checkProjectProof";
         let url = format!("{}/xrpc/{method}", self.base_url);
         let body = serde_json::json!({ "project": project });
-        send(self.http.post(&url).json(&body), "AppView", method, &url).await
+        Ok(send(self.http.post(&url).json(&body), "AppView", method, &url).await?)
     }
 
     pub async fn funding_totals(&self, uri: &str) -> Result<Option<Value>, CliError> {
@@ -89,9 +91,9 @@ impl AppViewClient {
                 }
             }
             if tokio::time::Instant::now() >= deadline {
-                return Err(CliError::Timeout(format!(
-                    "the AppView to show {uri} in {stage}"
-                )));
+                return Err(
+                    ClientError::Timeout(format!("the AppView to show {uri} in {stage}")).into(),
+                );
             }
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }

@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use greenlight_client::xrpc::send;
+use greenlight_client::ClientError;
 use greenlight_lexicon::com::atproto::repo::strong_ref::StrongRef;
 use greenlight_lexicon::fund::greenlight::status::{
     Decline, Development, Preview, Release, StatusStage,
@@ -13,7 +15,7 @@ use serde_json::json;
 use crate::appview_client::AppViewClient;
 use crate::demo_forge::DemoForge;
 use crate::error::CliError;
-use crate::escrow_client::{send, EscrowClient};
+use crate::escrow_client::EscrowClient;
 use crate::pledging;
 use crate::records::{self, NewProject, ProposalTarget, RecordRef};
 use crate::session::{http_client, Session};
@@ -80,8 +82,8 @@ pub async fn create_or_login(
     .await
     {
         Ok(_) => {}
-        Err(CliError::Service { error, .. }) if error == "HandleNotAvailable" => {}
-        Err(error) => return Err(error),
+        Err(ClientError::Service { error, .. }) if error == "HandleNotAvailable" => {}
+        Err(error) => return Err(error.into()),
     }
     Session::login(pds_url, handle, password).await
 }

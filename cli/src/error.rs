@@ -1,6 +1,8 @@
 //! What can go wrong in the client, in words a user can act on.
 
-/// An error of the Greenlight client.
+use greenlight_client::ClientError;
+
+/// An error of the Greenlight command-line client.
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
     /// No stored session: the user must log in first.
@@ -14,65 +16,20 @@ pub enum CliError {
         /// What failed.
         reason: String,
     },
-    /// The PDS refused or failed a call.
-    #[error("the PDS refused {method}: {reason}")]
-    Pds {
-        /// The XRPC method.
-        method: &'static str,
-        /// The PDS's answer.
-        reason: String,
-    },
-    /// A service (escrow, AppView) answered with an XRPC error.
-    #[error("{service} refused {method}: {error}{}", message.as_deref().map(|m| format!(": {m}")).unwrap_or_default())]
-    Service {
-        /// Which service.
-        service: &'static str,
-        /// The XRPC method.
-        method: String,
-        /// The XRPC error name (or the HTTP status).
-        error: String,
-        /// The human message, when given.
-        message: Option<String>,
-    },
-    /// A service could not be reached or answered nonsense.
-    #[error("{service} at {url}: {reason}")]
-    Unreachable {
-        /// Which service.
-        service: &'static str,
-        /// Where.
-        url: String,
-        /// What happened.
-        reason: String,
-    },
-    /// The record we built does not satisfy its lexicon (bad user input).
-    #[error("invalid {nsid} record: {reason}")]
-    InvalidRecord {
-        /// The record's NSID.
-        nsid: &'static str,
-        /// Why.
-        reason: String,
-    },
     /// An argument the user gave is not usable.
     #[error("{0}")]
     InvalidArgument(String),
-    /// The sandbox checkout did not complete.
-    #[error("checkout {url} did not complete: {reason}")]
-    Checkout {
-        /// The checkout page.
-        url: String,
-        /// Why.
-        reason: String,
-    },
-    /// Waiting for something (a stage in the AppView, a pledge being held) took too long.
-    #[error("timed out waiting for {0}")]
-    Timeout(String),
+    /// Acting for the user failed (the PDS, escrow, a record, a checkout); see
+    /// [`ClientError`].
+    #[error(transparent)]
+    Client(#[from] ClientError),
 }
 
 impl CliError {
     /// The XRPC error name, when a service refused a call.
     pub fn xrpc_error(&self) -> Option<&str> {
         match self {
-            CliError::Service { error, .. } => Some(error),
+            CliError::Client(error) => error.xrpc_error(),
             _ => None,
         }
     }

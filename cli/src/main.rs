@@ -33,7 +33,7 @@ struct Cli {
         default_value = "http://127.0.0.1:2584"
     )]
     appview: String,
-    /// The escrow service (for pledges and disputes).
+    /// The escrow service (for pledges, donations and disputes).
     #[arg(
         long,
         global = true,
@@ -104,5 +104,16 @@ mod tests {
             Command::Pledge(PledgeArgs { cancel: None, .. })
         ));
         assert!(Cli::try_parse_from(["greenlight", "propose", "--title", "x"]).is_err());
+        let cli = Cli::try_parse_from([
+            "greenlight",
+            "donate",
+            "at://did:plc:x/fund.greenlight.proposal/1",
+            "10",
+            "--currency",
+            "EUR",
+        ])
+        .unwrap();
+        assert!(matches!(cli.command, Command::Donate(_)));
+        assert!(Cli::try_parse_from(["greenlight", "donate", "at://x"]).is_err());
     }
 }

@@ -26,9 +26,15 @@ impl Output {
     /// Prints an error the same way (to stderr).
     pub fn error(&self, error: &anyhow::Error) {
         if self.json {
+            // Library calls fail with the library's error, the CLI's own with `CliError`.
             let xrpc = error
                 .downcast_ref::<crate::error::CliError>()
-                .and_then(crate::error::CliError::xrpc_error);
+                .and_then(crate::error::CliError::xrpc_error)
+                .or_else(|| {
+                    error
+                        .downcast_ref::<greenlight_client::ClientError>()
+                        .and_then(greenlight_client::ClientError::xrpc_error)
+                });
             let body = serde_json::json!({ "error": xrpc.unwrap_or("Error"), "message": format!("{error:#}") });
             eprintln!("{body}");
         } else {

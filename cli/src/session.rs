@@ -1,11 +1,13 @@
 //! Logging in to a PDS (`com.atproto.server.createSession`, with a handle or DID and an app
 //! password) and keeping the session in a file between commands.
 
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
 
 use atrium_api::agent::atp_agent::store::MemorySessionStore;
 use atrium_api::agent::atp_agent::{AtpAgent, AtpSession};
 use atrium_xrpc_client::reqwest::{ReqwestClient, ReqwestClientBuilder};
+use greenlight_client::{AtUri, ClientError};
 use serde::{Deserialize, Serialize};
 
 use crate::error::CliError;
@@ -65,13 +67,14 @@ impl Session {
         password: &str,
     ) -> Result<Session, CliError> {
         let agent = agent_for(pds_url);
-        let session = agent
-            .login(identifier, password)
-            .await
-            .map_err(|error| CliError::Pds {
-                method: "com.atproto.server.createSession",
-                reason: error.to_string(),
-            })?;
+        let session =
+            agent
+                .login(identifier, password)
+                .await
+                .map_err(|error| ClientError::Pds {
+                    method: "com.atproto.server.createSession",
+                    reason: error.to_string(),
+                })?;
         Ok(Session {
             agent,
             pds_url: pds_url.trim_end_matches('/').to_owned(),
@@ -88,7 +91,7 @@ impl Session {
         agent
             .resume_session(stored.session)
             .await
-            .map_err(|error| CliError::Pds {
+            .map_err(|error| ClientError::Pds {
                 method: "com.atproto.server.getSession",
                 reason: format!("{error} (log in again)"),
             })?;
@@ -145,6 +148,27 @@ impl Session {
     /// The PDS base URL.
     pub fn pds_url(&self) -> &str {
         &self.pds_url
+    }
+
+    /// `uri` with the repo named by DID when it names the user's own repo by handle: users
+    /// may write either, the client library names repos by DID.
+    pub fn own_uri(&self, uri: &str) -> Result<String, CliError> {
+        let at = AtUri::parse(uri)?;
+        Ok(if at.repo == self.handle {
+            format!("at://{}/{}/{}", self.did, at.collection, at.rkey)
+        } else {
+            uri.to_owned()
+        })
+    }
+}
+
+/// The session is the atrium agent it holds, so it is given wherever the client library
+/// acts for a person.
+impl Deref for Session {
+    type Target = PdsAgent;
+
+    fn deref(&self) -> &PdsAgent {
+        &self.agent
     }
 }
 

@@ -9,7 +9,8 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use serde_json::Value;
+use greenlight_lexicon::fund::greenlight::defs::{ProposalView, ProposalViewSubject};
+use greenlight_lexicon::fund::greenlight::get_proposal;
 
 /// A proposal's lifecycle stage (DESIGN §3): the funding rules' own, so escrow and the
 /// AppView name and parse stages the same way.
@@ -68,39 +69,53 @@ impl AppViewProposals {
     }
 }
 
-/// Reads the fields escrow needs from a `fund.greenlight.defs#proposalView`.
-pub fn from_proposal_view(view: &Value) -> Result<ProposalInfo, SourceError> {
-    let text = |pointer: &str| view.pointer(pointer).and_then(Value::as_str);
-    let uri = text("/uri").ok_or_else(|| SourceError("proposalView without uri".into()))?;
-    let cid = text("/cid").ok_or_else(|| SourceError("proposalView without cid".into()))?;
-    // Money is booked in this currency for good: a missing or malformed one is refused rather
-    // than guessed.
-    let currency = text("/currency")
-        .map(greenlight_funding::Currency::parse)
-        .ok_or_else(|| SourceError("proposalView without currency".into()))?
-        .map_err(|error| SourceError(error.to_string()))?;
-    let stage = text("/stage")
-        .and_then(Stage::parse)
-        .ok_or_else(|| SourceError("proposalView without a known stage".into()))?;
-    // The project's owner is the authority of the project record's AT-URI.
-    let project = match text("/subject/$type") {
-        Some("fund.greenlight.defs#projectRef") | None => text("/subject/uri"),
-        Some(_) => None,
+/// Reads the fields escrow needs from a `fund.greenlight.defs#proposalView`, decoded into its
+/// generated type; values the lexicon leaves open (currency, stage, dates) are checked here.
+pub fn from_proposal_view(view: &ProposalView) -> Result<ProposalInfo, SourceError> {
+    // Money is booked in this currency for good: a malformed one is refused rather than
+    // guessed.
+    let currency = greenlight_funding::Currency::parse(&view.currency)
+        .map_err(|error| SourceError(format!("proposalView with an unusable currency: {error}")))?;
+    let stage = Stage::parse(&view.stage).ok_or_else(|| {
+        SourceError(format!(
+            "proposalView with an unknown stage {:?}",
+            view.stage
+        ))
+    })?;
+    // Only a project has an owner to pay; a bare repository, or a subject kind this version of
+    // the lexicons does not know, has none.
+    let (project, verified) = match &view.subject {
+        ProposalViewSubject::ProjectRef(project) => {
+            (Some(project.uri.as_str()), project.verified == Some(true))
+        }
+        ProposalViewSubject::RepositoryRef(_) | ProposalViewSubject::Unknown(_) => (None, false),
     };
+    // The project's owner is the authority of the project record's AT-URI.
     let maintainer = project
         .and_then(|project| project.strip_prefix("at://"))
         .and_then(|rest| rest.split('/').next())
         .filter(|did| did.starts_with("did:"))
         .map(str::to_owned);
     let project = maintainer.as_ref().and(project).map(str::to_owned);
-    let project_verified = project.is_some()
-        && view.pointer("/subject/verified").and_then(Value::as_bool) == Some(true);
-    let preview_ends_at = text("/preview/endsAt")
-        .and_then(|at| DateTime::parse_from_rfc3339(at).ok())
-        .map(|at| at.with_timezone(&Utc));
+    let project_verified = project.is_some() && verified;
+    // The preview's end closes pledging: an unreadable one is refused, not read as "no end".
+    let preview_ends_at = view
+        .preview
+        .as_ref()
+        .map(|preview| {
+            DateTime::parse_from_rfc3339(&preview.ends_at)
+                .map(|at| at.with_timezone(&Utc))
+                .map_err(|error| {
+                    SourceError(format!(
+                        "proposalView with an unreadable preview end {:?}: {error}",
+                        preview.ends_at
+                    ))
+                })
+        })
+        .transpose()?;
     Ok(ProposalInfo {
-        uri: uri.to_owned(),
-        cid: cid.to_owned(),
+        uri: view.uri.clone(),
+        cid: view.cid.clone(),
         stage,
         currency: currency.as_str().to_owned(),
         project,
@@ -110,33 +125,44 @@ pub fn from_proposal_view(view: &Value) -> Result<ProposalInfo, SourceError> {
     })
 }
 
+/// The body of an XRPC error answer: only its name matters here.
+#[derive(Debug, serde::Deserialize)]
+struct XrpcErrorBody {
+    error: Option<String>,
+}
+
 #[async_trait]
 impl ProposalSource for AppViewProposals {
     async fn proposal(&self, uri: &str) -> Result<Option<ProposalInfo>, SourceError> {
         let response = self
             .http
-            .get(format!(
-                "{}/xrpc/fund.greenlight.getProposal",
-                self.base_url
-            ))
-            .query(&[("uri", uri)])
+            .get(format!("{}/xrpc/{}", self.base_url, get_proposal::NSID))
+            .query(&get_proposal::Params {
+                uri: uri.to_owned(),
+            })
             .send()
             .await
             .map_err(|error| SourceError(error.to_string()))?;
         let status = response.status();
-        let body: Value = response
-            .json()
+        let body = response
+            .bytes()
             .await
             .map_err(|error| SourceError(format!("unreadable getProposal answer: {error}")))?;
-        if status.as_u16() == 400 && body.get("error").and_then(Value::as_str) == Some("NotFound") {
-            return Ok(None);
-        }
         if !status.is_success() {
+            let error = serde_json::from_slice::<XrpcErrorBody>(&body)
+                .ok()
+                .and_then(|body| body.error);
+            if status.as_u16() == 400 && error.as_deref() == Some("NotFound") {
+                return Ok(None);
+            }
             return Err(SourceError(format!(
-                "getProposal answered {status}: {body}"
+                "getProposal answered {status}: {}",
+                String::from_utf8_lossy(&body)
             )));
         }
-        let info = from_proposal_view(&body)?;
+        let view: get_proposal::Output = serde_json::from_slice(&body)
+            .map_err(|error| SourceError(format!("malformed getProposal answer: {error}")))?;
+        let info = from_proposal_view(&view)?;
         // Whatever answered must be about the proposal asked for, or its stage and currency
         // would be booked under another proposal's name.
         if info.uri != uri {
@@ -198,87 +224,106 @@ impl ProposalSource for InMemoryProposals {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use greenlight_tests::proposal_views::{
+        preview, project_subject, proposal_view, repository_subject,
+    };
+
+    const PROJECT: &str = "at://did:plc:owner/fund.greenlight.project/app";
 
     #[test]
     fn reads_stage_owner_and_preview_end_from_a_proposal_view() {
-        let view = serde_json::json!({
-            "uri": "at://did:plc:author/fund.greenlight.proposal/3k",
-            "cid": "bafyreib",
-            "stage": "preview",
-            "currency": "EUR",
-            "subject": {"$type": "fund.greenlight.defs#projectRef",
-                        "uri": "at://did:plc:owner/fund.greenlight.project/app"},
-            "preview": {"url": "https://p.example", "instructions": "", "endsAt": "2030-01-02T03:04:05.000Z"}
-        });
+        let mut view = proposal_view(
+            "at://did:plc:author/fund.greenlight.proposal/3k",
+            "preview",
+            "EUR",
+            project_subject(PROJECT, false),
+        );
+        view.preview = Some(preview("2030-01-02T03:04:05.000Z"));
         let info = from_proposal_view(&view).unwrap();
         assert_eq!(info.stage, Stage::Preview);
         assert_eq!(info.currency, "EUR");
         assert_eq!(info.maintainer.as_deref(), Some("did:plc:owner"));
-        assert_eq!(
-            info.project.as_deref(),
-            Some("at://did:plc:owner/fund.greenlight.project/app")
-        );
+        assert_eq!(info.project.as_deref(), Some(PROJECT));
         // No proof reported: not verified.
         assert!(!info.project_verified);
         assert_eq!(
             info.preview_ends_at.unwrap().to_rfc3339(),
             "2030-01-02T03:04:05+00:00"
         );
-        let bare = serde_json::json!({
-            "uri": "at://did:plc:a/fund.greenlight.proposal/3k", "stage": "proposed",
-            "cid": "bafyreib", "currency": "USD",
-            "subject": {"$type": "fund.greenlight.defs#repositoryRef", "url": "https://git.example/x"}
-        });
+        let bare = proposal_view(
+            "at://did:plc:a/fund.greenlight.proposal/3k",
+            "proposed",
+            "USD",
+            repository_subject("https://git.example/x"),
+        );
         assert_eq!(from_proposal_view(&bare).unwrap().maintainer, None);
         assert_eq!(from_proposal_view(&bare).unwrap().project, None);
         let mut proven = view.clone();
-        proven["subject"]["verified"] = Value::Bool(true);
+        proven.subject = project_subject(PROJECT, true);
         assert!(from_proposal_view(&proven).unwrap().project_verified);
     }
 
-    #[tokio::test]
-    async fn an_answer_about_another_proposal_is_refused() {
+    /// Serves `view` as every getProposal answer.
+    async fn serve(view: serde_json::Value) -> AppViewProposals {
         let app = axum::Router::new().route(
-            "/xrpc/fund.greenlight.getProposal",
-            axum::routing::get(|| async {
-                axum::Json(serde_json::json!({
-                    "uri": "at://did:plc:a/fund.greenlight.proposal/other", "cid": "bafyreib",
-                    "stage": "preview", "currency": "USD",
-                    "subject": {"$type": "fund.greenlight.defs#projectRef",
-                                "uri": "at://did:plc:owner/fund.greenlight.project/app"},
-                }))
-            }),
+            &format!("/xrpc/{}", get_proposal::NSID),
+            axum::routing::get(move || async move { axum::Json(view) }),
         );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await });
-        let source = AppViewProposals::new(&format!("http://{address}"));
+        AppViewProposals::new(&format!("http://{address}"))
+    }
+
+    #[tokio::test]
+    async fn an_answer_about_another_proposal_is_refused() {
+        let other = "at://did:plc:a/fund.greenlight.proposal/other";
+        let view = proposal_view(other, "preview", "USD", project_subject(PROJECT, false));
+        let source = serve(serde_json::to_value(&view).unwrap()).await;
         let asked = "at://did:plc:a/fund.greenlight.proposal/asked";
         assert!(source.proposal(asked).await.is_err());
-        let other = "at://did:plc:a/fund.greenlight.proposal/other";
         assert_eq!(source.proposal(other).await.unwrap().unwrap().uri, other);
     }
 
-    #[test]
-    fn a_proposal_view_without_a_valid_currency_or_cid_is_refused() {
-        let view = |currency: Value, cid: Value| {
-            serde_json::json!({
-                "uri": "at://did:plc:a/fund.greenlight.proposal/3k", "stage": "preview",
-                "cid": cid, "currency": currency,
-                "subject": {"$type": "fund.greenlight.defs#projectRef",
-                            "uri": "at://did:plc:owner/fund.greenlight.project/app"},
-            })
-        };
-        let cid = || Value::from("bafyreib");
-        assert!(from_proposal_view(&view(Value::Null, cid())).is_err());
-        assert!(from_proposal_view(&view("usd".into(), cid())).is_err());
-        assert!(from_proposal_view(&view("DOLLARS".into(), cid())).is_err());
-        assert!(from_proposal_view(&view("EUR".into(), Value::Null)).is_err());
-        assert_eq!(
-            from_proposal_view(&view("EUR".into(), cid()))
-                .unwrap()
-                .currency,
-            "EUR"
+    #[tokio::test]
+    async fn a_malformed_answer_is_an_error_with_its_reason() {
+        let uri = "at://did:plc:a/fund.greenlight.proposal/3k";
+        let mut view = serde_json::to_value(proposal_view(
+            uri,
+            "preview",
+            "USD",
+            project_subject(PROJECT, true),
+        ))
+        .unwrap();
+        // A view without its required cid does not decode.
+        view.as_object_mut().unwrap().remove("cid");
+        let source = serve(view).await;
+        let error = source.proposal(uri).await.unwrap_err();
+        assert!(
+            error.0.contains("malformed getProposal answer") && error.0.contains("cid"),
+            "{error}"
         );
+    }
+
+    #[test]
+    fn a_proposal_view_without_a_valid_currency_stage_or_preview_end_is_refused() {
+        let view = |currency: &str| {
+            proposal_view(
+                "at://did:plc:a/fund.greenlight.proposal/3k",
+                "preview",
+                currency,
+                project_subject(PROJECT, true),
+            )
+        };
+        assert!(from_proposal_view(&view("")).is_err());
+        assert!(from_proposal_view(&view("usd")).is_err());
+        assert!(from_proposal_view(&view("DOLLARS")).is_err());
+        assert_eq!(from_proposal_view(&view("EUR")).unwrap().currency, "EUR");
+        let mut unknown_stage = view("EUR");
+        unknown_stage.stage = "verifying".to_owned();
+        assert!(from_proposal_view(&unknown_stage).is_err());
+        let mut bad_end = view("EUR");
+        bad_end.preview = Some(preview("next week"));
+        assert!(from_proposal_view(&bad_end).is_err());
     }
 }

@@ -4,8 +4,8 @@
 //! webhook to each new process. In the end the provider holds exactly one refund of exactly
 //! what was received, in the currency received, and the books balance.
 //!
-//! The AppView is a small local stand-in answering `fund.greenlight.getProposal`, as in
-//! `process_kill.rs`.
+//! The AppView is the local stand-in answering `fund.greenlight.getProposal`
+//! (`support/appview.rs`).
 
 mod support;
 
@@ -13,50 +13,16 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Query, State};
-use axum::routing::get;
-use axum::{Json, Router};
 use greenlight_escrow::procedures::pledge;
-use greenlight_escrow::proposal_source::AppViewProposals;
+use greenlight_escrow::proposal_source::{AppViewProposals, Stage};
 use greenlight_escrow::provider::sandbox::SignedEvent;
 use greenlight_escrow::Escrow;
 use greenlight_lexicon::fund::greenlight::escrow::create_pledge;
 use serde_json::{json, Value};
 use sqlx::PgPool;
+use support::appview::AppViewStandIn;
+use support::process::{database_url, free_port, wait_for};
 use support::*;
-
-async fn get_proposal(
-    State(ends_at): State<String>,
-    Query(query): Query<std::collections::HashMap<String, String>>,
-) -> Json<Value> {
-    Json(json!({
-        "uri": query.get("uri").cloned().unwrap_or_default(),
-        "cid": "bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm",
-        "author": {"did": "did:plc:author"},
-        "subject": {"$type": "fund.greenlight.defs#projectRef",
-                    "uri": format!("at://{MAINTAINER}/fund.greenlight.project/app"),
-                    "verified": true},
-        "title": "A feature", "body": "", "stage": "preview", "stageHistory": [],
-        "currency": "USD",
-        "totals": {},
-        "preview": {"url": "https://preview.example", "instructions": "Try it", "endsAt": ends_at},
-        "indexedAt": "2026-01-01T00:00:00.000Z", "createdAt": "2026-01-01T00:00:00.000Z"
-    }))
-}
-
-/// The URL of the test's own database, for the escrow process.
-fn database_url(pool: &PgPool) -> String {
-    let database = pool.connect_options().get_database().unwrap().to_owned();
-    greenlight_store::server::database_url(&std::env::var("DATABASE_URL").unwrap(), &database)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 struct Running {
     child: Child,
@@ -137,30 +103,10 @@ async fn deliver(
         .await
 }
 
-async fn wait_for(pool: &PgPool, what: &str, sql: &str, running: &Running) {
-    for _ in 0..300 {
-        let done: bool = sqlx::query_scalar(sql).fetch_one(pool).await.unwrap();
-        if done {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!(
-        "timed out waiting for {what}; escrow log:\n{}",
-        running.log()
-    );
-}
-
 #[sqlx::test(migrator = "greenlight_escrow::MIGRATOR")]
 async fn killed_while_booking_and_while_refunding_a_mismatched_payment_refunds_once(pool: PgPool) {
-    let ends_at =
-        greenlight_escrow::clock::datetime(chrono::Utc::now() + chrono::Duration::days(1));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let appview = format!("http://{}", listener.local_addr().unwrap());
-    let app = Router::new()
-        .route("/xrpc/fund.greenlight.getProposal", get(get_proposal))
-        .with_state(ends_at);
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let stand_in = AppViewStandIn::start(Stage::Preview).await;
+    let appview = stand_in.url.clone();
 
     // The pledge through the library, with the real clock and the HTTP proposal source.
     let escrow = Escrow::new(
@@ -253,7 +199,7 @@ async fn killed_while_booking_and_while_refunding_a_mismatched_payment_refunds_o
         "the provider refund while the job is still reserved",
         "SELECT (SELECT count(*) FROM sandbox.refund) = 1
             AND EXISTS (SELECT 1 FROM escrow.job WHERE kind = 'refund' AND state = 'reserved')",
-        &second,
+        &second.log,
     )
     .await;
     second.child.kill().unwrap();
@@ -270,7 +216,7 @@ async fn killed_while_booking_and_while_refunding_a_mismatched_payment_refunds_o
         &pool,
         "the refund job to finish",
         "SELECT EXISTS (SELECT 1 FROM escrow.job WHERE kind = 'refund' AND state = 'done')",
-        &third,
+        &third.log,
     )
     .await;
     third.child.kill().unwrap();

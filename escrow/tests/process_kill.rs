@@ -3,65 +3,22 @@
 //! the provider holds exactly one transfer and the books balance.
 //!
 //! The AppView is replaced by a small local HTTP server answering
-//! `fund.greenlight.getProposal` with a `fund.greenlight.defs#proposalView`: a stand-in for
-//! the AppView, whose own XRPC is built elsewhere.
+//! `fund.greenlight.getProposal` with whole `fund.greenlight.defs#proposalView`s
+//! (`support/appview.rs`).
 
 mod support;
 
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
 
-use axum::extract::{Query, State};
-use axum::routing::get;
-use axum::{Json, Router};
 use greenlight_escrow::procedures::{payout_account, pledge};
-use greenlight_escrow::proposal_source::AppViewProposals;
+use greenlight_escrow::proposal_source::{AppViewProposals, Stage};
 use greenlight_escrow::{webhook, Escrow};
 use greenlight_lexicon::fund::greenlight::escrow::{connect_payout_account, create_pledge};
-use serde_json::{json, Value};
 use sqlx::PgPool;
+use support::appview::AppViewStandIn;
+use support::process::{database_url, free_port, wait_for};
 use support::*;
-
-#[derive(Clone)]
-struct StandIn {
-    stage: Arc<Mutex<&'static str>>,
-    ends_at: String,
-}
-
-async fn get_proposal(
-    State(stand_in): State<StandIn>,
-    Query(query): Query<std::collections::HashMap<String, String>>,
-) -> Json<Value> {
-    let stage = *stand_in.stage.lock().unwrap();
-    Json(json!({
-        "uri": query.get("uri").cloned().unwrap_or_default(),
-        "cid": "bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm",
-        "author": {"did": "did:plc:author"},
-        "subject": {"$type": "fund.greenlight.defs#projectRef",
-                    "uri": format!("at://{MAINTAINER}/fund.greenlight.project/app"),
-                    "verified": true},
-        "title": "A feature", "body": "", "stage": stage, "stageHistory": [],
-        "currency": "USD",
-        "totals": {},
-        "preview": {"url": "https://preview.example", "instructions": "Try it", "endsAt": stand_in.ends_at},
-        "indexedAt": "2026-01-01T00:00:00.000Z", "createdAt": "2026-01-01T00:00:00.000Z"
-    }))
-}
-
-/// The URL of the test's own database, for the escrow process.
-fn database_url(pool: &PgPool) -> String {
-    let database = pool.connect_options().get_database().unwrap().to_owned();
-    greenlight_store::server::database_url(&std::env::var("DATABASE_URL").unwrap(), &database)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn spawn_escrow(
     database: &str,
@@ -90,32 +47,10 @@ fn spawn_escrow(
     command.spawn().unwrap()
 }
 
-async fn wait_for(pool: &PgPool, what: &str, sql: &str, log: &std::path::Path) {
-    for _ in 0..300 {
-        let done: bool = sqlx::query_scalar(sql).fetch_one(pool).await.unwrap();
-        if done {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!(
-        "timed out waiting for {what}; escrow log:\n{}",
-        std::fs::read_to_string(log).unwrap_or_default()
-    );
-}
-
 #[sqlx::test(migrator = "greenlight_escrow::MIGRATOR")]
 async fn sigkill_after_the_provider_transfer_pays_exactly_once(pool: PgPool) {
-    let stand_in = StandIn {
-        stage: Arc::new(Mutex::new("preview")),
-        ends_at: greenlight_escrow::clock::datetime(chrono::Utc::now() + chrono::Duration::days(1)),
-    };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let appview = format!("http://{}", listener.local_addr().unwrap());
-    let app = Router::new()
-        .route("/xrpc/fund.greenlight.getProposal", get(get_proposal))
-        .with_state(stand_in.clone());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let stand_in = AppViewStandIn::start(Stage::Preview).await;
+    let appview = stand_in.url.clone();
 
     // Set up through the library with the real clock and the HTTP proposal source.
     let escrow = Escrow::new(
@@ -163,7 +98,7 @@ async fn sigkill_after_the_provider_transfer_pays_exactly_once(pool: PgPool) {
     webhook::receive(&escrow, "sandbox", Some(&signed.signature), &signed.body)
         .await
         .unwrap();
-    *stand_in.stage.lock().unwrap() = "released";
+    stand_in.set_stage(Stage::Released);
 
     let logs = tempfile::tempdir().unwrap();
     let database = database_url(&pool);

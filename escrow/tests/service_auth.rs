@@ -17,8 +17,10 @@ use greenlight_escrow::http::router;
 use greenlight_escrow::Escrow;
 use greenlight_identity::{Resolver, ResolverConfig};
 use greenlight_tests::network::{Account, TestNetwork};
+use greenlight_tests::service_tokens::pds_service_token;
 use serde_json::{json, Value};
 use sqlx::PgPool;
+use support::tokens::es256k_token;
 use support::*;
 use tower::ServiceExt;
 
@@ -26,23 +28,9 @@ const ESCROW_DID: &str = "did:web:escrow.greenlight.test";
 const CREATE_PLEDGE: &str = "fund.greenlight.escrow.createPledge";
 
 async fn service_token(network: &TestNetwork, account: &Account, aud: &str, lxm: &str) -> String {
-    let response = reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .unwrap()
-        .get(format!(
-            "{}/xrpc/com.atproto.server.getServiceAuth",
-            network.pds_url()
-        ))
-        .query(&[("aud", aud), ("lxm", lxm)])
-        .bearer_auth(&account.access_jwt)
-        .send()
+    pds_service_token(network, account, aud, Some(lxm))
         .await
-        .unwrap();
-    let status = response.status();
-    let body: Value = response.json().await.unwrap();
-    assert!(status.is_success(), "getServiceAuth: {status} {body}");
-    body["token"].as_str().unwrap().to_owned()
+        .unwrap()
 }
 
 fn parts(token: &str) -> (Value, Value, String) {
@@ -60,18 +48,7 @@ fn encode(value: &Value) -> String {
 
 /// A token with `payload`, signed ES256K by a key that is not the account's.
 fn signed_by_another_key(payload: &Value) -> String {
-    use k256::ecdsa::signature::Signer;
-    let key = k256::ecdsa::SigningKey::from_slice(&[7u8; 32]).unwrap();
-    let signing_input = format!(
-        "{}.{}",
-        encode(&json!({"typ": "JWT", "alg": "ES256K"})),
-        encode(payload)
-    );
-    let signature: k256::ecdsa::Signature = key.sign(signing_input.as_bytes());
-    format!(
-        "{signing_input}.{}",
-        URL_SAFE_NO_PAD.encode(signature.to_bytes())
-    )
+    es256k_token(&support::tokens::key(7), payload)
 }
 
 #[sqlx::test(migrator = "greenlight_escrow::MIGRATOR")]

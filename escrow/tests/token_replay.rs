@@ -11,8 +11,6 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, Uri};
 use axum::response::IntoResponse;
 use axum::{Json, Router};
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
 use chrono::{DateTime, Duration, Utc};
 use greenlight_escrow::auth::{
     prune_spent_tokens, spend_token, ServiceAuth, TokenUse, SPENT_TOKEN_MARGIN_SECS,
@@ -22,8 +20,10 @@ use greenlight_escrow::http::router;
 use greenlight_escrow::Escrow;
 use greenlight_identity::{PublicKey, Resolver, ResolverConfig};
 use greenlight_tests::network::{Account, TestNetwork};
+use greenlight_tests::service_tokens::pds_service_token;
 use serde_json::{json, Value};
 use sqlx::PgPool;
+use support::tokens::{es256k_token, key};
 use support::*;
 use tower::ServiceExt;
 
@@ -34,17 +34,8 @@ const NOBODY: &str = "did:plc:nnnnnnnnnnnnnnnnnnnnnnnn";
 /// Tokens built here are judged at this time (the escrow's own clock is the harness's).
 const TOKEN_TIME: i64 = 1_750_000_000;
 
-fn key(seed: u8) -> k256::ecdsa::SigningKey {
-    k256::ecdsa::SigningKey::from_slice(&[seed; 32]).unwrap()
-}
-
-fn b64(bytes: impl AsRef<[u8]>) -> String {
-    URL_SAFE_NO_PAD.encode(bytes)
-}
-
 /// A service-auth token as a PDS makes one, signed by `key`, with `jti` (or none).
 fn token(key: &k256::ecdsa::SigningKey, iss: &str, jti: Option<&str>) -> String {
-    use k256::ecdsa::signature::Signer;
     let mut payload = json!({
         "iat": TOKEN_TIME, "iss": iss, "aud": ESCROW_DID, "exp": TOKEN_TIME + 60,
         "lxm": CREATE_PLEDGE,
@@ -52,14 +43,7 @@ fn token(key: &k256::ecdsa::SigningKey, iss: &str, jti: Option<&str>) -> String 
     if let Some(jti) = jti {
         payload["jti"] = json!(jti);
     }
-    let input = format!(
-        "{}.{}",
-        b64(json!({"typ": "JWT", "alg": "ES256K"}).to_string()),
-        b64(payload.to_string())
-    );
-    let signature: k256::ecdsa::Signature = key.sign(input.as_bytes());
-    let signature = signature.normalize_s().unwrap_or(signature);
-    format!("{input}.{}", b64(signature.to_bytes()))
+    es256k_token(key, &payload)
 }
 
 /// A stand-in PLC directory (and did:web host) serving Alice's document, counting requests.
@@ -415,23 +399,9 @@ async fn spent_tokens_are_kept_until_they_expire_then_pruned_on_the_way(pool: Pg
 }
 
 async fn pds_token(network: &TestNetwork, account: &Account) -> String {
-    let response = reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .unwrap()
-        .get(format!(
-            "{}/xrpc/com.atproto.server.getServiceAuth",
-            network.pds_url()
-        ))
-        .query(&[("aud", ESCROW_DID), ("lxm", CREATE_PLEDGE)])
-        .bearer_auth(&account.access_jwt)
-        .send()
+    pds_service_token(network, account, ESCROW_DID, Some(CREATE_PLEDGE))
         .await
-        .unwrap();
-    let status = response.status();
-    let body: Value = response.json().await.unwrap();
-    assert!(status.is_success(), "getServiceAuth: {status} {body}");
-    body["token"].as_str().unwrap().to_owned()
+        .unwrap()
 }
 
 #[sqlx::test(migrator = "greenlight_escrow::MIGRATOR")]

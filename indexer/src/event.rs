@@ -43,10 +43,34 @@ pub enum EventBody {
         /// The account.
         did: String,
     },
+    /// A commit kept aside until its author's signing key can be had (see `parking`).
+    Park(ParkedFrame),
+    /// Parked commits of a repo were replayed (their outcomes are the events before this one,
+    /// in the same lane): they leave the parking lot in the same transaction.
+    Unpark {
+        /// The repo.
+        did: String,
+        /// The sequence numbers of the replayed frames.
+        seqs: Vec<i64>,
+    },
     /// An event that could not be used at all (undecodable frame, bad signature, ...).
     Rejected(RejectedEvent),
     /// Nothing to store; only the cursor moves (other collections, `#sync`, empty commits).
     Nothing,
+}
+
+/// A firehose `#commit` frame parked as received, to be judged again when its author's key
+/// is available.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParkedFrame {
+    /// The repo.
+    pub did: String,
+    /// The frame's sequence number (its firehose cursor).
+    pub seq: i64,
+    /// The frame's bytes.
+    pub frame: Vec<u8>,
+    /// Why it was parked.
+    pub reason: String,
 }
 
 /// An event kept for operators because it could not be applied.

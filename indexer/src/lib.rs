@@ -7,14 +7,18 @@
 //! batches with multi-row statements: a batch is split by author DID into concurrent
 //! transactions ("lanes"), and the source cursor ([`cursor`]) commits with the last of them,
 //! so it never runs ahead of the writes it covers. Everything is guarded by repo revisions and
-//! idempotent: replays change nothing. [`metrics`] serves Prometheus counters; [`bench`] is
+//! idempotent: replays change nothing. Identity lookups run in the bounded, caching
+//! [`identity_pool`]; a commit whose author's key does not come in time is parked
+//! ([`parking`]) and replayed when it does. [`metrics`] serves Prometheus counters; [`bench`] is
 //! the ingest benchmark.
 
 pub mod backfill;
 pub mod bench;
 pub mod cursor;
 pub mod event;
+pub mod identity_pool;
 pub mod metrics;
+pub mod parking;
 pub mod pipeline;
 pub mod record_rules;
 pub mod service;

@@ -76,6 +76,54 @@ impl IdentityArgs {
     }
 }
 
+/// The identity pool of live ingest (see `identity_pool.rs`).
+#[derive(Args)]
+struct IdentityPoolArgs {
+    /// The longest a firehose frame waits for the signing key of a fund.greenlight.*
+    /// commit's author, in milliseconds; then the commit is parked in the database and
+    /// replayed when the key arrives, while other repos' events go on.
+    #[arg(long, env = "GREENLIGHT_IDENTITY_KEY_WAIT_MS", default_value_t = 500)]
+    identity_key_wait_ms: u64,
+    /// Identity lookups in flight at once (the identity pool's size).
+    #[arg(long, env = "GREENLIGHT_IDENTITY_CONCURRENCY", default_value_t = 32)]
+    identity_concurrency: usize,
+    /// Identity lookups in flight at once at one host (a stalled host holds at most these).
+    #[arg(long, env = "GREENLIGHT_IDENTITY_PER_HOST", default_value_t = 4)]
+    identity_per_host: usize,
+    /// Identity lookups started per second at one host.
+    #[arg(long, env = "GREENLIGHT_IDENTITY_HOST_RATE", default_value_t = 20)]
+    identity_host_rate: u32,
+    /// How long a failed DID lookup is remembered before the DID is asked for again (also
+    /// how often parked repos' keys are retried), in seconds.
+    #[arg(
+        long,
+        env = "GREENLIGHT_IDENTITY_NEGATIVE_TTL_SECS",
+        default_value_t = 60
+    )]
+    identity_negative_ttl_secs: u64,
+    /// How long a host that timed out or could not be reached is left alone, in seconds.
+    #[arg(
+        long,
+        env = "GREENLIGHT_IDENTITY_HOST_FAILURE_TTL_SECS",
+        default_value_t = 30
+    )]
+    identity_host_failure_ttl_secs: u64,
+}
+
+impl IdentityPoolArgs {
+    fn apply(&self, config: ResolverConfig) -> ResolverConfig {
+        ResolverConfig {
+            key_wait: Duration::from_millis(self.identity_key_wait_ms),
+            max_concurrent: self.identity_concurrency.max(1),
+            per_host_concurrent: self.identity_per_host.max(1),
+            per_host_per_second: self.identity_host_rate.max(1),
+            negative_ttl: Duration::from_secs(self.identity_negative_ttl_secs.max(1)),
+            host_failure_ttl: Duration::from_secs(self.identity_host_failure_ttl_secs.max(1)),
+            ..config
+        }
+    }
+}
+
 #[derive(Args)]
 struct BatchArgs {
     /// The most events per transaction.
@@ -128,6 +176,8 @@ struct RunArgs {
     max_backoff_secs: u64,
     #[command(flatten)]
     identity: IdentityArgs,
+    #[command(flatten)]
+    identity_pool: IdentityPoolArgs,
     #[command(flatten)]
     batch: BatchArgs,
 }
@@ -241,7 +291,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     let config = LiveConfig {
         source,
         source_name: args.source_name,
-        identity: args.identity.config(),
+        identity: args.identity_pool.apply(args.identity.config()),
         batch: args.batch.config(),
         max_backoff: Duration::from_secs(args.max_backoff_secs.max(1)),
         metrics_addr: args.metrics_addr,

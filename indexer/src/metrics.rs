@@ -25,6 +25,8 @@ pub struct Metrics {
     visibility_changes: AtomicU64,
     write_retries: AtomicU64,
     reconnects: AtomicU64,
+    parked: AtomicU64,
+    unparked: AtomicU64,
     /// Microseconds between an event's emission at the source and now, at decode time.
     lag_micros: AtomicI64,
     last_cursor: AtomicI64,
@@ -60,6 +62,16 @@ impl Metrics {
     /// The source reconnected.
     pub fn reconnected(&self) {
         self.reconnects.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A commit was parked until its author's key is available.
+    pub fn parked(&self) {
+        self.parked.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Parked commits were replayed.
+    pub fn unparked(&self, commits: usize) {
+        self.unparked.fetch_add(commits as u64, Ordering::Relaxed);
     }
 
     /// A batch write failed and will be retried.
@@ -147,6 +159,16 @@ impl Metrics {
             "greenlight_indexer_reconnects_total",
             "Source reconnections.",
             self.reconnects.load(Ordering::Relaxed),
+        );
+        counter(
+            "greenlight_indexer_parked_commits_total",
+            "Commits parked because their author's key was not available in time.",
+            self.parked.load(Ordering::Relaxed),
+        );
+        counter(
+            "greenlight_indexer_unparked_commits_total",
+            "Parked commits replayed once their author's key arrived.",
+            self.unparked.load(Ordering::Relaxed),
         );
         out.push_str(
             "# HELP greenlight_indexer_rejects_total Records and events rejected, by reason.\n",

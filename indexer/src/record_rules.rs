@@ -7,7 +7,7 @@
 //! (Postgres cannot store one in text or jsonb, so it would stall the stream).
 
 use chrono::{DateTime, Utc};
-use greenlight_funding::Currency;
+use greenlight_funding::{validate_tiers, Currency, Included, TierRecord};
 use greenlight_lexicon::format::is_valid_datetime_strict;
 use greenlight_lexicon::{schema::UserType, Catalog};
 use serde_json::Value;
@@ -15,8 +15,16 @@ use serde_json::Value;
 use crate::event::RecordFields;
 
 /// The record collections this indexer stores.
-pub const COLLECTIONS: [&str; 7] = [
-    PROJECT, PROPOSAL, ESTIMATE, STATUS, PLEDGE, DISPUTE, MAINTAINER,
+pub const COLLECTIONS: [&str; 9] = [
+    PROJECT,
+    PROPOSAL,
+    ESTIMATE,
+    STATUS,
+    PLEDGE,
+    DISPUTE,
+    MAINTAINER,
+    RETAINER_OFFER,
+    RETAINER,
 ];
 /// `fund.greenlight.project`.
 pub const PROJECT: &str = greenlight_lexicon::fund::greenlight::project::NSID;
@@ -32,6 +40,10 @@ pub const PLEDGE: &str = greenlight_lexicon::fund::greenlight::pledge::NSID;
 pub const DISPUTE: &str = greenlight_lexicon::fund::greenlight::dispute::NSID;
 /// `fund.greenlight.maintainer`: a listed maintainer's acceptance.
 pub const MAINTAINER: &str = greenlight_lexicon::fund::greenlight::maintainer::NSID;
+/// `fund.greenlight.retainerOffer`: a maintainer's retainer tiers.
+pub const RETAINER_OFFER: &str = greenlight_lexicon::fund::greenlight::retainer_offer::NSID;
+/// `fund.greenlight.retainer`: a client's public attribution of a retainer.
+pub const RETAINER: &str = greenlight_lexicon::fund::greenlight::retainer::NSID;
 
 /// The NSID prefix of every collection we follow.
 pub const NAMESPACE: &str = "fund.greenlight.";
@@ -120,6 +132,7 @@ fn fields_of(collection: &str, record: &Value) -> Result<RecordFields, String> {
     let subject_target = match collection {
         ESTIMATE | STATUS | PLEDGE | DISPUTE => Some(PROPOSAL),
         MAINTAINER => Some(PROJECT),
+        RETAINER => Some(RETAINER_OFFER),
         PROPOSAL => {
             // A proposal's subject is either a strongRef to a project or a bare repository.
             let subject = record.get("subject");
@@ -179,9 +192,84 @@ fn fields_of(collection: &str, record: &Value) -> Result<RecordFields, String> {
             }
             fields.stage = Some(stage_type);
         }
+        RETAINER_OFFER => {
+            check_covered_projects(record)?;
+            fields.currency = Some(offer_currency(record)?);
+        }
         _ => {}
     }
     Ok(fields)
+}
+
+/// Each covered project must be a strongRef to a project record. Whether the author may
+/// sell for it needs the projects' owners, consents and proofs, so the AppView decides that
+/// when it presents the offer; only the shape is checked here.
+fn check_covered_projects(record: &Value) -> Result<(), String> {
+    let projects = record.get("projects").and_then(Value::as_array);
+    for (index, project) in projects.into_iter().flatten().enumerate() {
+        let uri = project
+            .get("uri")
+            .and_then(Value::as_str)
+            .ok_or_else(|| format!("$.projects[{index}].uri: missing"))?;
+        check_strong_ref_uri(uri, PROJECT)
+            .map_err(|reason| format!("$.projects[{index}].uri: {reason}"))?;
+    }
+    Ok(())
+}
+
+/// The offer's currency, once its tiers pass the funding crate's tier rules (names unique
+/// ignoring case, prices in range, one supported currency, month or year, seat limits). A
+/// client's retainer names its tier and escrow bills it, so an offer whose tiers break those
+/// rules could never be sold: it does not count, with every problem as its reason.
+fn offer_currency(record: &Value) -> Result<String, String> {
+    let tiers = record
+        .get("tiers")
+        .and_then(Value::as_array)
+        .ok_or("$.tiers: missing")?;
+    let mut parsed = Vec::with_capacity(tiers.len());
+    for (index, tier) in tiers.iter().enumerate() {
+        let path = format!("$.tiers[{index}]");
+        let text = |key: &str| {
+            tier.get(key)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .ok_or_else(|| format!("{path}.{key}: missing"))
+        };
+        let currency = text("currency")?;
+        let currency = Currency::parse(&currency).map_err(|_| {
+            format!("{path}.currency: {currency:?} is not an upper-case ISO 4217 code")
+        })?;
+        let included = tier.get("included");
+        let flag = |key: &str| {
+            included
+                .and_then(|i| i.get(key))
+                .and_then(Value::as_bool)
+                .unwrap_or(false)
+        };
+        parsed.push(TierRecord {
+            name: text("name")?,
+            amount: tier
+                .get("amount")
+                .and_then(Value::as_i64)
+                .ok_or_else(|| format!("{path}.amount: missing or not an integer"))?,
+            currency,
+            period: text("period")?,
+            included: Included {
+                risk_mitigation: flag("riskMitigation"),
+                reciprocal_access: flag("reciprocalAccess"),
+                advisory: flag("advisory"),
+            },
+            seat_limit: tier.get("seatLimit").and_then(Value::as_i64),
+        });
+    }
+    let valid = validate_tiers(&parsed).map_err(|problems| {
+        let reasons: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        format!("$.tiers: {}", reasons.join("; "))
+    })?;
+    valid
+        .first()
+        .map(|tier| tier.currency.to_string())
+        .ok_or_else(|| "$.tiers: the offer has no tiers".to_owned())
 }
 
 /// A datetime the AppView can compute with. The lexicon validator mirrors the reference
@@ -612,6 +700,110 @@ mod tests {
                 .unwrap_err();
             assert!(err.starts_with("$.stage.endsAt: "), "{ends_at}: {err}");
         }
+    }
+
+    fn offer(tiers: Value) -> Value {
+        json!({
+            "$type": RETAINER_OFFER,
+            "projects": [{"uri": "at://did:plc:owner/fund.greenlight.project/tool", "cid": CID}],
+            "repositories": ["https://example.com/tool"],
+            "description": "Keep the tool maintained.",
+            "tiers": tiers,
+            "createdAt": "2026-01-01T00:00:00.000Z",
+        })
+    }
+
+    fn tier(name: &str, amount: i64, currency: &str, period: &str) -> Value {
+        json!({
+            "name": name,
+            "amount": amount,
+            "currency": currency,
+            "period": period,
+            "included": {"riskMitigation": true, "reciprocalAccess": false, "advisory": false},
+        })
+    }
+
+    #[test]
+    fn a_retainer_offer_takes_any_key_and_yields_its_currency() {
+        let record = offer(json!([
+            tier("Bronze", 100_000, "EUR", "month"),
+            tier("Gold", 1_000_000, "EUR", "year"),
+        ]));
+        let fields = rules().check(RETAINER_OFFER, "tool", &record).unwrap();
+        assert_eq!(fields.currency.as_deref(), Some("EUR"));
+        assert_eq!(fields.subject_uri, None);
+        assert!(rules().check(RETAINER_OFFER, "..", &record).is_err());
+    }
+
+    #[test]
+    fn a_retainer_offer_with_invalid_tiers_is_rejected_with_every_reason() {
+        let record = offer(json!([
+            tier("Gold", 100_000, "EUR", "month"),
+            tier(" gold ", 100_000, "USD", "week"),
+        ]));
+        let err = rules().check(RETAINER_OFFER, "tool", &record).unwrap_err();
+        assert!(err.starts_with("$.tiers: "), "{err}");
+        assert!(err.contains("tier 1 has the same name as tier 0"), "{err}");
+        assert!(err.contains("tier 1 is priced in USD"), "{err}");
+        assert!(err.contains("tier 1 has period \"week\""), "{err}");
+        // Shapes the lexicon allows but the currency table does not know.
+        let err = rules()
+            .check(
+                RETAINER_OFFER,
+                "tool",
+                &offer(json!([tier("Gold", 100, "XYZ", "month")])),
+            )
+            .unwrap_err();
+        assert!(err.contains("Greenlight does not handle"), "{err}");
+        let err = rules()
+            .check(
+                RETAINER_OFFER,
+                "tool",
+                &offer(json!([tier("Gold", 100, "eur", "month")])),
+            )
+            .unwrap_err();
+        assert!(err.starts_with("$.tiers[0].currency: "), "{err}");
+    }
+
+    #[test]
+    fn a_retainer_offer_covers_project_records_only() {
+        let mut record = offer(json!([tier("Gold", 100, "USD", "month")]));
+        record["projects"] = json!([{"uri": PROPOSAL_URI, "cid": CID}]);
+        let err = rules().check(RETAINER_OFFER, "tool", &record).unwrap_err();
+        assert!(err.starts_with("$.projects[0].uri: "), "{err}");
+        assert!(err.contains("expected a fund.greenlight.project"), "{err}");
+    }
+
+    #[test]
+    fn a_retainer_must_name_an_offer() {
+        let retainer = |uri: &str| {
+            json!({
+                "$type": RETAINER,
+                "subject": {"uri": uri, "cid": CID},
+                "tier": "Gold",
+                "listedPublicly": true,
+                "receipt": "agreement-1",
+                "createdAt": "2026-01-01T00:00:00.000Z",
+            })
+        };
+        let offer_uri = "at://did:plc:owner/fund.greenlight.retainerOffer/tool";
+        let fields = rules()
+            .check(RETAINER, "3kaaaaaaaaaaa", &retainer(offer_uri))
+            .unwrap();
+        assert_eq!(fields.subject_uri.as_deref(), Some(offer_uri));
+        assert_eq!(fields.subject_cid.as_deref(), Some(CID));
+        let project = "at://did:plc:owner/fund.greenlight.project/tool";
+        let err = rules()
+            .check(RETAINER, "3kaaaaaaaaaaa", &retainer(project))
+            .unwrap_err();
+        assert!(
+            err.contains("expected a fund.greenlight.retainerOffer"),
+            "{err}"
+        );
+        let err = rules()
+            .check(RETAINER, "not-a-tid", &retainer(offer_uri))
+            .unwrap_err();
+        assert!(err.contains("must be a TID"), "{err}");
     }
 
     #[test]

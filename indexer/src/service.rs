@@ -8,7 +8,9 @@ use greenlight_identity::{Resolver, ResolverConfig};
 use sqlx::postgres::PgPool;
 use tokio_util::sync::CancellationToken;
 
+use crate::identity_pool::IdentityPool;
 use crate::metrics::Metrics;
+use crate::parking::{self, ParkingLot};
 use crate::pipeline::{self, BatchConfig, RunTotals};
 use crate::record_rules::RecordRules;
 use crate::source::firehose::{FirehoseSource, FrameJudge};
@@ -40,7 +42,8 @@ pub struct LiveConfig {
     pub source: SourceKind,
     /// The cursor row's name; by default derived from the URL.
     pub source_name: Option<String>,
-    /// How DIDs and handles are resolved.
+    /// How DIDs and handles are resolved, and the identity pool's bounds (key wait,
+    /// concurrency, per-host limits, negative caching).
     pub identity: ResolverConfig,
     /// Batching and buffering.
     pub batch: BatchConfig,
@@ -104,9 +107,38 @@ pub async fn run_live(
             url,
             verify_signatures,
         } => {
+            let identity = IdentityPool::new(resolver, Some(pool.clone()));
+            // Only handles depend on it (an author is also noted on its next commit).
+            let authors = identity.load_authors().await.unwrap_or_else(|err| {
+                tracing::warn!(%err, "cannot read the authors; their handles are checked as they commit");
+                0
+            });
             let verifier: Option<Arc<dyn CommitVerifier>> =
-                verify_signatures.then(|| Arc::new(resolver.clone()) as Arc<dyn CommitVerifier>);
-            let judge = FrameJudge::new(rules, verifier, Some(resolver), metrics.clone());
+                verify_signatures.then(|| Arc::new(identity.clone()) as Arc<dyn CommitVerifier>);
+            let mut judge =
+                FrameJudge::new(rules, verifier, Some(identity.clone()), metrics.clone());
+            if *verify_signatures {
+                let lot = ParkingLot::load(&pool, &name).await?;
+                tracing::info!(
+                    authors,
+                    parked = lot.len(),
+                    repos = lot.repos().len(),
+                    "identity pool and parking lot ready"
+                );
+                // Parked before a restart: look their keys up now; the frame loop replays
+                // them as they arrive, and the retry task asks again after failures expire.
+                for did in lot.repos() {
+                    identity.watch(&did);
+                    identity.recheck(&did);
+                }
+                tokio::spawn(parking::retry_parked(
+                    lot.clone(),
+                    identity.clone(),
+                    config.identity.negative_ttl.max(Duration::from_secs(1)),
+                    shutdown.clone(),
+                ));
+                judge = judge.with_parking(lot);
+            }
             let source = FirehoseSource {
                 url: url.clone(),
                 name,

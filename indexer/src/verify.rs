@@ -1,7 +1,7 @@
 //! Commit signature verification against the repo's signing key from its DID document.
 
 use async_trait::async_trait;
-use greenlight_identity::{IdentityError, Resolver};
+use greenlight_identity::{DidDocument, IdentityError, Resolver};
 
 /// Why a commit's signature could not be accepted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -22,23 +22,29 @@ pub trait CommitVerifier: Send + Sync {
     async fn verify(&self, did: &str, unsigned: &[u8], sig: &[u8]) -> Result<(), VerifyError>;
 }
 
-/// Whether a resolution failure may go away by itself.
-fn is_transient(err: &IdentityError) -> bool {
-    match err {
-        IdentityError::Network { .. }
-        | IdentityError::Timeout { .. }
-        | IdentityError::HttpClient(_) => true,
-        IdentityError::HttpStatus { status, .. } => *status == 429 || *status >= 500,
-        _ => false,
-    }
-}
-
-fn resolution_error(did: &str, err: IdentityError) -> VerifyError {
+pub(crate) fn resolution_error(did: &str, err: IdentityError) -> VerifyError {
     let reason = format!("cannot resolve {did} to check its commit signature: {err}");
-    if is_transient(&err) {
+    if err.is_transient() {
         VerifyError::Unavailable(reason)
     } else {
         VerifyError::Invalid(reason)
+    }
+}
+
+/// Checks `sig` over `unsigned` against the signing key of `document`.
+pub(crate) fn check_with(
+    document: &DidDocument,
+    unsigned: &[u8],
+    sig: &[u8],
+) -> Result<(), VerifyError> {
+    match &document.signing_key {
+        Some(key) => key.verify(unsigned, sig).map_err(|err| {
+            VerifyError::Invalid(format!("commit signature does not verify: {err}"))
+        }),
+        None => Err(VerifyError::Invalid(format!(
+            "DID document of {} has no #atproto signing key",
+            document.did
+        ))),
     }
 }
 
@@ -49,14 +55,7 @@ impl CommitVerifier for Resolver {
             .resolve_did(did)
             .await
             .map_err(|err| resolution_error(did, err))?;
-        let check = |doc: &greenlight_identity::DidDocument| match &doc.signing_key {
-            Some(key) => key.verify(unsigned, sig).map_err(|err| {
-                VerifyError::Invalid(format!("commit signature does not verify: {err}"))
-            }),
-            None => Err(VerifyError::Invalid(format!(
-                "DID document of {did} has no #atproto signing key"
-            ))),
-        };
+        let check = |doc: &greenlight_identity::DidDocument| check_with(doc, unsigned, sig);
         match check(&document) {
             Ok(()) => Ok(()),
             // The key may have rotated since the document was cached: look again once.

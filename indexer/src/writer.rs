@@ -17,7 +17,9 @@ use serde_json::Value;
 use sqlx::postgres::PgPool;
 use sqlx::PgConnection;
 
-use crate::event::{EventBody, RecordAction, RecordOp, RejectedEvent, SourceEvent, ValidRecord};
+use crate::event::{
+    EventBody, ParkedFrame, RecordAction, RecordOp, RejectedEvent, SourceEvent, ValidRecord,
+};
 use crate::record_rules::{text_without_nul, without_nul};
 
 /// Advisory lock ids `WRITE_LOCK + lane` serialise the transactions of every writer (live
@@ -254,6 +256,7 @@ impl Writer {
             .execute(&mut *tx)
             .await?;
         }
+        apply_parks(&mut tx, &self.source, &plan.parks, &plan.unparks).await?;
         tracing::debug!(lane, ops = plan.puts.len() + plan.deletes.len() + plan.rejects.len(),
                         elapsed = ?started.elapsed(), "lane statements");
         Ok((tx, outcome, changes))
@@ -297,6 +300,10 @@ struct BatchPlan<'a> {
     rejected_events: Vec<(Option<i64>, &'a RejectedEvent)>,
     /// Repos to queue for backfill.
     resyncs: Vec<&'a str>,
+    /// Commits to park, in order.
+    parks: Vec<&'a ParkedFrame>,
+    /// Parked commits replayed, per repo.
+    unparks: Vec<(&'a str, &'a [i64])>,
     cursor: Option<i64>,
 }
 
@@ -309,6 +316,8 @@ impl<'a> BatchPlan<'a> {
             && self.accounts.is_empty()
             && self.rejected_events.is_empty()
             && self.resyncs.is_empty()
+            && self.parks.is_empty()
+            && self.unparks.is_empty()
     }
 
     /// Splits the plan into [`LANES`] plans by author DID (the cursor stays out of them).
@@ -331,6 +340,15 @@ impl<'a> BatchPlan<'a> {
         }
         for did in self.resyncs {
             lanes[lane_of(did)].resyncs.push(did);
+        }
+        // A repo's parks, its replayed records and their release share its lane, so a replay
+        // and the release of what it replayed commit together (exactly once), after the parks
+        // of the same batch.
+        for parked in self.parks {
+            lanes[lane_of(&parked.did)].parks.push(parked);
+        }
+        for unpark in self.unparks {
+            lanes[lane_of(unpark.0)].unparks.push(unpark);
         }
         for rejected in self.rejected_events {
             let lane = rejected.1.did.as_deref().map_or(0, lane_of);
@@ -394,6 +412,8 @@ impl<'a> BatchPlan<'a> {
                     plan.rejected_events.push((event.cursor, rejected))
                 }
                 EventBody::Resync { did } => plan.resyncs.push(did),
+                EventBody::Park(parked) => plan.parks.push(parked),
+                EventBody::Unpark { did, seqs } => plan.unparks.push((did, seqs)),
                 EventBody::Nothing => {}
             }
         }
@@ -796,6 +816,45 @@ async fn apply_rejected_events(
     )
     .execute(&mut *tx)
     .await?;
+    Ok(())
+}
+
+/// Parks commits and releases replayed ones (parks first: a batch may hold both for a repo).
+async fn apply_parks(
+    tx: &mut PgConnection,
+    source: &str,
+    parks: &[&ParkedFrame],
+    unparks: &[(&str, &[i64])],
+) -> Result<(), sqlx::Error> {
+    if !parks.is_empty() {
+        let seq: Vec<i64> = parks.iter().map(|p| p.seq).collect();
+        let did: Vec<String> = parks.iter().map(|p| text_without_nul(&p.did)).collect();
+        let frame: Vec<Vec<u8>> = parks.iter().map(|p| p.frame.clone()).collect();
+        let reason: Vec<String> = parks.iter().map(|p| text_without_nul(&p.reason)).collect();
+        // A replay of the stream after a crash parks the same frame again: keep the first.
+        sqlx::query!(
+            "INSERT INTO appview.parked_event (source, seq, did, frame, reason)
+             SELECT $1, * FROM UNNEST($2::int8[], $3::text[], $4::bytea[], $5::text[])
+             ON CONFLICT (source, seq) DO NOTHING",
+            source,
+            &seq,
+            &did,
+            &frame,
+            &reason,
+        )
+        .execute(&mut *tx)
+        .await?;
+    }
+    for (did, seqs) in unparks {
+        sqlx::query!(
+            "DELETE FROM appview.parked_event WHERE source = $1 AND did = $2 AND seq = ANY($3)",
+            source,
+            did,
+            seqs,
+        )
+        .execute(&mut *tx)
+        .await?;
+    }
     Ok(())
 }
 

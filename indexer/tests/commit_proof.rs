@@ -12,9 +12,7 @@ use anyhow::{Context, Result};
 use futures_util::StreamExt;
 use greenlight_firehose::test_fixtures::{car, cid_of, dagcbor};
 use greenlight_firehose::{Blocks, Frame};
-use greenlight_indexer::metrics::Metrics;
-use greenlight_indexer::pipeline::{BatchConfig, RunTotals};
-use greenlight_indexer::service::{run_live, LiveConfig, SourceKind};
+use greenlight_indexer::service::SourceKind;
 use greenlight_tests::network::{Account, TestNetwork};
 use greenlight_tests::relay_standin::RelayStandin;
 use greenlight_tests::scratch_database::ScratchDatabase;
@@ -22,90 +20,20 @@ use ipld_core::ipld::Ipld;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sqlx::PgPool;
-use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_util::sync::CancellationToken;
+
+mod support;
+
+use support::{eventually, local_identity, rejections, Indexer};
 
 const SOURCE: &str = "proof-test";
 const NOW: &str = "2025-06-01T12:00:00.000Z";
 const SOME_CID: &str = "bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm";
 
-struct Indexer {
-    shutdown: CancellationToken,
-    task: JoinHandle<Result<RunTotals>>,
-}
-
-impl Indexer {
-    async fn start(pool: &PgPool, net: &TestNetwork, url: String) -> Indexer {
-        sqlx::query("INSERT INTO appview.source_cursor (source, position) VALUES ($1, 0) ON CONFLICT DO NOTHING")
-            .bind(SOURCE)
-            .execute(pool)
-            .await
-            .unwrap();
-        let config = LiveConfig {
-            source: SourceKind::Firehose {
-                url,
-                verify_signatures: true,
-            },
-            source_name: Some(SOURCE.into()),
-            identity: greenlight_identity::ResolverConfig {
-                plc_url: net.plc_url().to_owned(),
-                allow_insecure_http: true,
-                handle_resolver_pds: Some(net.pds_url().to_owned()),
-                ..greenlight_identity::ResolverConfig::default()
-            },
-            batch: BatchConfig {
-                max_events: 100,
-                linger: Duration::from_millis(5),
-                channel_capacity: 1000,
-            },
-            max_backoff: Duration::from_millis(500),
-            metrics_addr: None,
-        };
-        let shutdown = CancellationToken::new();
-        let task = tokio::spawn(run_live(
-            config,
-            pool.clone(),
-            None,
-            Metrics::new(),
-            shutdown.clone(),
-        ));
-        Indexer { shutdown, task }
-    }
-
-    async fn stop(self) {
-        assert!(!self.task.is_finished(), "the indexer stopped on its own");
-        self.shutdown.cancel();
-        self.task.await.unwrap().unwrap();
-    }
-}
-
-async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while tokio::time::Instant::now() < deadline {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("timed out waiting for: {what}");
-}
-
 async fn stored_cid(pool: &PgPool, uri: &str) -> Option<String> {
     sqlx::query_scalar("SELECT cid FROM appview.record WHERE uri = $1")
         .bind(uri)
         .fetch_optional(pool)
-        .await
-        .unwrap()
-}
-
-async fn rejections(pool: &PgPool) -> Vec<(Option<String>, String)> {
-    sqlx::query_as("SELECT did, reason FROM appview.rejected_event ORDER BY id")
-        .fetch_all(pool)
         .await
         .unwrap()
 }
@@ -206,7 +134,12 @@ async fn a_forged_op_on_a_real_signed_commit_is_rejected_and_the_repo_queued() {
     let db = ScratchDatabase::create("idxproof").await.unwrap();
     let pool = greenlight_store::open(&db.url, 4).await.unwrap();
     let relay = RelayStandin::start(&net.firehose_url()).await.unwrap();
-    let indexer = Indexer::start(&pool, &net, relay.firehose_url()).await;
+    let source = SourceKind::Firehose {
+        url: relay.firehose_url(),
+        verify_signatures: true,
+    };
+    let identity = local_identity(net.plc_url(), Some(net.pds_url()));
+    let indexer = Indexer::start(&pool, SOURCE, source, identity).await;
 
     let alice = net.create_account("alice").await.unwrap();
     let proposal = format!("at://{}/fund.greenlight.proposal/3kaaaaaaaaaaa", alice.did);

@@ -62,7 +62,8 @@ pub fn free_port() -> Result<u16> {
     Ok(listener.local_addr()?.port())
 }
 
-fn repo_root() -> PathBuf {
+/// The repository's root folder.
+pub fn repo_root() -> PathBuf {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
     manifest.parent().unwrap_or(manifest).to_path_buf()
 }
@@ -267,6 +268,11 @@ impl Services {
                 format!("127.0.0.1:{appview_port}"),
             ),
             ("GREENLIGHT_ESCROW_URL", escrow_url.clone()),
+            // The audience of the service-auth tokens people's pages get for escrow.
+            (
+                "GREENLIGHT_ESCROW_DID",
+                format!("did:web:localhost%3A{escrow_port}"),
+            ),
         ];
         env.extend(identity.iter().cloned());
         env.push(("GREENLIGHT_ALLOW_INSECURE_HTTP", "1".into()));

@@ -5,7 +5,10 @@
 use greenlight_cli::pledging;
 use greenlight_cli::records::{self, NewProject, ProposalTarget, RecordRef};
 use greenlight_cli::session::Session;
+use greenlight_cli::ClientError;
 use greenlight_lexicon::com::atproto::repo::strong_ref::StrongRef;
+use greenlight_lexicon::fund::greenlight::escrow::defs::{DonationView, LedgerEntry};
+use greenlight_lexicon::fund::greenlight::escrow::list_ledger_entries;
 use greenlight_lexicon::fund::greenlight::status::{
     Decline, Development, Preview, Release, StatusStage,
 };
@@ -161,4 +164,86 @@ pub async fn pledge(
     )
     .await
     .expect("pledge");
+}
+
+/// `donor` tries to donate `amount` (minor units of `currency`) to `proposal` through escrow,
+/// with a fresh idempotency key, completing the sandbox checkout.
+async fn try_donating(
+    world: &World,
+    donor: &Session,
+    proposal: &StrongRef,
+    amount: i64,
+    currency: &str,
+) -> Result<DonationView, ClientError> {
+    let key = pledging::new_idempotency_key();
+    pledging::donate(donor, &world.escrow, proposal, amount, currency, &key).await
+}
+
+/// `donor` donates `amount` (minor units of `currency`) to `proposal`; answers the donation
+/// as escrow created it.
+pub async fn donate(
+    world: &World,
+    donor: &Session,
+    proposal: &StrongRef,
+    amount: i64,
+    currency: &str,
+) -> DonationView {
+    try_donating(world, donor, proposal, amount, currency)
+        .await
+        .unwrap_or_else(|error| panic!("donation: {error}\n{}", world.services.logs()))
+}
+
+/// The XRPC error escrow refuses `donor`'s donation to `proposal` with; fails the test when
+/// escrow takes it.
+pub async fn refused_donation(
+    world: &World,
+    donor: &Session,
+    proposal: &StrongRef,
+    amount: i64,
+    currency: &str,
+) -> String {
+    match try_donating(world, donor, proposal, amount, currency).await {
+        Ok(taken) => panic!("the donation was taken: {taken:?}"),
+        Err(error) => match error.xrpc_error() {
+            Some(name) => name.to_owned(),
+            None => panic!("not an XRPC refusal: {error}"),
+        },
+    }
+}
+
+/// Escrow's public ledger feed, every page, with each entry in its latest state (the feed
+/// repeats an entry under a new seq when its state changes).
+pub async fn ledger_entries(world: &World) -> Vec<LedgerEntry> {
+    let url = format!(
+        "{}/xrpc/{}",
+        world.services.escrow_url,
+        list_ledger_entries::NSID
+    );
+    let mut latest: Vec<LedgerEntry> = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut query = vec![("limit", "1000".to_owned())];
+        query.extend(cursor.take().map(|seq| ("cursor", seq)));
+        let page: list_ledger_entries::Output = reqwest::Client::new()
+            .get(&url)
+            .query(&query)
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .expect("listLedgerEntries")
+            .json()
+            .await
+            .expect("a ledger page");
+        if page.entries.is_empty() {
+            return latest;
+        }
+        for entry in page.entries {
+            latest.retain(|seen| seen.id != entry.id);
+            latest.push(entry);
+        }
+        cursor = page.cursor;
+        if cursor.is_none() {
+            return latest;
+        }
+    }
 }

@@ -3,12 +3,7 @@
 //! Jetstream; hostile records and frames are rejected with their reasons while the stream
 //! goes on.
 
-use std::time::Duration;
-
-use anyhow::Result;
-use greenlight_indexer::metrics::Metrics;
-use greenlight_indexer::pipeline::{BatchConfig, RunTotals};
-use greenlight_indexer::service::{run_live, LiveConfig, SourceKind};
+use greenlight_indexer::service::SourceKind;
 use greenlight_indexer::source::jetstream::uncompressed_url;
 use greenlight_tests::jetstream_standin::{compress_message, JetstreamStandin};
 use greenlight_tests::network::{Account, RecordRef, TestNetwork};
@@ -16,63 +11,19 @@ use greenlight_tests::relay_standin::{forged_commit_frame, RelayStandin};
 use greenlight_tests::scratch_database::ScratchDatabase;
 use serde_json::{json, Value};
 use sqlx::PgPool;
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
+
+// The indexer's own test support: the same in-process indexer and polling.
+#[path = "../../indexer/tests/support/mod.rs"]
+mod support;
+
+use support::{eventually, local_identity, Indexer};
 
 const SOURCE: &str = "test-source";
 
-/// An indexer running in this process.
-struct Indexer {
-    shutdown: CancellationToken,
-    task: JoinHandle<Result<RunTotals>>,
-}
-
-impl Indexer {
-    async fn start(pool: &PgPool, net: &TestNetwork, source: SourceKind) -> Indexer {
-        // Start from the beginning of the stream, so nothing depends on when we connect.
-        sqlx::query("INSERT INTO appview.source_cursor (source, position) VALUES ($1, 0) ON CONFLICT DO NOTHING")
-            .bind(SOURCE)
-            .execute(pool)
-            .await
-            .unwrap();
-        let config = LiveConfig {
-            source,
-            source_name: Some(SOURCE.into()),
-            identity: identity_config(net),
-            batch: BatchConfig {
-                max_events: 100,
-                linger: Duration::from_millis(5),
-                channel_capacity: 1000,
-            },
-            max_backoff: Duration::from_millis(500),
-            metrics_addr: None,
-        };
-        let shutdown = CancellationToken::new();
-        let task = tokio::spawn(run_live(
-            config,
-            pool.clone(),
-            None,
-            Metrics::new(),
-            shutdown.clone(),
-        ));
-        Indexer { shutdown, task }
-    }
-
-    async fn stop(self) -> RunTotals {
-        assert!(!self.task.is_finished(), "the indexer stopped on its own");
-        self.shutdown.cancel();
-        self.task.await.unwrap().unwrap()
-    }
-}
-
-/// Identity resolution against the local network (http, loopback, `.test` handles).
-fn identity_config(net: &TestNetwork) -> greenlight_identity::ResolverConfig {
-    greenlight_identity::ResolverConfig {
-        plc_url: net.plc_url().to_owned(),
-        allow_insecure_http: true,
-        handle_resolver_pds: Some(net.pds_url().to_owned()),
-        ..greenlight_identity::ResolverConfig::default()
-    }
+/// An indexer running in this process, following `source` with identities of `net`.
+async fn start(pool: &PgPool, net: &TestNetwork, source: SourceKind) -> Indexer {
+    let identity = local_identity(net.plc_url(), Some(net.pds_url()));
+    Indexer::start(pool, SOURCE, source, identity).await
 }
 
 async fn setup(purpose: &str) -> (TestNetwork, ScratchDatabase, PgPool) {
@@ -80,22 +31,6 @@ async fn setup(purpose: &str) -> (TestNetwork, ScratchDatabase, PgPool) {
     let db = ScratchDatabase::create(purpose).await.unwrap();
     let pool = greenlight_store::open(&db.url, 4).await.unwrap();
     (net, db, pool)
-}
-
-/// Polls `check` until it holds or 30 s pass.
-async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while tokio::time::Instant::now() < deadline {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("timed out waiting for: {what}");
 }
 
 async fn row(
@@ -295,7 +230,7 @@ async fn xrpc(net: &TestNetwork, account: &Account, nsid: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn firehose_ingest_follows_creates_updates_deletes_and_account_status() {
     let (net, db, pool) = setup("idxfirehose").await;
-    let indexer = Indexer::start(
+    let indexer = start(
         &pool,
         &net,
         SourceKind::Firehose {
@@ -343,7 +278,7 @@ async fn firehose_ingest_follows_creates_updates_deletes_and_account_status() {
 async fn jetstream_ingest_follows_the_same_changes_and_survives_reconnects_and_garbage() {
     let (net, db, pool) = setup("idxjetstream").await;
     let jetstream = JetstreamStandin::start(&net.firehose_url()).await.unwrap();
-    let indexer = Indexer::start(
+    let indexer = start(
         &pool,
         &net,
         SourceKind::Jetstream {
@@ -415,7 +350,7 @@ async fn jetstream_ingest_follows_the_same_changes_and_survives_reconnects_and_g
 async fn jetstream_without_compression_follows_text_messages() {
     let (net, db, pool) = setup("idxjetstreamtext").await;
     let jetstream = JetstreamStandin::start(&net.firehose_url()).await.unwrap();
-    let indexer = Indexer::start(
+    let indexer = start(
         &pool,
         &net,
         SourceKind::Jetstream {
@@ -450,7 +385,7 @@ async fn jetstream_without_compression_follows_text_messages() {
 async fn hostile_records_and_frames_are_rejected_with_reasons_and_the_stream_goes_on() {
     let (net, db, pool) = setup("idxhostile").await;
     let relay = RelayStandin::start(&net.firehose_url()).await.unwrap();
-    let indexer = Indexer::start(
+    let indexer = start(
         &pool,
         &net,
         SourceKind::Firehose {

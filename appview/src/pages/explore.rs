@@ -1,11 +1,12 @@
 //! `/`: proposals by stage, sorted by estimates, pledges or age, a page at a time.
 
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::Response;
-use greenlight_lexicon::fund::greenlight::list_proposals;
+use greenlight_lexicon::fund::greenlight::{list_proposals, search_proposals};
 
-use super::layout::{page as frame, proposal_card};
+use super::layout::proposal_card;
+use super::viewer::Viewer;
 use crate::html::{query_value, Markup};
 use crate::xrpc;
 use crate::AppView;
@@ -79,12 +80,44 @@ pub async fn page(
     headers: HeaderMap,
 ) -> Response {
     let filter = Filter::parse(query.as_deref());
-    let listed = match xrpc::proposals::list(&app, filter.list_params()).await {
+    let query_map: std::collections::HashMap<String, String> =
+        form_urlencoded::parse(query.as_deref().unwrap_or("").as_bytes())
+            .into_owned()
+            .collect();
+    let viewer = Viewer::load(&app, &headers, &query_map).await;
+    let search = query_map
+        .get("q")
+        .map(|q| q.trim())
+        .filter(|q| !q.is_empty());
+    let listed = match search {
+        Some(q) => {
+            let params = search_proposals::Params {
+                q: q.chars().take(200).collect(),
+                limit: Some(30),
+                cursor: None,
+            };
+            xrpc::proposals::search(&app, params)
+                .await
+                .map(|found| (found.proposals, None))
+        }
+        None => xrpc::proposals::list(&app, filter.list_params())
+            .await
+            .map(|listed| (listed.proposals, listed.cursor)),
+    };
+    let (proposals, cursor) = match listed {
         Ok(listed) => listed,
         Err(error) => return super::error_page(&headers, &error),
     };
     let mut m = Markup::new();
     m.raw("<h1>Explore proposals</h1><p class=\"lede\">Features people want built in open-source projects, what they would pay for them, and what backers have pledged into escrow.</p>");
+    m.raw("<form method=\"get\" action=\"/\" class=\"search\" role=\"search\"><label for=\"q\">Search proposals</label><input type=\"search\" id=\"q\" name=\"q\" value=\"")
+        .text(search.unwrap_or(""))
+        .raw("\"><button type=\"submit\">Search</button></form>");
+    if viewer.visitor.is_some() {
+        m.raw(
+            "<p><a class=\"button\" href=\"/propose\">Propose a feature for any repository</a></p>",
+        );
+    }
     m.raw("<nav class=\"tabs\" aria-label=\"Stage\"><ul>");
     for (stage, name) in STAGES {
         m.raw("<li><a href=\"")
@@ -106,16 +139,16 @@ pub async fn page(
         m.raw(">").raw(name).raw("</a></li>");
     }
     m.raw("</ul></nav>");
-    if listed.proposals.is_empty() {
+    if proposals.is_empty() {
         m.raw("<p class=\"empty\">No proposals here yet.</p>");
     } else {
         m.raw("<ul class=\"cards\">");
-        for view in &listed.proposals {
+        for view in &proposals {
             proposal_card(&mut m, view);
         }
         m.raw("</ul>");
     }
-    if let Some(cursor) = &listed.cursor {
+    if let Some(cursor) = &cursor {
         let mut href = filter.href(&filter.stage, &filter.sort);
         href.push_str("&cursor=");
         href.push_str(&query_value(cursor));
@@ -123,9 +156,5 @@ pub async fn page(
             .text(&href)
             .raw("\">More proposals →</a></p>");
     }
-    super::respond(
-        &headers,
-        StatusCode::OK,
-        frame("Explore proposals", &Markup::new(), &m),
-    )
+    viewer.respond(&headers, "Explore proposals", &Markup::new(), &m)
 }

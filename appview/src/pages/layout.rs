@@ -6,9 +6,33 @@ use greenlight_lexicon::fund::greenlight::defs::{ActorRef, ProposalView, Proposa
 use crate::display::{actor_name, money, progress, stage_name};
 use crate::embed::{page_path, Kind};
 use crate::html::Markup;
+use crate::sign_in::browser::Visitor;
 
-/// A whole page: `title` (escaped), extra `<head>` markup, and the main content.
+/// A whole page: `title` (escaped), extra `<head>` markup, and the main content, for
+/// someone not signed in (or a page that is the same for everyone).
 pub fn page(title: &str, head: &Markup, main: &Markup) -> String {
+    page_for(None, title, head, main)
+}
+
+/// A whole page for `visitor`: the header offers signing in, or names them with their
+/// page and a sign-out button.
+pub fn page_for(visitor: Option<&Visitor>, title: &str, head: &Markup, main: &Markup) -> String {
+    let mut account = Markup::new();
+    match visitor {
+        None => {
+            account.raw("<a class=\"account\" href=\"/sign-in\">Sign in</a>");
+        }
+        Some(visitor) => {
+            account
+                .raw("<a class=\"account\" href=\"/person/")
+                .segment(&visitor.did)
+                .raw("\">")
+                .text(visitor.name())
+                .raw("</a><form method=\"post\" action=\"/sign-out\" class=\"inline\"><input type=\"hidden\" name=\"csrf\" value=\"")
+                .text(&visitor.csrf)
+                .raw("\"><button type=\"submit\" class=\"link\">Sign out</button></form>");
+        }
+    }
     let mut m = Markup::new();
     m.raw("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>")
         .text(title)
@@ -16,7 +40,9 @@ pub fn page(title: &str, head: &Markup, main: &Markup) -> String {
         .text(super::stylesheet_path())
         .raw("\">")
         .markup(head)
-        .raw("</head><body><a class=\"skip\" href=\"#main\">Skip to content</a><header class=\"site\"><nav aria-label=\"Site\"><a class=\"brand\" href=\"/\"><span aria-hidden=\"true\" class=\"dot\"></span>Greenlight</a><a href=\"/\">Explore</a></nav></header><main id=\"main\">")
+        .raw("</head><body><a class=\"skip\" href=\"#main\">Skip to content</a><header class=\"site\"><nav aria-label=\"Site\"><a class=\"brand\" href=\"/\"><span aria-hidden=\"true\" class=\"dot\"></span>Greenlight</a><a href=\"/\">Explore</a><a href=\"/projects\">Projects</a>")
+        .markup(&account)
+        .raw("</nav></header><main id=\"main\">")
         .markup(main)
         .raw("</main><footer class=\"site\"><p>Greenlight funds open-source features. Pledges wait in escrow and are paid only after the code is released as open source; if it never is, every pledge is refunded.</p></footer></body></html>");
     m.into_string()

@@ -2,18 +2,25 @@
 //! and one small stylesheet; no JavaScript. The data comes from the same functions as the
 //! XRPC methods (`listProposals`, `getProject`, `getProposal`, `getActor`, ...).
 
+pub mod actions;
 pub mod explore;
+pub mod form;
 pub mod layout;
 pub mod person;
 pub mod project;
+pub mod projects;
 pub mod proposal;
+pub mod retainers;
+pub mod sign_in;
+pub mod viewer;
+pub mod written;
 
 use std::sync::OnceLock;
 
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use greenlight_xrpc::XrpcError;
 
@@ -61,6 +68,57 @@ pub fn routes() -> Router<AppView> {
             get(embed::project_embed::<Widget>),
         )
         .route("/person/{actor}", get(person::page))
+        .route("/retainers/{did}", get(retainers::page))
+        .route("/projects", get(projects::page))
+        .route("/projects/new", post(actions::projects::create))
+        .route(
+            "/propose",
+            get(projects::propose_page).post(actions::proposing::for_repository),
+        )
+        .route(
+            "/project/{did}/{rkey}/propose",
+            post(actions::proposing::for_project),
+        )
+        .route(
+            "/project/{did}/{rkey}/check",
+            post(actions::projects::check),
+        )
+        .route(
+            "/project/{did}/{rkey}/accept",
+            post(actions::projects::accept),
+        )
+        .route(
+            "/proposal/{did}/{rkey}/estimate",
+            post(actions::estimating::post),
+        )
+        .route(
+            "/proposal/{did}/{rkey}/estimate/withdraw",
+            post(actions::estimating::withdraw),
+        )
+        .route("/proposal/{did}/{rkey}/status", post(actions::stages::post))
+        .route(
+            "/proposal/{did}/{rkey}/pledge",
+            post(actions::backing::pledge),
+        )
+        .route(
+            "/proposal/{did}/{rkey}/donate",
+            post(actions::backing::donate),
+        )
+        .route(
+            "/proposal/{did}/{rkey}/dispute",
+            post(actions::backing::dispute),
+        )
+        .route("/backing/{pledge}", get(actions::backing::pledge_page))
+        .route("/backing/{pledge}/cancel", post(actions::backing::cancel))
+        .route("/donation", get(actions::backing::donation_page))
+        .route("/account/payout", post(actions::backing::connect_payout))
+        .route("/sign-in", get(sign_in::form_page).post(sign_in::start))
+        .route(crate::sign_in::CALLBACK_PATH, get(sign_in::callback))
+        .route("/sign-out", post(sign_in::sign_out))
+        .route(
+            crate::sign_in::CLIENT_METADATA_PATH,
+            get(sign_in::client_metadata),
+        )
         .route(oembed::PATH, get(oembed::serve))
         .route("/static/greenlight.css", get(stylesheet))
 }

@@ -1,12 +1,15 @@
 //! `/project/{did}/{rkey}`: a project, who maintains it, its totals and its proposals.
 
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use greenlight_lexicon::fund::greenlight::defs::ProjectProof;
 use greenlight_lexicon::fund::greenlight::list_proposals;
 
-use super::layout::{money_rules, page as frame, person_link, proposal_card};
+use super::actions;
+use super::form::Filled;
+use super::layout::{money_rules, person_link, proposal_card};
+use super::viewer::Viewer;
 use crate::display::{moment, money};
 use crate::embed::{self, page_path, Kind};
 use crate::html::Markup;
@@ -22,9 +25,14 @@ pub async fn page(
     let Some(uri) = embed::record_uri(Kind::Project, &did, &rkey) else {
         return super::not_found(&headers);
     };
+    let query_map: std::collections::HashMap<String, String> =
+        form_urlencoded::parse(query.as_deref().unwrap_or("").as_bytes())
+            .into_owned()
+            .collect();
+    let viewer = Viewer::load(&app, &headers, &query_map).await;
     let project = match embed::load_project(&app, &uri).await {
         Ok(Some(project)) => project,
-        Ok(None) => return super::not_found(&headers),
+        Ok(None) => return viewer.not_yet(&headers, &uri),
         Err(error) => return super::error_page(&headers, &error),
     };
     let sort = form_urlencoded::parse(query.as_deref().unwrap_or("").as_bytes())
@@ -82,7 +90,7 @@ pub async fn page(
         m.raw("</p>");
     }
     m.raw("</header><div class=\"prose\">")
-        .text(&project.description)
+        .markdown(&project.description)
         .raw("</div><dl class=\"facts\"><div><dt>Repository</dt><dd>");
     let repository = &project.repository;
     m.external_link(repository, repository).raw("</dd></div>");
@@ -97,6 +105,33 @@ pub async fn page(
         .raw("</dd></div></dl>");
 
     proof_section(&mut m, project.proof.as_ref());
+    match &viewer.visitor {
+        Some(visitor) => {
+            let csrf = visitor.csrf.as_str();
+            if project.owner.did == visitor.did {
+                actions::projects::render_proof_steps(&mut m, &project, csrf);
+            }
+            let invited = project
+                .invited_maintainers
+                .as_ref()
+                .is_some_and(|list| list.iter().any(|person| person.did == visitor.did));
+            if invited {
+                actions::projects::render_accept(&mut m, &project, csrf);
+            }
+            actions::proposing::render(
+                &mut m,
+                &format!("{path}/propose"),
+                csrf,
+                &Filled::default(),
+                false,
+            );
+        }
+        None => {
+            m.raw("<p class=\"act\"><a class=\"button\" href=\"/sign-in?return=")
+                .text(&crate::html::query_value(&path))
+                .raw("\">Sign in to propose a feature</a></p>");
+        }
+    }
 
     m.raw("<section class=\"funding\" aria-labelledby=\"funding\"><h2 id=\"funding\" class=\"sr-only\">Funding</h2><dl class=\"stats\"><div><dt>Pledged</dt><dd>")
         .text(&money(
@@ -142,7 +177,7 @@ pub async fn page(
         .raw("\" alt=\"Funding badge for this project\" height=\"20\"></p><label for=\"badge-md\">Markdown</label><textarea id=\"badge-md\" readonly rows=\"2\">")
         .text(&format!("[![Greenlight]({public_url}{path}/badge.svg)]({page_url})"))
         .raw("</textarea></section>");
-    super::respond(&headers, StatusCode::OK, frame(name, &head, &m))
+    viewer.respond(&headers, name, &head, &m)
 }
 
 /// Whether the project proves its repository or website, with every address checked so anyone

@@ -4,8 +4,8 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use greenlight_funding::Stage;
 use greenlight_lexicon::fund::greenlight::defs::{
@@ -14,7 +14,10 @@ use greenlight_lexicon::fund::greenlight::defs::{
 use greenlight_lexicon::fund::greenlight::{list_estimates, list_pledges};
 use greenlight_xrpc::XrpcError;
 
-use super::layout::{page as frame, person_link, progress_bar, stage_pill};
+use super::actions;
+use super::form::Filled;
+use super::layout::{person_link, progress_bar, stage_pill};
+use super::viewer::Viewer;
 use crate::display::{actor_name, date, days, moment, money, percent};
 use crate::embed::{self, page_path, Kind};
 use crate::html::Markup;
@@ -36,16 +39,109 @@ struct Loaded {
 pub async fn page(
     State(app): State<AppView>,
     Path((did, rkey)): Path<(String, String)>,
+    Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
     let Some(uri) = embed::record_uri(Kind::Proposal, &did, &rkey) else {
         return super::not_found(&headers);
     };
+    let viewer = Viewer::load(&app, &headers, &query).await;
     match load(&app, &uri).await {
-        Ok(Some(loaded)) => super::respond(&headers, StatusCode::OK, render(&app, &loaded)),
-        Ok(None) => super::not_found(&headers),
+        Ok(Some(loaded)) => {
+            let actions = actions(&app, &viewer, &loaded).await;
+            let (head, main) = render(&app, &loaded, &actions);
+            viewer.respond(&headers, &loaded.view.title, &head, &main)
+        }
+        Ok(None) => viewer.not_yet(&headers, &uri),
         Err(error) => super::error_page(&headers, &error),
     }
+}
+
+/// What the viewer can do here: sign in, or the forms their role and the stage allow.
+async fn actions(app: &AppView, viewer: &Viewer, loaded: &Loaded) -> Markup {
+    let view = &loaded.view;
+    let path = page_path(Kind::Proposal, &view.uri);
+    let mut m = Markup::new();
+    let Some(visitor) = &viewer.visitor else {
+        if matches!(
+            view.stage.as_str(),
+            "proposed" | "development" | "preview" | "released"
+        ) {
+            m.raw("<p class=\"act\"><a class=\"button\" href=\"/sign-in?return=")
+                .text(&crate::html::query_value(&path))
+                .raw("\">Sign in to estimate, back or follow up</a></p>");
+        }
+        return m;
+    };
+    let csrf = visitor.csrf.as_str();
+    let none = Filled::default();
+    let maintains = loaded.project.as_ref().is_some_and(|project| {
+        project.owner.did == visitor.did
+            || project
+                .maintainers
+                .iter()
+                .any(|person| person.did == visitor.did)
+    });
+    if maintains {
+        actions::stages::render(&mut m, view, csrf, &none, None);
+    }
+    let stage = view.stage.as_str();
+    if matches!(stage, "proposed" | "development" | "preview") {
+        let cap = actions::estimating::cap(app, &visitor.did, &view.currency).await;
+        let mine = loaded
+            .estimates
+            .0
+            .iter()
+            .find(|e| e.author.did == visitor.did);
+        actions::estimating::render(&mut m, view, csrf, &none, &cap, mine);
+    }
+    if stage == "development" {
+        actions::backing::render_gift(&mut m, view, csrf, &none, actions::backing::Gift::Donation);
+    }
+    if stage == "preview" {
+        actions::backing::render_gift(&mut m, view, csrf, &none, actions::backing::Gift::Pledge);
+        let mine: Vec<&PledgeView> = loaded
+            .pledges
+            .0
+            .iter()
+            .filter(|p| p.backer.did == visitor.did)
+            .collect();
+        if !mine.is_empty() {
+            m.raw("<section class=\"act\" aria-labelledby=\"mine-h\"><h2 id=\"mine-h\">Your pledges</h2><ul>");
+            for pledge in mine {
+                m.raw("<li>")
+                    .text(&money(pledge.amount, &pledge.currency))
+                    .raw(" (")
+                    .text(&pledge.state)
+                    .raw(") ");
+                super::form::open(
+                    &mut m,
+                    &format!(
+                        "/backing/{}/cancel",
+                        crate::html::path_segment(&pledge.receipt)
+                    ),
+                    csrf,
+                    "Cancel this pledge",
+                );
+                super::form::close(&mut m, "Cancel pledge");
+                m.raw("</li>");
+            }
+            m.raw("</ul></section>");
+        }
+    }
+    // Until escrow has seen the release its end is unknown: the form shows, and escrow
+    // answers whether it takes the dispute yet.
+    let verifying = stage == "released"
+        && !matches!(view.escrow_state.as_deref(), Some("paid" | "refunded"))
+        && view
+            .verification_ends_at
+            .as_deref()
+            .and_then(|end| chrono::DateTime::parse_from_rfc3339(end).ok())
+            .is_none_or(|end| end > chrono::Utc::now());
+    if verifying {
+        actions::backing::render_dispute(&mut m, view, csrf, &none);
+    }
+    m
 }
 
 /// A list answer's items and its cursor.
@@ -131,7 +227,7 @@ fn stage_rank(stage: &str) -> u8 {
     Stage::parse(stage).map_or(Stage::Released.rank(), Stage::rank)
 }
 
-fn render(app: &AppView, loaded: &Loaded) -> String {
+fn render(app: &AppView, loaded: &Loaded, actions: &Markup) -> (Markup, Markup) {
     let view = &loaded.view;
     let config = app.config();
     let public_url = &config.public_url;
@@ -236,13 +332,14 @@ fn render(app: &AppView, loaded: &Loaded) -> String {
     m.raw("</dl></section>");
 
     before_you_back(&mut m, app, loaded);
+    m.markup(actions);
     timeline(&mut m, view);
 
-    // The proposal itself, as its author wrote it (shown as text, not interpreted).
+    // The proposal itself, as its author wrote it (Markdown, rendered safely).
     m.raw(
         "<section aria-labelledby=\"what\"><h2 id=\"what\">The proposal</h2><div class=\"prose\">",
     )
-    .text(&view.body)
+    .markdown(&view.body)
     .raw("</div>");
     if let Some(tags) = &view.tags {
         m.raw("<ul class=\"tags\" aria-label=\"Tags\">");
@@ -267,7 +364,7 @@ fn render(app: &AppView, loaded: &Loaded) -> String {
             "<iframe src=\"{public_url}{path}/widget\" width=\"400\" height=\"210\" style=\"border:0\" title=\"Greenlight funding\"></iframe>"
         ))
         .raw("</textarea></section></article>");
-    frame(title, &head, &m)
+    (head, m)
 }
 
 fn escrow_words(state: &str) -> &'static str {

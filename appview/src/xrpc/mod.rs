@@ -5,6 +5,7 @@ pub mod estimates;
 pub mod pledges;
 pub mod projects;
 pub mod proposals;
+pub mod retainers;
 pub mod totals;
 
 use std::collections::HashMap;

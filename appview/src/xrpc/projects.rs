@@ -126,7 +126,7 @@ pub async fn list(
 
 /// `checkProjectProof` refusing to run again so soon (HTTP 429, which `XrpcError` has no
 /// variant for).
-struct RateLimited(std::time::Duration);
+pub struct RateLimited(pub std::time::Duration);
 
 impl IntoResponse for RateLimited {
     fn into_response(self) -> Response {
@@ -166,6 +166,16 @@ async fn check_now(
         .map_err(|error| XrpcError::InvalidRequest(error.to_string()))?;
     let input: check_project_proof::Input = serde_json::from_value(value)
         .map_err(|error| XrpcError::InvalidRequest(error.to_string()))?;
+    check(app, input).await
+}
+
+/// Checks a project's proof of control now (at most once per `proof_min_interval`), for
+/// `checkProjectProof` and the project page's "Check now" button.
+pub async fn check(
+    app: &AppView,
+    input: check_project_proof::Input,
+) -> Result<Result<check_project_proof::Output, RateLimited>, XrpcError> {
+    let nsid = check_project_proof::NSID;
     let project = proof::project_to_check(app.pool(), &input.project)
         .await?
         .ok_or_else(|| not_found("the project"))?;

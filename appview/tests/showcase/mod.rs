@@ -71,10 +71,6 @@ pub async fn seed(seed: &Seed) -> Showcase {
                 "maintainers": [MAINT],
                 "createdAt": "2026-01-01T00:00:00.000Z",
             }),
-            None,
-            None,
-            Some("USD"),
-            at(0),
         )
         .await;
     seed.accept(MAINT, &project).await;
@@ -113,7 +109,8 @@ pub async fn seed(seed: &Seed) -> Showcase {
     {
         seed.estimate(
             did,
-            &format!("3kaaaaaaaaa3{i}"),
+            // Record keys must be TIDs: base32 digits 2-7 only.
+            &format!("3kaaaaaaaaa3{}", i + 2),
             &preview_p,
             amount,
             "USD",
@@ -199,7 +196,7 @@ pub async fn seed(seed: &Seed) -> Showcase {
     for (i, (did, receipt, proposal, amount)) in pledges.iter().enumerate() {
         seed.pledge(
             did,
-            &format!("3kaaaaaaaaa5{i}"),
+            &format!("3kaaaaaaaaa5{}", i + 2),
             proposal,
             *amount,
             receipt,
@@ -223,10 +220,6 @@ pub async fn seed(seed: &Seed) -> Showcase {
             "evidence": ["https://git.example.com/tessera/issues/9", "javascript:alert(1)"],
             "createdAt": "2026-01-12T00:00:00.000Z",
         }),
-        Some(&released),
-        None,
-        None,
-        at(60 * 24 * 12),
     )
     .await;
 

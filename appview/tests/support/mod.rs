@@ -1,29 +1,29 @@
-//! Test support: records written the way the indexer writes them (row in `appview.record`,
-//! then the aggregates hook in the same transaction), and calls into the router.
+//! Test support: records written through the indexer itself (its record rules, then its
+//! `Writer` with the aggregates hook, one batch per call), and calls into the router.
+//!
+//! The record writing is the aggregates crate's test support, included as
+//! [`records`] rather than copied: both crates' tests seed exactly what the indexer
+//! would store, by one piece of code.
 #![allow(dead_code)]
+
+#[path = "../../../crates/aggregates/tests/support/mod.rs"]
+pub mod records;
+
+use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode};
 use axum::Router;
-use chrono::{DateTime, Duration, TimeZone, Utc};
-use greenlight_aggregates::{apply_record_changes, ChangedRecord};
+use chrono::{DateTime, Utc};
 use greenlight_appview::{AppView, Config};
+use greenlight_indexer::event::{EventBody, SourceEvent};
+use greenlight_indexer::writer::{AggregatesObserver, Writer};
 use greenlight_lexicon::Catalog;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 use tower::ServiceExt;
 
-/// A fake but well-formed CID.
-pub const CID: &str = "bafyreidfayvfuwqa7qlnopdjiqrxzs6blmoeu4rujcjtnci5beludirz2a";
-
-/// A moment `minutes` after a fixed origin.
-pub fn at(minutes: i64) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap() + Duration::minutes(minutes)
-}
-
-fn stamp(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
+pub use records::{at, stamp, tid, CID};
 
 /// Writes records into a test database as the indexer would.
 #[derive(Clone)]
@@ -36,100 +36,37 @@ impl Seed {
         Seed { pool }
     }
 
-    /// Stores (or replaces) a record and runs the aggregates hook, like one indexer batch.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn put(
-        &self,
-        did: &str,
-        collection: &str,
-        rkey: &str,
-        body: Value,
-        subject: Option<&str>,
-        amount: Option<i64>,
-        currency: Option<&str>,
-        created: DateTime<Utc>,
-    ) -> String {
+    /// Stores (or replaces) a record as one indexer batch, its columns (subject, amount,
+    /// currency, date) read from the body by the indexer's rules; returns its URI. A record
+    /// the rules reject (a record key that is not a TID in a tid-keyed collection, a body
+    /// off its lexicon) fails the test.
+    pub async fn put(&self, did: &str, collection: &str, rkey: &str, body: Value) -> String {
         let uri = format!("at://{did}/{collection}/{rkey}");
-        let mut tx = self.pool.begin().await.unwrap();
-        let previous: Option<(Option<String>,)> =
-            sqlx::query_as("SELECT subject_uri FROM appview.record WHERE uri = $1")
-                .bind(&uri)
-                .fetch_optional(&mut *tx)
-                .await
-                .unwrap();
-        sqlx::query(
-            "INSERT INTO appview.record (uri, did, collection, rkey, cid, rev, body, subject_uri,
-                 created_at, amount, currency)
-             VALUES ($1, $2, $3, $4, $5, '3laaaaaaaaaaa', $6, $7, $8, $9, $10)
-             ON CONFLICT (uri) DO UPDATE SET body = EXCLUDED.body, subject_uri = EXCLUDED.subject_uri,
-                 created_at = EXCLUDED.created_at, amount = EXCLUDED.amount,
-                 currency = EXCLUDED.currency",
-        )
-        .bind(&uri)
-        .bind(did)
-        .bind(collection)
-        .bind(rkey)
-        .bind(CID)
-        .bind(&body)
-        .bind(subject)
-        .bind(created)
-        .bind(amount)
-        .bind(currency)
-        .execute(&mut *tx)
-        .await
-        .unwrap();
-        let previous = previous.and_then(|(s,)| s);
-        apply_record_changes(
-            &mut tx,
-            &[ChangedRecord {
-                uri: &uri,
-                collection,
-                subject_uri: subject,
-                previous_subject_uri: previous.as_deref().filter(|p| Some(*p) != subject),
-            }],
-        )
-        .await
-        .unwrap();
-        tx.commit().await.unwrap();
+        records::put(&self.pool, &uri, body).await;
         uri
     }
 
-    /// Deletes a record and runs the hook.
+    /// Deletes a record as a commit deleting it would.
     pub async fn delete(&self, uri: &str) {
-        let mut tx = self.pool.begin().await.unwrap();
-        let row: Option<(String, Option<String>)> = sqlx::query_as(
-            "DELETE FROM appview.record WHERE uri = $1 RETURNING collection, subject_uri",
-        )
-        .bind(uri)
-        .fetch_optional(&mut *tx)
-        .await
-        .unwrap();
-        if let Some((collection, subject)) = row {
-            apply_record_changes(
-                &mut tx,
-                &[ChangedRecord {
-                    uri,
-                    collection: &collection,
-                    subject_uri: subject.as_deref(),
-                    previous_subject_uri: None,
-                }],
-            )
-            .await
-            .unwrap();
-        }
-        tx.commit().await.unwrap();
+        records::delete(&self.pool, uri).await;
     }
 
+    /// Hides or shows every record of `did`, as an `#account` event does.
+    pub async fn set_hidden(&self, did: &str, hidden: bool) {
+        records::set_hidden(&self.pool, did, hidden).await;
+    }
+
+    /// Gives `did` its handle, as an `#identity` event does.
     pub async fn handle(&self, did: &str, handle: &str) {
-        sqlx::query(
-            "INSERT INTO appview.actor (did, handle) VALUES ($1, $2)
-             ON CONFLICT (did) DO UPDATE SET handle = EXCLUDED.handle",
-        )
-        .bind(did)
-        .bind(handle)
-        .execute(&self.pool)
-        .await
-        .unwrap();
+        let body = EventBody::Identity {
+            did: did.to_owned(),
+            handle: Some(handle.to_owned()),
+        };
+        Writer::new(self.pool.clone(), "test")
+            .with_observer(Arc::new(AggregatesObserver))
+            .write_batch(&[SourceEvent { cursor: None, body }])
+            .await
+            .unwrap();
     }
 
     pub async fn project(
@@ -149,18 +86,7 @@ impl Seed {
             "maintainers": maintainers,
             "createdAt": stamp(at(0)),
         });
-        let project = self
-            .put(
-                did,
-                "fund.greenlight.project",
-                rkey,
-                body,
-                None,
-                None,
-                Some(currency),
-                at(0),
-            )
-            .await;
+        let project = self.put(did, "fund.greenlight.project", rkey, body).await;
         // The maintainers these worlds list have agreed to it.
         for maintainer in maintainers {
             self.accept(maintainer, &project).await;
@@ -168,34 +94,22 @@ impl Seed {
         project
     }
 
-    /// `did` accepts to maintain `project` (a `fund.greenlight.maintainer` record).
+    /// `did` accepts to maintain `project` (a `fund.greenlight.maintainer` record, keyed by
+    /// a TID derived from the project, so accepting again replaces it).
     pub async fn accept(&self, did: &str, project: &str) -> String {
-        let owner = project
-            .trim_start_matches("at://")
-            .split('/')
-            .next()
-            .unwrap_or_default();
-        let rkey = format!(
-            "m{}-{}",
-            owner.replace(':', "-"),
-            project.rsplit('/').next().unwrap_or_default()
-        );
+        // FNV-1a of the project's URI: any u64 spells a valid TID.
+        let key = project
+            .bytes()
+            .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+                (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+            });
         let body = json!({
             "$type": "fund.greenlight.maintainer",
             "subject": { "uri": project, "cid": CID },
             "createdAt": stamp(at(0)),
         });
-        self.put(
-            did,
-            "fund.greenlight.maintainer",
-            &rkey,
-            body,
-            Some(project),
-            None,
-            None,
-            at(0),
-        )
-        .await
+        self.put(did, "fund.greenlight.maintainer", &tid(key), body)
+            .await
     }
 
     pub async fn proposal(
@@ -214,17 +128,7 @@ impl Seed {
             "tags": ["sync"],
             "createdAt": stamp(created),
         });
-        self.put(
-            did,
-            "fund.greenlight.proposal",
-            rkey,
-            body,
-            Some(project),
-            None,
-            None,
-            created,
-        )
-        .await
+        self.put(did, "fund.greenlight.proposal", rkey, body).await
     }
 
     pub async fn repo_proposal(&self, did: &str, rkey: &str, repo: &str, title: &str) -> String {
@@ -235,17 +139,7 @@ impl Seed {
             "body": "For a project not on Greenlight yet.",
             "createdAt": stamp(at(1)),
         });
-        self.put(
-            did,
-            "fund.greenlight.proposal",
-            rkey,
-            body,
-            None,
-            None,
-            None,
-            at(1),
-        )
-        .await
+        self.put(did, "fund.greenlight.proposal", rkey, body).await
     }
 
     pub async fn estimate(
@@ -264,17 +158,7 @@ impl Seed {
             "currency": currency,
             "createdAt": stamp(created),
         });
-        self.put(
-            did,
-            "fund.greenlight.estimate",
-            rkey,
-            body,
-            Some(proposal),
-            Some(amount),
-            Some(currency),
-            created,
-        )
-        .await
+        self.put(did, "fund.greenlight.estimate", rkey, body).await
     }
 
     pub async fn status(
@@ -291,17 +175,7 @@ impl Seed {
             "stage": stage,
             "createdAt": stamp(created),
         });
-        self.put(
-            did,
-            "fund.greenlight.status",
-            rkey,
-            body,
-            Some(proposal),
-            None,
-            None,
-            created,
-        )
-        .await
+        self.put(did, "fund.greenlight.status", rkey, body).await
     }
 
     pub async fn pledge(
@@ -321,17 +195,7 @@ impl Seed {
             "receipt": receipt,
             "createdAt": stamp(created),
         });
-        self.put(
-            did,
-            "fund.greenlight.pledge",
-            rkey,
-            body,
-            Some(proposal),
-            Some(amount),
-            Some("USD"),
-            created,
-        )
-        .await
+        self.put(did, "fund.greenlight.pledge", rkey, body).await
     }
 
     /// Stores escrow's state for a proposal as the proposal-states follower would (terms

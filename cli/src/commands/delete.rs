@@ -15,7 +15,7 @@ pub struct DeleteArgs {
 
 pub async fn run(args: DeleteArgs, context: &Context, output: Output) -> anyhow::Result<()> {
     let session = context.session().await?;
-    records::delete(&session, &args.uri).await?;
+    records::delete(&session, &session.own_uri(&args.uri)?).await?;
     context.save(&session).await?;
     output.emit(
         &format!("deleted {}", args.uri),

@@ -4,6 +4,7 @@
 mod delete;
 mod demo;
 mod dispute;
+mod donate;
 mod estimate;
 mod pledge;
 mod project;
@@ -14,13 +15,14 @@ mod status;
 
 use std::path::PathBuf;
 
+use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use greenlight_cli::appview_client::AppViewClient;
 use greenlight_cli::escrow_client::EscrowClient;
+use greenlight_cli::money::minor_units;
 use greenlight_cli::output::Output;
-use greenlight_cli::records;
 use greenlight_cli::session::Session;
-use greenlight_cli::CliError;
+use greenlight_cli::{pledging, records, CliError, ClientError};
 use greenlight_lexicon::com::atproto::repo::strong_ref::StrongRef;
 use serde_json::Value;
 
@@ -44,6 +46,8 @@ pub enum Command {
     Status(status::StatusCommand),
     /// Pledge money into escrow for a proposal in preview, or cancel a pledge.
     Pledge(PledgeArgs),
+    /// Donate to a proposal in development: paid to its maintainer minus the fee, not escrowed.
+    Donate(donate::DonateArgs),
     /// Dispute a released proposal during verification (backers only).
     Dispute(dispute::DisputeArgs),
     /// Show a proposal's stage and funding totals from the AppView.
@@ -67,6 +71,7 @@ pub async fn run(command: Command, context: &Context, output: Output) -> anyhow:
         Command::Estimate(args) => estimate::run(args, context, output).await,
         Command::Status(command) => status::run(command, context, output).await,
         Command::Pledge(args) => pledge::run(args, context, output).await,
+        Command::Donate(args) => donate::run(args, context, output).await,
         Command::Dispute(args) => dispute::run(args, context, output).await,
         Command::Show(args) => show::run(args, context, output).await,
         Command::Delete(args) => delete::run(args, context, output).await,
@@ -88,8 +93,34 @@ pub struct ProposalArg {
 impl ProposalArg {
     /// The proposal as a strongRef, its CID read from the PDS when not given.
     async fn resolve(&self, session: &Session) -> Result<StrongRef, CliError> {
-        records::resolve_ref(session, &self.proposal, self.cid.as_deref()).await
+        Ok(records::resolve_ref(session, &self.proposal, self.cid.as_deref()).await?)
     }
+}
+
+/// A payment (pledge, donation) as typed on the command line.
+#[derive(Args)]
+pub struct PaymentArgs {
+    #[command(flatten)]
+    proposal: ProposalArg,
+    /// Amount, e.g. 20 or 12.50.
+    amount: String,
+    /// Currency; by default the proposal's.
+    #[arg(long)]
+    currency: Option<String>,
+    /// Reuse the key of an interrupted payment to resume it instead of paying twice.
+    #[arg(long)]
+    idempotency_key: Option<String>,
+}
+
+/// A payment ready for escrow: who pays, to which proposal, how much.
+struct Payment {
+    session: Session,
+    escrow: EscrowClient,
+    subject: StrongRef,
+    currency: String,
+    /// Minor units of `currency`.
+    amount: i64,
+    idempotency_key: String,
 }
 
 /// Where the commands find the session and the services (from the global options).
@@ -137,6 +168,41 @@ impl Context {
             Some(did) => Ok(EscrowClient::new(&self.escrow_url, did)),
             None => EscrowClient::discover(&self.escrow_url).await,
         }
+    }
+
+    /// Pays `args` with `pay` (a pledge, a donation): resolves the proposal, reads the amount
+    /// in its currency and picks the idempotency key first, and saves the session after.
+    /// `what` names the payment in the hint to resume it.
+    async fn pay<T>(
+        &self,
+        args: PaymentArgs,
+        what: &str,
+        pay: impl AsyncFnOnce(&Payment) -> Result<T, ClientError>,
+    ) -> anyhow::Result<(Payment, T)> {
+        let session = self.session().await?;
+        let escrow = self.escrow().await?;
+        let subject = args.proposal.resolve(&session).await?;
+        let currency = self.currency(args.currency, &subject.uri).await?;
+        let amount = minor_units(&args.amount, &currency)?;
+        let idempotency_key = args
+            .idempotency_key
+            .unwrap_or_else(pledging::new_idempotency_key);
+        let payment = Payment {
+            session,
+            escrow,
+            subject,
+            currency,
+            amount,
+            idempotency_key,
+        };
+        let paid = pay(&payment).await.with_context(|| {
+            format!(
+                "{what} (retry with --idempotency-key {} to resume)",
+                payment.idempotency_key
+            )
+        })?;
+        self.save(&payment.session).await?;
+        Ok((payment, paid))
     }
 
     /// The currency given, else the proposal's as the AppView reports it, else USD.

@@ -1,34 +1,20 @@
 //! `pledge` and `pledge cancel`: money into escrow for a proposal in preview, and back out.
 
-use anyhow::Context as _;
 use clap::{Args, Subcommand};
-use greenlight_cli::money::minor_units;
 use greenlight_cli::output::{money, Output};
-use greenlight_cli::{pledging, records, CliError};
+use greenlight_cli::{pledging, CliError};
 use serde_json::json;
 
-use super::Context;
+use super::{Context, PaymentArgs};
 
 #[derive(Args)]
 #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct PledgeArgs {
     #[command(subcommand)]
     pub cancel: Option<PledgeCommand>,
-    /// AT-URI of the proposal.
-    #[arg(required = true)]
-    proposal: Option<String>,
-    /// Amount, e.g. 20 or 12.50.
-    #[arg(required = true)]
-    amount: Option<String>,
-    /// The proposal's CID (read from your PDS when not given).
-    #[arg(long)]
-    cid: Option<String>,
-    /// Currency; by default the proposal's.
-    #[arg(long)]
-    currency: Option<String>,
-    /// Reuse the key of an interrupted pledge to resume it instead of paying twice.
-    #[arg(long)]
-    idempotency_key: Option<String>,
+    /// The pledge: required unless cancelling.
+    #[command(flatten)]
+    pub payment: Option<PaymentArgs>,
 }
 
 #[derive(Subcommand)]
@@ -53,28 +39,30 @@ pub async fn run(args: PledgeArgs, context: &Context, output: Output) -> anyhow:
 }
 
 async fn pledge(args: PledgeArgs, context: &Context, output: Output) -> anyhow::Result<()> {
-    let (Some(proposal), Some(amount)) = (args.proposal, args.amount) else {
+    let Some(args) = args.payment else {
         return Err(CliError::InvalidArgument(
             "usage: greenlight pledge <PROPOSAL> <AMOUNT>".into(),
         )
         .into());
     };
-    let session = context.session().await?;
-    let escrow = context.escrow().await?;
-    let subject = records::resolve_ref(&session, &proposal, args.cid.as_deref()).await?;
-    let currency = context.currency(args.currency, &subject.uri).await?;
-    let amount = minor_units(&amount, &currency)?;
-    let key = args
-        .idempotency_key
-        .unwrap_or_else(pledging::new_idempotency_key);
-    let pledged = pledging::pledge(&session, &escrow, &subject, amount, &currency, &key)
-        .await
-        .with_context(|| format!("pledging (retry with --idempotency-key {key} to resume)"))?;
-    context.save(&session).await?;
+    let (payment, pledged) = context
+        .pay(args, "pledging", async |p| {
+            let key = &p.idempotency_key;
+            pledging::pledge(
+                &p.session,
+                &p.escrow,
+                &p.subject,
+                p.amount,
+                &p.currency,
+                key,
+            )
+            .await
+        })
+        .await?;
     output.emit(
         &format!(
             "pledged {}; escrow holds it (receipt {}); record {}",
-            money(amount, &currency),
+            money(payment.amount, &payment.currency),
             pledged.pledge.id,
             pledged.record.uri
         ),
@@ -91,7 +79,8 @@ async fn cancel(
 ) -> anyhow::Result<()> {
     let session = context.session().await?;
     let escrow = context.escrow().await?;
-    let view = pledging::cancel(&session, &escrow, receipt, record).await?;
+    let record = record.map(|uri| session.own_uri(uri)).transpose()?;
+    let view = pledging::cancel(&session, &escrow, receipt, record.as_deref()).await?;
     context.save(&session).await?;
     output.emit(
         &format!("pledge {} is {}", view.id, view.state),

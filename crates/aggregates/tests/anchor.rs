@@ -18,33 +18,13 @@ const PROPOSAL: &str = "at://did:plc:proposer/fund.greenlight.proposal/3lproposa
 async fn project(pool: &PgPool, uri: &str) {
     let body = json!({"name": "Tool", "description": "", "repository": "https://example.org/tool",
                       "currency": "USD", "createdAt": stamp(at(0))});
-    put(
-        pool,
-        uri,
-        "fund.greenlight.project",
-        body,
-        None,
-        None,
-        Some("USD"),
-        at(0),
-    )
-    .await;
+    put(pool, uri, body).await;
 }
 
 async fn proposal(pool: &PgPool, subject: &str, title: &str) {
     let body = json!({"subject": {"$type": "com.atproto.repo.strongRef", "uri": subject, "cid": CID},
                       "title": title, "body": "", "createdAt": stamp(at(1))});
-    put(
-        pool,
-        PROPOSAL,
-        "fund.greenlight.proposal",
-        body,
-        Some(subject),
-        None,
-        None,
-        at(1),
-    )
-    .await;
+    put(pool, PROPOSAL, body).await;
 }
 
 async fn development(pool: &PgPool, author: &str, rkey: &str) {
@@ -52,17 +32,7 @@ async fn development(pool: &PgPool, author: &str, rkey: &str) {
     let body = json!({"subject": {"uri": PROPOSAL, "cid": CID},
                       "stage": {"$type": "fund.greenlight.status#development", "goal": 10_000, "currency": "USD"},
                       "createdAt": stamp(at(2))});
-    put(
-        pool,
-        &uri,
-        "fund.greenlight.status",
-        body,
-        Some(PROPOSAL),
-        None,
-        Some("USD"),
-        at(2),
-    )
-    .await;
+    put(pool, &uri, body).await;
 }
 
 /// (project_uri, stage, withdrawn, title shown) of the proposal's state, if it has one.
@@ -188,34 +158,14 @@ async fn a_deleted_or_hidden_taken_up_proposal_is_withdrawn_not_forgotten(pool: 
                       "stage": {"$type": "fund.greenlight.status#preview", "url": "https://preview.example",
                                 "instructions": "try", "endsAt": stamp(at(60 * 24))},
                       "createdAt": stamp(at(3))});
-    put(
-        &pool,
-        uri,
-        "fund.greenlight.status",
-        body,
-        Some(PROPOSAL),
-        None,
-        None,
-        at(3),
-    )
-    .await;
+    put(&pool, uri, body).await;
     assert_eq!(state(&pool).await.unwrap().1, "preview");
 
     // An untaken proposal that is deleted simply goes.
     let other = "at://did:plc:proposer/fund.greenlight.proposal/3lproposal333";
     let body = json!({"subject": {"$type": "com.atproto.repo.strongRef", "uri": ORIGINAL, "cid": CID},
                       "title": "Other", "body": "", "createdAt": stamp(at(1))});
-    put(
-        &pool,
-        other,
-        "fund.greenlight.proposal",
-        body,
-        Some(ORIGINAL),
-        None,
-        None,
-        at(1),
-    )
-    .await;
+    put(&pool, other, body).await;
     delete(&pool, other).await;
     let gone: Option<(String,)> =
         sqlx::query_as("SELECT uri FROM appview.proposal_state WHERE uri = $1")

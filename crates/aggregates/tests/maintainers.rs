@@ -23,45 +23,15 @@ async fn stage(pool: &PgPool) -> String {
 async fn an_invited_maintainers_status_counts_only_after_they_accept(pool: PgPool) {
     let body = json!({"name": "Tool", "description": "", "repository": "https://example.org/tool",
                       "maintainers": [INVITED], "createdAt": stamp(at(0))});
-    put(
-        &pool,
-        PROJECT,
-        "fund.greenlight.project",
-        body,
-        None,
-        None,
-        Some("USD"),
-        at(0),
-    )
-    .await;
+    put(&pool, PROJECT, body).await;
     let body = json!({"subject": {"$type": "com.atproto.repo.strongRef", "uri": PROJECT, "cid": CID},
                       "title": "Dark mode", "body": "", "createdAt": stamp(at(1))});
-    put(
-        &pool,
-        PROPOSAL,
-        "fund.greenlight.proposal",
-        body,
-        Some(PROJECT),
-        None,
-        None,
-        at(1),
-    )
-    .await;
+    put(&pool, PROPOSAL, body).await;
     let status = format!("at://{INVITED}/fund.greenlight.status/3lstatus22222");
     let body = json!({"subject": {"uri": PROPOSAL, "cid": CID},
                       "stage": {"$type": "fund.greenlight.status#development", "goal": 10_000, "currency": "USD"},
                       "createdAt": stamp(at(2))});
-    put(
-        &pool,
-        &status,
-        "fund.greenlight.status",
-        body,
-        Some(PROPOSAL),
-        None,
-        Some("USD"),
-        at(2),
-    )
-    .await;
+    put(&pool, &status, body).await;
     assert_eq!(
         stage(&pool).await,
         "proposed",
@@ -69,17 +39,7 @@ async fn an_invited_maintainers_status_counts_only_after_they_accept(pool: PgPoo
     );
 
     let body = json!({"subject": {"uri": PROJECT, "cid": CID}, "createdAt": stamp(at(3))});
-    put(
-        &pool,
-        ACCEPTANCE,
-        "fund.greenlight.maintainer",
-        body,
-        Some(PROJECT),
-        None,
-        None,
-        at(3),
-    )
-    .await;
+    put(&pool, ACCEPTANCE, body).await;
     assert_eq!(
         stage(&pool).await,
         "development",

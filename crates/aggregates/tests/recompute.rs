@@ -114,8 +114,9 @@ async fn incremental_aggregates_equal_a_recomputation(pool: PgPool) {
     let proposals: Vec<String> = (0..6)
         .map(|i| {
             format!(
-                "at://{}/fund.greenlight.proposal/3kprop{i:07}",
-                people[i % people.len()]
+                "at://{}/fund.greenlight.proposal/{}",
+                people[i % people.len()],
+                tid(i as u64)
             )
         })
         .collect();
@@ -144,10 +145,10 @@ async fn incremental_aggregates_equal_a_recomputation(pool: PgPool) {
                 } else {
                     vec![]
                 };
-                put(&pool, &projects[i], "fund.greenlight.project", json!({
+                put(&pool, &projects[i], json!({
                     "name": "P", "description": "d", "repository": format!("https://example.com/{i}"),
                     "currency": currency, "maintainers": maintainers, "createdAt": stamp(t),
-                }), None, None, Some(currency), t).await;
+                })).await;
             }
             1 => {
                 let p = &proposals[rng.below(proposals.len() as u64) as usize];
@@ -156,13 +157,9 @@ async fn incremental_aggregates_equal_a_recomputation(pool: PgPool) {
                 } else {
                     json!({ "$type": "com.atproto.repo.strongRef", "uri": projects[rng.below(2) as usize], "cid": CID })
                 };
-                let subject_uri = subject
-                    .get("uri")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned);
-                put(&pool, p, "fund.greenlight.proposal", json!({
+                put(&pool, p, json!({
                     "subject": subject, "title": format!("Feature {step}"), "body": "b", "createdAt": stamp(t),
-                }), subject_uri.as_deref(), None, None, t).await;
+                })).await;
             }
             2..=5 => {
                 let author = &people[rng.below(people.len() as u64) as usize];
@@ -170,14 +167,17 @@ async fn incremental_aggregates_equal_a_recomputation(pool: PgPool) {
                     // An edit of an existing estimate, possibly to another proposal.
                     estimates[rng.below(estimates.len() as u64) as usize].clone()
                 } else {
-                    format!("at://{author}/fund.greenlight.estimate/3kest{step:08}")
+                    format!(
+                        "at://{author}/fund.greenlight.estimate/{}",
+                        tid(step as u64)
+                    )
                 };
                 let p = &proposals[rng.below(proposals.len() as u64) as usize];
                 let amount = 1 + rng.below(20_000) as i64;
                 let currency = if rng.below(6) == 0 { "EUR" } else { "USD" };
-                put(&pool, &uri, "fund.greenlight.estimate", json!({
+                put(&pool, &uri, json!({
                     "subject": { "uri": p, "cid": CID }, "amount": amount, "currency": currency, "createdAt": stamp(t),
-                }), Some(p), Some(amount), Some(currency), t).await;
+                })).await;
                 estimates.push(uri);
             }
             6..=7 => {
@@ -200,18 +200,13 @@ async fn incremental_aggregates_equal_a_recomputation(pool: PgPool) {
                     }
                     _ => json!({ "$type": "fund.greenlight.status#decline", "reason": "no" }),
                 };
-                let uri = format!("at://{author}/fund.greenlight.status/3kst{step:09}");
+                let uri = format!("at://{author}/fund.greenlight.status/{}", tid(step as u64));
                 put(
                     &pool,
                     &uri,
-                    "fund.greenlight.status",
                     json!({
                         "subject": { "uri": p, "cid": CID }, "stage": stage, "createdAt": stamp(t),
                     }),
-                    Some(p),
-                    None,
-                    None,
-                    t,
                 )
                 .await;
                 statuses.push(uri);

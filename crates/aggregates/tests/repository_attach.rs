@@ -1,47 +1,24 @@
 //! Which verified project a bare-repository proposal belongs to, and which proposals a change
-//! of verification re-derives. Proof rows are written directly, as the AppView's proof store
-//! would after a check.
+//! of verification re-derives. Records are written by the indexer's writer without the
+//! aggregates hook, so each test runs the function under test alone; proof rows are written
+//! directly, as the AppView's proof store would after a check.
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
+mod support;
+
+use chrono::{DateTime, Utc};
 use greenlight_aggregates::repository_attach::{
     attach, refresh_for_project_verification, verified_project_for_repositories,
 };
 use serde_json::{json, Value};
 use sqlx::PgPool;
-
-const CID: &str = "bafyreidfayvfuwqa7qlnopdjiqrxzs6blmoeu4rujcjtnci5beludirz2a";
-
-fn at(minutes: i64) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap() + Duration::minutes(minutes)
-}
-
-async fn record(pool: &PgPool, uri: &str, body: Value, subject: Option<&str>) {
-    let parts: Vec<&str> = uri.trim_start_matches("at://").split('/').collect();
-    sqlx::query(
-        "INSERT INTO appview.record (uri, did, collection, rkey, cid, rev, body, subject_uri,
-             created_at, currency)
-         VALUES ($1, $2, $3, $4, $5, '3laaaaaaaaaaa', $6, $7, $8, 'USD')",
-    )
-    .bind(uri)
-    .bind(parts[0])
-    .bind(parts[1])
-    .bind(parts[2])
-    .bind(CID)
-    .bind(body)
-    .bind(subject)
-    .bind(at(0))
-    .execute(pool)
-    .await
-    .unwrap();
-}
+use support::*;
 
 async fn project(pool: &PgPool, uri: &str, repository: &str) {
-    record(
+    put_record_only(
         pool,
         uri,
         json!({ "$type": "fund.greenlight.project", "name": "P", "description": "",
                 "repository": repository, "currency": "USD", "createdAt": "2026-01-01T00:00:00Z" }),
-        None,
     )
     .await;
 }
@@ -122,11 +99,7 @@ async fn the_project_verified_first_wins_a_repository_under_any_spelling(pool: P
     assert_eq!(found["https://github.com/o/r"], LATE);
 
     // A hidden project proves nothing.
-    sqlx::query("UPDATE appview.record SET hidden = true WHERE uri = $1")
-        .bind(LATE)
-        .execute(&pool)
-        .await
-        .unwrap();
+    set_hidden(&pool, "did:plc:late", true).await;
     let found = verified_project_for_repositories(&mut conn, &["https://github.com/o/r"])
         .await
         .unwrap();
@@ -199,20 +172,19 @@ async fn a_proposal_taken_up_while_attached_stays_with_that_project(pool: PgPool
 #[sqlx::test(migrations = "../../migrations")]
 async fn a_change_of_verification_refreshes_the_repositorys_proposals(pool: PgPool) {
     world(&pool).await;
-    let a = "at://did:plc:fan/fund.greenlight.proposal/3kaaaaaaaaaa1";
-    let b = "at://did:plc:fan/fund.greenlight.proposal/3kaaaaaaaaaa2";
-    let other = "at://did:plc:fan/fund.greenlight.proposal/3kaaaaaaaaaa3";
-    let of_project = "at://did:plc:fan/fund.greenlight.proposal/3kaaaaaaaaaa4";
-    record(&pool, a, repo_proposal("https://github.com/o/r"), None).await;
-    record(&pool, b, repo_proposal("https://GITHUB.com/o/r/"), None).await;
-    record(&pool, other, repo_proposal("https://github.com/o/r2"), None).await;
-    record(
+    let a = "at://did:plc:fan/fund.greenlight.proposal/3kaaaaaaaaaa2";
+    let b = "at://did:plc:fan/fund.greenlight.proposal/3kaaaaaaaaaa3";
+    let other = "at://did:plc:fan/fund.greenlight.proposal/3kaaaaaaaaaa4";
+    let of_project = "at://did:plc:fan/fund.greenlight.proposal/3kaaaaaaaaaa5";
+    put_record_only(&pool, a, repo_proposal("https://github.com/o/r")).await;
+    put_record_only(&pool, b, repo_proposal("https://GITHUB.com/o/r/")).await;
+    put_record_only(&pool, other, repo_proposal("https://github.com/o/r2")).await;
+    put_record_only(
         &pool,
         of_project,
         json!({ "$type": "fund.greenlight.proposal",
                 "subject": { "$type": "com.atproto.repo.strongRef", "uri": EARLY, "cid": CID },
                 "title": "T", "body": "B", "createdAt": "2026-01-01T00:01:00Z" }),
-        Some(EARLY),
     )
     .await;
     let mut tx = pool.begin().await.unwrap();

@@ -1,4 +1,11 @@
-//! Greenlight's funding rules: stages, authority, estimate caps. Pure, no I/O.
+//! Greenlight's funding rules: stages, authority, estimate caps, retainers. Pure, no I/O.
+//!
+//! Retainers (recurring payments from companies that depend on a maintainer's work) have
+//! their own modules: [`retainer_offer`] (who may sell them, valid tiers), [`retainer`]
+//! (the agreement state machine [`retainer::apply`], the retry schedule, what a period
+//! pays, public totals, and why retainer payments do not raise the estimate cap),
+//! [`billing_period`] (calendar periods from the start date) and [`fee`] (the published
+//! fee). `docs/RETAINERS.md` explains the model.
 //!
 //! [`derive()`] turns everything known about one proposal (its project, every status and
 //! estimate record pointing at it, and escrow's largest successful contribution per estimate
@@ -89,18 +96,33 @@
 //! assert!(state.estimates[0].capped);
 //! ```
 
+pub mod billing_period;
 pub mod currency;
 mod estimate;
+pub mod fee;
 mod proposal;
+pub mod retainer;
+pub mod retainer_offer;
 mod stage;
 mod status;
 mod timestamp;
 
+pub use billing_period::{period_bounds, period_containing, Date, Period, PeriodBounds};
 pub use currency::{AmountError, AmountStyle, Currency, CurrencyInfo, InvalidCurrency};
 pub use estimate::{
     estimate_cap, EstimateRecord, EstimateVerdict, Exclusion, LargestContribution, Totals,
 };
+pub use fee::{split_fee, FeeSplit, PUBLISHED_FEE_BASIS_POINTS};
 pub use proposal::{derive, ProjectRecord, ProposalInput, ProposalState, ProposalSubject};
+pub use retainer::{
+    counts_toward_estimate_cap, maintainer_totals, next_retry_on, period_payment, Agreement,
+    AgreementState, ClientAgreement, ContributionKind, Event, EventKind, PeriodPayment, Refusal,
+    RetainerTotals, Terms, RETRY_SCHEDULE_DAYS,
+};
+pub use retainer_offer::{
+    check_offer, validate_tiers, AuthorityProblem, CoveredProject, Included, OfferInput,
+    OfferVerdict, Tier, TierProblem, TierRecord,
+};
 pub use stage::Stage;
 pub use status::{is_public_web_url, RejectReason, RejectedStatus, StageUpdate, StatusRecord};
 pub use timestamp::Timestamp;

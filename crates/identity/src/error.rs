@@ -111,3 +111,26 @@ pub enum IdentityError {
     #[error("HTTP client unavailable: {0}")]
     HttpClient(String),
 }
+
+impl IdentityError {
+    /// Whether the failure may go away by itself (network trouble, a timeout, a server
+    /// error or rate limit), as opposed to an answer (not found, bad document, refused).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            IdentityError::Network { .. }
+            | IdentityError::Timeout { .. }
+            | IdentityError::HttpClient(_) => true,
+            IdentityError::HttpStatus { status, .. } => *status == 429 || *status >= 500,
+            _ => false,
+        }
+    }
+
+    /// Whether the failure is the host's rather than the DID's: it did not answer at all, so
+    /// other DIDs on the same host would fare no better.
+    pub fn is_host_failure(&self) -> bool {
+        matches!(
+            self,
+            IdentityError::Network { .. } | IdentityError::Timeout { .. }
+        )
+    }
+}

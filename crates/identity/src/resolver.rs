@@ -51,6 +51,22 @@ pub struct ResolverConfig {
     pub handle_ttl: Duration,
     /// The limit on each network request (connect, headers and body together).
     pub request_timeout: Duration,
+    /// Pooled resolution (the indexer's identity pool): how long a failed lookup of a DID is
+    /// remembered before the DID is asked for again.
+    pub negative_ttl: Duration,
+    /// Pooled resolution: how long a host that timed out or could not be reached is left
+    /// alone (lookups of every DID on it fail at once meanwhile).
+    pub host_failure_ttl: Duration,
+    /// Pooled resolution: lookups in flight at once, over all hosts.
+    pub max_concurrent: usize,
+    /// Pooled resolution: lookups in flight at once at one host, so a stalled host holds at
+    /// most this many of the pool's places.
+    pub per_host_concurrent: usize,
+    /// Pooled resolution: lookups started per second at one host.
+    pub per_host_per_second: u32,
+    /// Pooled resolution: the longest a caller waits for a key before carrying on without it
+    /// (the indexer parks the commit and replays it when the key arrives).
+    pub key_wait: Duration,
 }
 
 impl ResolverConfig {
@@ -83,6 +99,12 @@ impl Default for ResolverConfig {
             did_ttl: Duration::from_secs(60 * 60),
             handle_ttl: Duration::from_secs(10 * 60),
             request_timeout: Duration::from_secs(5),
+            negative_ttl: Duration::from_secs(60),
+            host_failure_ttl: Duration::from_secs(30),
+            max_concurrent: 32,
+            per_host_concurrent: 4,
+            per_host_per_second: 20,
+            key_wait: Duration::from_millis(500),
         }
     }
 }
@@ -176,6 +198,23 @@ impl Resolver {
             return Ok(document);
         }
         self.refresh_did(did).await
+    }
+
+    /// The DID's document if the cache holds a fresh one; never touches the network.
+    pub fn cached_did(&self, did: &str) -> Option<Arc<DidDocument>> {
+        self.inner.dids.get(did)
+    }
+
+    /// The host (`name` or `name:port`) the DID's document is fetched from: the PLC
+    /// directory's for did:plc, the DID's own for did:web. Callers limit lookups per host.
+    pub fn document_host(&self, did: &str) -> Result<String, IdentityError> {
+        let parsed = did::parse(did)?;
+        let config = &self.inner.config;
+        let url = did::document_url(did, &parsed, &config.plc_url, config.allow_insecure_http)?;
+        host_of(&url).ok_or_else(|| IdentityError::Refused {
+            url,
+            reason: "the document URL has no host".to_owned(),
+        })
     }
 
     /// Fetches the DID's document now, bypassing the cache, and caches the result.
@@ -383,6 +422,16 @@ impl Resolver {
             })
         }
     }
+}
+
+/// `host[:port]` of a URL.
+fn host_of(url: &str) -> Option<String> {
+    let url = reqwest::Url::parse(url).ok()?;
+    let host = url.host_str()?;
+    Some(match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_owned(),
+    })
 }
 
 fn not_found(handle: &str, tried: Vec<String>) -> IdentityError {

@@ -9,6 +9,8 @@ pub const RECORD_NSIDS: &[&str] = &[
     "fund.greenlight.pledge",
     "fund.greenlight.project",
     "fund.greenlight.proposal",
+    "fund.greenlight.retainer",
+    "fund.greenlight.retainerOffer",
     "fund.greenlight.status",
 ];
 /// The `com` namespace.
@@ -465,6 +467,40 @@ pub mod fund {
                 /// Response body of `fund.greenlight.escrow.cancelPledge` (application/json).
                 pub type Output = crate::generated::fund::greenlight::escrow::defs::PledgeView;
             }
+            /// `fund.greenlight.escrow.cancelRetainer`: Cancel an agreement (service auth: the caller is the client). An active agreement keeps running to the end of the paid period and then ends; one not started yet ends at once; one past due ends at once and its unpaid invoice is voided.
+            pub mod cancel_retainer {
+                /// The NSID of this document, `fund.greenlight.escrow.cancelRetainer`.
+                pub const NSID: &str = "fund.greenlight.escrow.cancelRetainer";
+                /// The request.
+                #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+                pub struct Input {
+                    /// Escrow's retainer agreement id.
+                    pub agreement: String,
+                    /// Client-chosen key making the call safe to retry: the same key with the same body returns the first answer; the same key with a different body fails with IdempotencyConflict. Keys are scoped to the caller.
+                    #[serde(rename = "idempotencyKey")]
+                    pub idempotency_key: String,
+                }
+                /// Response body of `fund.greenlight.escrow.cancelRetainer` (application/json).
+                pub type Output = crate::generated::fund::greenlight::escrow::retainer_defs::AgreementView;
+            }
+            /// `fund.greenlight.escrow.changeRetainerTier`: Change an active agreement to another tier of the same offer (service auth: the caller is the client). The change takes effect from the next period; the running period is never re-priced. Asking for the tier in force withdraws a pending change.
+            pub mod change_retainer_tier {
+                /// The NSID of this document, `fund.greenlight.escrow.changeRetainerTier`.
+                pub const NSID: &str = "fund.greenlight.escrow.changeRetainerTier";
+                /// The request.
+                #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+                pub struct Input {
+                    /// Escrow's retainer agreement id.
+                    pub agreement: String,
+                    /// Name of the new tier, as in the offer.
+                    pub tier: String,
+                    /// Client-chosen key making the call safe to retry: the same key with the same body returns the first answer; the same key with a different body fails with IdempotencyConflict. Keys are scoped to the caller.
+                    #[serde(rename = "idempotencyKey")]
+                    pub idempotency_key: String,
+                }
+                /// Response body of `fund.greenlight.escrow.changeRetainerTier` (application/json).
+                pub type Output = crate::generated::fund::greenlight::escrow::retainer_defs::AgreementView;
+            }
             /// `fund.greenlight.escrow.connectPayoutAccount`: Create or continue the caller's payout account with a payment provider, so payouts can reach them.
             pub mod connect_payout_account {
                 /// The NSID of this document, `fund.greenlight.escrow.connectPayoutAccount`.
@@ -848,6 +884,19 @@ pub mod fund {
                 /// Response body of `fund.greenlight.escrow.getProposalState` (application/json).
                 pub type Output = crate::generated::fund::greenlight::escrow::defs::ProposalState;
             }
+            /// `fund.greenlight.escrow.getRetainerAgreement`: Get one retainer agreement with its invoices (service auth: the caller is the client or the maintainer).
+            pub mod get_retainer_agreement {
+                /// The NSID of this document, `fund.greenlight.escrow.getRetainerAgreement`.
+                pub const NSID: &str = "fund.greenlight.escrow.getRetainerAgreement";
+                /// Query parameters of `fund.greenlight.escrow.getRetainerAgreement`.
+                #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+                pub struct Params {
+                    /// Escrow's retainer agreement id.
+                    pub id: String,
+                }
+                /// Response body of `fund.greenlight.escrow.getRetainerAgreement` (application/json).
+                pub type Output = crate::generated::fund::greenlight::escrow::retainer_defs::AgreementView;
+            }
             /// `fund.greenlight.escrow.listLedgerEntries`: The public ledger feed: every entry in increasing seq order, for followers such as the AppView.
             pub mod list_ledger_entries {
                 /// The NSID of this document, `fund.greenlight.escrow.listLedgerEntries`.
@@ -900,6 +949,28 @@ pub mod fund {
                     >,
                 }
             }
+            /// `fund.greenlight.escrow.requestQuote`: Ask for a quote for one tier of a retainer offer (service auth: the caller is the client). Creates an agreement in state requested; escrow issues the quote (state quoted) with the offer's price for the tier. Nothing is owed until the client starts it.
+            pub mod request_quote {
+                /// The NSID of this document, `fund.greenlight.escrow.requestQuote`.
+                pub const NSID: &str = "fund.greenlight.escrow.requestQuote";
+                /// The request.
+                #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+                pub struct Input {
+                    /// The offer, by strong reference to its record: the quote is for this version.
+                    pub offer: crate::generated::com::atproto::repo::strong_ref::StrongRef,
+                    /// Name of the tier, as in the offer.
+                    pub tier: String,
+                    /// Who is invoiced.
+                    pub billing: crate::generated::fund::greenlight::escrow::retainer_defs::BillingDetails,
+                    /// How to collect each period: invoice (bank transfer) or card.
+                    pub collection: String,
+                    /// Client-chosen key making the call safe to retry: the same key with the same body returns the first answer; the same key with a different body fails with IdempotencyConflict. Keys are scoped to the caller.
+                    #[serde(rename = "idempotencyKey")]
+                    pub idempotency_key: String,
+                }
+                /// Response body of `fund.greenlight.escrow.requestQuote` (application/json).
+                pub type Output = crate::generated::fund::greenlight::escrow::retainer_defs::AgreementView;
+            }
             /// `fund.greenlight.escrow.resolveDispute`: Resolve an open dispute (operators only): upheld refunds every pledge, rejected lets payout continue.
             pub mod resolve_dispute {
                 /// The NSID of this document, `fund.greenlight.escrow.resolveDispute`.
@@ -919,6 +990,183 @@ pub mod fund {
                 }
                 /// Response body of `fund.greenlight.escrow.resolveDispute` (application/json).
                 pub type Output = crate::generated::fund::greenlight::escrow::defs::DisputeView;
+            }
+            /// `fund.greenlight.escrow.retainerDefs`: Views of retainer agreements shared by the Greenlight escrow service's methods. Amounts in the currency's minor units.
+            pub mod retainer_defs {
+                /// The NSID of this document, `fund.greenlight.escrow.retainerDefs`.
+                pub const NSID: &str = "fund.greenlight.escrow.retainerDefs";
+                /// How the client is invoiced: the details a company's accounts payable needs on a quote and an invoice. Kept by escrow, never published.
+                #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+                pub struct BillingDetails {
+                    /// The client's registered legal name.
+                    #[serde(rename = "legalName")]
+                    pub legal_name: String,
+                    /// The client's billing address, one line per line.
+                    pub address: String,
+                    /// The client's tax or VAT id, when it has one.
+                    #[serde(
+                        rename = "taxId",
+                        default,
+                        skip_serializing_if = "Option::is_none"
+                    )]
+                    pub tax_id: Option<String>,
+                    /// The client's purchase-order number, printed on the quote and every invoice.
+                    #[serde(
+                        rename = "purchaseOrder",
+                        default,
+                        skip_serializing_if = "Option::is_none"
+                    )]
+                    pub purchase_order: Option<String>,
+                    /// Where quotes and invoices are sent.
+                    #[serde(default, skip_serializing_if = "Option::is_none")]
+                    pub email: Option<String>,
+                }
+                /// A retainer agreement as escrow sees it. Each paid period is paid out to the maintainer at once, minus the published fee: retainer money is not escrowed.
+                #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+                pub struct AgreementView {
+                    /// Escrow's agreement id; the receipt in the client's fund.greenlight.retainer record.
+                    pub id: String,
+                    /// The offer, at the version quoted.
+                    pub offer: crate::generated::com::atproto::repo::strong_ref::StrongRef,
+                    /// The client's DID.
+                    pub client: String,
+                    /// The maintainer's DID: the payee.
+                    pub maintainer: String,
+                    /// The tier in force for the current period.
+                    pub tier: String,
+                    /// Price per period of the tier in force.
+                    pub amount: i64,
+                    /// Currency of the amounts: an upper-case ISO 4217 code.
+                    pub currency: String,
+                    /// Length of one billing period: month (calendar months from the start date, clamped to the month's last day) or year.
+                    pub period: String,
+                    /// The tier that takes effect from the next period, after a change of tier.
+                    #[serde(
+                        rename = "nextTier",
+                        default,
+                        skip_serializing_if = "Option::is_none"
+                    )]
+                    pub next_tier: Option<String>,
+                    /// Price per period from the next period, after a change of tier or price.
+                    #[serde(
+                        rename = "nextAmount",
+                        default,
+                        skip_serializing_if = "Option::is_none"
+                    )]
+                    pub next_amount: Option<i64>,
+                    /// How each period is collected: invoice (sent for payment by bank transfer) or card (charged automatically).
+                    pub collection: String,
+                    /// State of the agreement: requested (a quote was asked for), quoted (escrow issued a quote; nothing is owed yet), active (the current period is paid), past_due (the current period's payment failed and is being retried on the published schedule), cancelling (cancelled; ends when the paid period ends), ended (cancelled or withdrawn; final), lapsed (payment failed after every retry; final).
+                    pub state: String,
+                    /// When the first period began.
+                    #[serde(
+                        rename = "startsAt",
+                        default,
+                        skip_serializing_if = "Option::is_none"
+                    )]
+                    pub starts_at: Option<String>,
+                    /// When the current period began.
+                    #[serde(
+                        rename = "currentPeriodStartsAt",
+                        default,
+                        skip_serializing_if = "Option::is_none"
+                    )]
+                    pub current_period_starts_at: Option<String>,
+                    /// When the current period ends; a cancelling agreement ends then.
+                    #[serde(
+                        rename = "currentPeriodEndsAt",
+                        default,
+                        skip_serializing_if = "Option::is_none"
+                    )]
+                    pub current_period_ends_at: Option<String>,
+                    /// Failed payment attempts for the current period (past_due only).
+                    #[serde(
+                        rename = "failedAttempts",
+                        default,
+                        skip_serializing_if = "Option::is_none"
+                    )]
+                    pub failed_attempts: Option<i64>,
+                    /// When the failed payment is next retried (past_due only).
+                    #[serde(
+                        rename = "nextRetryAt",
+                        default,
+                        skip_serializing_if = "Option::is_none"
+                    )]
+                    pub next_retry_at: Option<String>,
+                    /// Where the quote can be read, once quoted.
+                    #[serde(
+                        rename = "quoteUrl",
+                        default,
+                        skip_serializing_if = "Option::is_none"
+                    )]
+                    pub quote_url: Option<String>,
+                    /// The agreement's invoices, newest first (at most the latest 100); only in getRetainerAgreement.
+                    #[serde(default, skip_serializing_if = "Option::is_none")]
+                    pub invoices: Option<Vec<InvoiceView>>,
+                    /// When escrow created the agreement.
+                    #[serde(rename = "createdAt")]
+                    pub created_at: String,
+                    /// When the agreement last changed.
+                    #[serde(rename = "updatedAt")]
+                    pub updated_at: String,
+                }
+                /// One period's invoice: numbered, and immutable once issued.
+                #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+                pub struct InvoiceView {
+                    /// The invoice number, unique and sequential per maintainer.
+                    pub number: String,
+                    /// Start of the period billed.
+                    #[serde(rename = "periodStartsAt")]
+                    pub period_starts_at: String,
+                    /// End of the period billed.
+                    #[serde(rename = "periodEndsAt")]
+                    pub period_ends_at: String,
+                    /// The tier billed.
+                    pub tier: String,
+                    /// Amount billed.
+                    pub amount: i64,
+                    /// The published platform fee on the amount, once paid.
+                    pub fee: i64,
+                    /// What the maintainer receives: amount minus fee.
+                    pub payout: i64,
+                    /// Currency of the amounts: an upper-case ISO 4217 code.
+                    pub currency: String,
+                    /// State of the invoice: open (issued, awaiting payment), paid, retrying (a payment failed; retried on the published schedule), void (the agreement lapsed or ended before it was paid).
+                    pub state: String,
+                    /// Where the invoice document can be read.
+                    #[serde(
+                        rename = "documentUrl",
+                        default,
+                        skip_serializing_if = "Option::is_none"
+                    )]
+                    pub document_url: Option<String>,
+                    /// When the invoice was issued.
+                    #[serde(rename = "issuedAt")]
+                    pub issued_at: String,
+                    /// When it was paid.
+                    #[serde(
+                        rename = "paidAt",
+                        default,
+                        skip_serializing_if = "Option::is_none"
+                    )]
+                    pub paid_at: Option<String>,
+                }
+            }
+            /// `fund.greenlight.escrow.startRetainer`: Accept a quote and start the agreement (service auth: the caller is the client). The first period begins now and is invoiced or charged at once; each later period begins on the same day of the month (or year), clamped to the month's last day.
+            pub mod start_retainer {
+                /// The NSID of this document, `fund.greenlight.escrow.startRetainer`.
+                pub const NSID: &str = "fund.greenlight.escrow.startRetainer";
+                /// The request.
+                #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+                pub struct Input {
+                    /// Escrow's retainer agreement id.
+                    pub agreement: String,
+                    /// Client-chosen key making the call safe to retry: the same key with the same body returns the first answer; the same key with a different body fails with IdempotencyConflict. Keys are scoped to the caller.
+                    #[serde(rename = "idempotencyKey")]
+                    pub idempotency_key: String,
+                }
+                /// Response body of `fund.greenlight.escrow.startRetainer` (application/json).
+                pub type Output = crate::generated::fund::greenlight::escrow::retainer_defs::AgreementView;
             }
         }
         /// `fund.greenlight.estimate`: What the author would pay for a proposed feature. No money moves. One estimate per author and proposal counts: the newest. It counts at most the author's estimate cap.
@@ -997,6 +1245,19 @@ pub mod fund {
             }
             /// Response body of `fund.greenlight.getProposal` (application/json).
             pub type Output = crate::generated::fund::greenlight::defs::ProposalView;
+        }
+        /// `fund.greenlight.getRetainerOffer`: Get one retainer offer with its tiers and seats.
+        pub mod get_retainer_offer {
+            /// The NSID of this document, `fund.greenlight.getRetainerOffer`.
+            pub const NSID: &str = "fund.greenlight.getRetainerOffer";
+            /// Query parameters of `fund.greenlight.getRetainerOffer`.
+            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+            pub struct Params {
+                /// AT-URI of the fund.greenlight.retainerOffer record.
+                pub uri: String,
+            }
+            /// Response body of `fund.greenlight.getRetainerOffer` (application/json).
+            pub type Output = crate::generated::fund::greenlight::retainer_defs::OfferView;
         }
         /// `fund.greenlight.listEstimates`: List the current estimates of a proposal (latest per author), newest first.
         pub mod list_estimates {
@@ -1114,6 +1375,77 @@ pub mod fund {
                 /// The proposals, in the requested order.
                 pub proposals: Vec<
                     crate::generated::fund::greenlight::defs::ProposalView,
+                >,
+            }
+        }
+        /// `fund.greenlight.listRetainerOffers`: List retainer offers by a maintainer or covering a project, newest first. Exactly one of maintainer and project is given.
+        pub mod list_retainer_offers {
+            /// The NSID of this document, `fund.greenlight.listRetainerOffers`.
+            pub const NSID: &str = "fund.greenlight.listRetainerOffers";
+            /// Query parameters of `fund.greenlight.listRetainerOffers`.
+            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+            pub struct Params {
+                /// The maintainer's DID.
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub maintainer: Option<String>,
+                /// AT-URI of a covered fund.greenlight.project record.
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub project: Option<String>,
+                /// Most items to return (1 to 100).
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub limit: Option<i64>,
+                /// Opaque cursor from a previous page's `cursor`; omit for the first page.
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub cursor: Option<String>,
+            }
+            /// A page of offers.
+            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+            pub struct Output {
+                /// Cursor for the next page; absent on the last page.
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub cursor: Option<String>,
+                /// The offers.
+                pub offers: Vec<
+                    crate::generated::fund::greenlight::retainer_defs::OfferView,
+                >,
+            }
+        }
+        /// `fund.greenlight.listRetainers`: List retainers, newest first: a maintainer's clients with their totals (clients who asked not to be listed are counted but not named), or a client's own retainers. Exactly one of maintainer and client is given.
+        pub mod list_retainers {
+            /// The NSID of this document, `fund.greenlight.listRetainers`.
+            pub const NSID: &str = "fund.greenlight.listRetainers";
+            /// Query parameters of `fund.greenlight.listRetainers`.
+            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+            pub struct Params {
+                /// The maintainer's DID: list their clients.
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub maintainer: Option<String>,
+                /// The client's DID: list their retainers.
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub client: Option<String>,
+                /// Most items to return (1 to 100).
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub limit: Option<i64>,
+                /// Opaque cursor from a previous page's `cursor`; omit for the first page.
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub cursor: Option<String>,
+            }
+            /// A page of retainers.
+            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+            pub struct Output {
+                /// Cursor for the next page; absent on the last page.
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub cursor: Option<String>,
+                /// The retainers.
+                pub retainers: Vec<
+                    crate::generated::fund::greenlight::retainer_defs::RetainerView,
+                >,
+                /// With maintainer: the maintainer's retainer income, one entry per currency.
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub totals: Option<
+                    Vec<
+                        crate::generated::fund::greenlight::retainer_defs::RetainerTotals,
+                    >,
                 >,
             }
         }
@@ -1237,6 +1569,250 @@ pub mod fund {
             pub struct Repository {
                 /// Public source repository of the project.
                 pub url: String,
+            }
+        }
+        /// `fund.greenlight.retainer`: Public attribution of a retainer agreement a client holds with a maintainer, like a pledge: the money is billed and paid by the escrow service, and the AppView counts the record only as far as escrow confirms the agreement.
+        pub mod retainer {
+            /// The NSID of this document, `fund.greenlight.retainer`.
+            pub const NSID: &str = "fund.greenlight.retainer";
+            /// Public attribution of a retainer agreement a client holds with a maintainer, like a pledge: the money is billed and paid by the escrow service, and the AppView counts the record only as far as escrow confirms the agreement.
+            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+            pub struct Retainer {
+                /// The offer, by strong reference to its fund.greenlight.retainerOffer record (the version the client agreed to).
+                pub subject: crate::generated::com::atproto::repo::strong_ref::StrongRef,
+                /// Name of the tier chosen, as in the offer.
+                pub tier: String,
+                /// Whether the client wants to be named among the maintainer's clients. When false the AppView counts the agreement in totals without naming the client.
+                #[serde(rename = "listedPublicly")]
+                pub listed_publicly: bool,
+                /// The escrow service's agreement id (fund.greenlight.escrow.retainerDefs#agreementView id).
+                pub receipt: String,
+                /// Client-declared time the record was created.
+                #[serde(rename = "createdAt")]
+                pub created_at: String,
+            }
+            impl crate::LexiconRecord for Retainer {
+                const NSID: &'static str = NSID;
+            }
+        }
+        /// `fund.greenlight.retainerDefs`: Views of retainer offers and retainers shared by the Greenlight AppView's queries.
+        pub mod retainer_defs {
+            /// The NSID of this document, `fund.greenlight.retainerDefs`.
+            pub const NSID: &str = "fund.greenlight.retainerDefs";
+            /// A retainer offer with who may sell it and how many clients hold it.
+            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+            pub struct OfferView {
+                /// AT-URI of the fund.greenlight.retainerOffer record.
+                pub uri: String,
+                /// CID of the indexed version of the offer record.
+                pub cid: String,
+                /// The maintainer whose repo holds the offer.
+                pub maintainer: crate::generated::fund::greenlight::defs::ActorRef,
+                /// The covered projects.
+                pub projects: Vec<crate::generated::fund::greenlight::defs::ProjectRef>,
+                /// The covered repositories.
+                pub repositories: Vec<String>,
+                /// What a client gets, in Markdown.
+                pub description: String,
+                /// The tiers, in the offer's order.
+                pub tiers: Vec<TierView>,
+                /// Currency of every tier's price: an upper-case ISO 4217 code.
+                pub currency: String,
+                /// The contract terms.
+                #[serde(
+                    rename = "termsUrl",
+                    default,
+                    skip_serializing_if = "Option::is_none"
+                )]
+                pub terms_url: Option<String>,
+                /// True when the maintainer may sell retainers for every covered project (its verified owner or a consenting maintainer) and the tiers are valid; only then does escrow quote it.
+                pub authorized: bool,
+                /// Why the offer is not authorized, for people.
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub refusal: Option<String>,
+                /// Number of active agreements on the offer, listed or not.
+                #[serde(rename = "clientCount")]
+                pub client_count: i64,
+                /// When the AppView indexed this version of the record.
+                #[serde(rename = "indexedAt")]
+                pub indexed_at: String,
+                /// Client-declared creation time of the offer record.
+                #[serde(rename = "createdAt")]
+                pub created_at: String,
+            }
+            /// One tier of an offer with its seats.
+            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+            pub struct TierView {
+                /// Name of the tier.
+                pub name: String,
+                /// Price per period, in minor units.
+                pub amount: i64,
+                /// Currency of the price: an upper-case ISO 4217 code.
+                pub currency: String,
+                /// Length of one billing period: month (calendar months from the start date, clamped to the month's last day) or year.
+                pub period: String,
+                /// What the tier includes.
+                pub included: crate::generated::fund::greenlight::retainer_offer::Included,
+                /// Most clients the tier takes at once; absent means no limit.
+                #[serde(
+                    rename = "seatLimit",
+                    default,
+                    skip_serializing_if = "Option::is_none"
+                )]
+                pub seat_limit: Option<i64>,
+                /// Number of active agreements on the tier.
+                #[serde(rename = "activeClients")]
+                pub active_clients: i64,
+            }
+            /// A retainer: a client's record with the agreement state escrow reports.
+            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+            pub struct RetainerView {
+                /// AT-URI of the fund.greenlight.retainer record.
+                pub uri: String,
+                /// CID of the retainer record.
+                pub cid: String,
+                /// The client; absent when the client asked not to be listed and the caller is not the client.
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub client: Option<crate::generated::fund::greenlight::defs::ActorRef>,
+                /// AT-URI of the offer.
+                pub offer: String,
+                /// The maintainer retained.
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub maintainer: Option<
+                    crate::generated::fund::greenlight::defs::ActorRef,
+                >,
+                /// Name of the tier in force.
+                pub tier: String,
+                /// Price per period of the tier in force, in minor units.
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub amount: Option<i64>,
+                /// Currency of the amounts: an upper-case ISO 4217 code.
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub currency: Option<String>,
+                /// Length of one billing period: month (calendar months from the start date, clamped to the month's last day) or year.
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub period: Option<String>,
+                /// State of the agreement: requested (a quote was asked for), quoted (escrow issued a quote; nothing is owed yet), active (the current period is paid), past_due (the current period's payment failed and is being retried on the published schedule), cancelling (cancelled; ends when the paid period ends), ended (cancelled or withdrawn; final), lapsed (payment failed after every retry; final).
+                pub state: String,
+                /// Whether the client asked to be named.
+                #[serde(rename = "listedPublicly")]
+                pub listed_publicly: bool,
+                /// What the client paid under the agreement so far, in minor units.
+                #[serde(
+                    rename = "paidTotal",
+                    default,
+                    skip_serializing_if = "Option::is_none"
+                )]
+                pub paid_total: Option<i64>,
+                /// When the paid period in force ends (and a cancelling agreement ends).
+                #[serde(
+                    rename = "currentPeriodEndsAt",
+                    default,
+                    skip_serializing_if = "Option::is_none"
+                )]
+                pub current_period_ends_at: Option<String>,
+                /// Client-declared creation time of the retainer record.
+                #[serde(rename = "createdAt")]
+                pub created_at: String,
+                /// When the AppView indexed the record.
+                #[serde(rename = "indexedAt")]
+                pub indexed_at: String,
+            }
+            /// A maintainer's retainer income in one currency, from escrow's ledger feed: every agreement counts, listed or not, so the totals reconcile with the ledger to the cent.
+            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+            pub struct RetainerTotals {
+                /// Currency of the amounts: an upper-case ISO 4217 code.
+                pub currency: String,
+                /// Number of active agreements (including cancelling ones until they end).
+                #[serde(rename = "activeClients")]
+                pub active_clients: i64,
+                /// How many of them asked to be named.
+                #[serde(rename = "listedClients")]
+                pub listed_clients: i64,
+                /// Sum of period payments clients made.
+                pub paid: i64,
+                /// The platform's published fee on those payments.
+                pub fees: i64,
+                /// What the maintainer received: paid minus fees.
+                #[serde(rename = "paidOut")]
+                pub paid_out: i64,
+                /// What the active agreements pay per year at their current tiers (monthly tiers times 12).
+                #[serde(
+                    rename = "annualRunRate",
+                    default,
+                    skip_serializing_if = "Option::is_none"
+                )]
+                pub annual_run_rate: Option<i64>,
+            }
+        }
+        /// `fund.greenlight.retainerOffer`: A maintainer's offer of retainers to the companies that depend on their work: not hours or deliverables, but maintenance, access and advice, priced per period. Written by the maintainer; counts only for projects they own (verified) or maintain with consent. The record key is free-form, a short slug is recommended.
+        pub mod retainer_offer {
+            /// The NSID of this document, `fund.greenlight.retainerOffer`.
+            pub const NSID: &str = "fund.greenlight.retainerOffer";
+            /// A maintainer's offer of retainers to the companies that depend on their work: not hours or deliverables, but maintenance, access and advice, priced per period. Written by the maintainer; counts only for projects they own (verified) or maintain with consent. The record key is free-form, a short slug is recommended.
+            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+            pub struct RetainerOffer {
+                /// Projects the retainer covers, by strong reference to their fund.greenlight.project records.
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub projects: Option<
+                    Vec<crate::generated::com::atproto::repo::strong_ref::StrongRef>,
+                >,
+                /// Source repositories the retainer covers; each must be the repository of one of the covered projects.
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub repositories: Option<Vec<String>>,
+                /// What a client gets and why it matters, in Markdown.
+                pub description: String,
+                /// The tiers a client chooses from, in the order to show them (at most 10).
+                pub tiers: Vec<Tier>,
+                /// The contract terms every tier is sold under.
+                #[serde(
+                    rename = "termsUrl",
+                    default,
+                    skip_serializing_if = "Option::is_none"
+                )]
+                pub terms_url: Option<String>,
+                /// Client-declared time the record was created.
+                #[serde(rename = "createdAt")]
+                pub created_at: String,
+            }
+            impl crate::LexiconRecord for RetainerOffer {
+                const NSID: &'static str = NSID;
+            }
+            /// One tier of a retainer offer: its price per period and what it includes.
+            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+            pub struct Tier {
+                /// Name of the tier, unique within the offer (compared ignoring case); a client's fund.greenlight.retainer record names it.
+                pub name: String,
+                /// Price per period, in the currency's minor units (e.g. cents).
+                pub amount: i64,
+                /// Currency of the price: an upper-case ISO 4217 code; every tier of an offer uses the same currency.
+                pub currency: String,
+                /// Length of one billing period: month (calendar months from the start date, clamped to the month's last day) or year.
+                pub period: String,
+                /// What the tier includes.
+                pub included: Included,
+                /// Most clients this tier takes at once; absent means no limit.
+                #[serde(
+                    rename = "seatLimit",
+                    default,
+                    skip_serializing_if = "Option::is_none"
+                )]
+                pub seat_limit: Option<i64>,
+            }
+            /// What a tier includes, as flags a client can compare across tiers, plus free text for the rest.
+            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+            pub struct Included {
+                /// The client funds continued maintenance of the covered projects, reducing the business risk of them going unmaintained (security fixes, releases, reviews).
+                #[serde(rename = "riskMitigation")]
+                pub risk_mitigation: bool,
+                /// A channel of reciprocal access: the maintainer learns how the client uses the projects, keeps those uses in mind when planning and involves the client when relevant changes are on the roadmap.
+                #[serde(rename = "reciprocalAccess")]
+                pub reciprocal_access: bool,
+                /// The maintainer is available to the client for advice on topics of their expertise beyond the strict scope of the covered projects.
+                pub advisory: bool,
+                /// Anything else the tier includes, in Markdown (for example how often the maintainer meets the client's engineers).
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub details: Option<String>,
             }
         }
         /// `fund.greenlight.searchProposals`: Full-text search over proposal titles, bodies and tags.

@@ -417,6 +417,58 @@ impl Fetcher {
     }
 }
 
+impl Fetcher {
+    /// Sends `request` as it is (any method, headers and body) and returns the answer
+    /// whatever its status, for protocols that talk to a server the network named: OAuth
+    /// with a person's PDS and its authorization server, XRPC calls to that PDS. The same
+    /// guards apply as to [`Fetcher::get`] (scheme, checked addresses, per-host slots, size
+    /// and time caps), and no redirect is followed: a redirect is answered as it came, so a
+    /// request with a body or credentials is never replayed to another place.
+    pub async fn send(
+        &self,
+        request: http::Request<Vec<u8>>,
+        options: &FetchOptions,
+    ) -> Result<http::Response<Bytes>, FetchError> {
+        let timeout = options
+            .timeout
+            .map_or(self.policy.timeout, |t| t.min(self.policy.timeout));
+        match tokio::time::timeout(timeout, self.send_now(request, options)).await {
+            Ok(result) => result,
+            Err(_) => Err(FetchError::Timeout),
+        }
+    }
+
+    async fn send_now(
+        &self,
+        request: http::Request<Vec<u8>>,
+        options: &FetchOptions,
+    ) -> Result<http::Response<Bytes>, FetchError> {
+        let (parts, body) = request.into_parts();
+        let url = Url::parse(&parts.uri.to_string()).map_err(|_| FetchError::InvalidUrl)?;
+        let client = self.client_for(&url)?;
+        let origin = Origin::of(&url).ok_or(FetchError::InvalidUrl)?;
+        let _slot = self.hosts.acquire(origin.key()).await?;
+        let response = client
+            .request(parts.method, url.clone())
+            .headers(parts.headers)
+            .body(body)
+            .send()
+            .await
+            .map_err(|error| transport_error(&url, &error))?;
+        let mut answer = http::Response::builder().status(response.status());
+        for (name, value) in response.headers() {
+            answer = answer.header(name, value);
+        }
+        let limit = options
+            .max_body_bytes
+            .map_or(self.policy.max_body_bytes, |limit| {
+                limit.min(self.policy.max_body_bytes)
+            });
+        let body = read_body(&url, response, limit).await?;
+        answer.body(body).map_err(|_| FetchError::Unreachable)
+    }
+}
+
 /// Reads a body of at most `limit` bytes, streaming, so a huge one is cut off rather than
 /// buffered.
 async fn read_body(

@@ -65,6 +65,9 @@ impl SandboxProvider {
         succeeded: bool,
     ) -> Result<Option<SignedEvent>, ProviderError> {
         let status = if succeeded { "succeeded" } else { "failed" };
+        // The status and its event commit together: a crash between them would leave a
+        // settled payment whose event no one can ever deliver, so escrow never books it.
+        let mut tx = self.pool.begin().await.map_err(unavailable)?;
         let row = sqlx::query!(
             "UPDATE sandbox.payment SET status = $2
              WHERE id = $1 AND status = 'requires_payment'
@@ -72,7 +75,7 @@ impl SandboxProvider {
             payment_id,
             status,
         )
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
         .await
         .map_err(unavailable)?
         .map(|row| (row.amount, row.currency, row.reference));
@@ -93,12 +96,25 @@ impl SandboxProvider {
             "status": if succeeded { "succeeded" } else { "requires_payment_method" },
             "metadata": {"escrow_reference": reference},
         });
-        self.emit(event_type, object).await.map(Some)
+        let signed = self.record_event(&mut *tx, event_type, object).await?;
+        tx.commit().await.map_err(unavailable)?;
+        Ok(Some(signed))
     }
 
     /// Records and signs an event of `event_type` about `object`.
     pub async fn emit(
         &self,
+        event_type: &str,
+        object: Value,
+    ) -> Result<SignedEvent, ProviderError> {
+        self.record_event(&self.pool, event_type, object).await
+    }
+
+    /// Records an event through `executor` (inside the caller's transaction when the event
+    /// must commit with the change it reports) and signs it.
+    async fn record_event<'e, E: sqlx::PgExecutor<'e>>(
+        &self,
+        executor: E,
         event_type: &str,
         object: Value,
     ) -> Result<SignedEvent, ProviderError> {
@@ -119,7 +135,7 @@ impl SandboxProvider {
             payload,
             now,
         )
-        .execute(&self.pool)
+        .execute(executor)
         .await
         .map_err(unavailable)?;
         Ok(self.sign(&payload))

@@ -4,6 +4,10 @@
 //! fails the test on any invariant violation.
 #![allow(dead_code)]
 
+pub mod appview;
+pub mod process;
+pub mod tokens;
+
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};

@@ -241,7 +241,8 @@ impl StreamGenerator {
         self.proposals[at].clone()
     }
 
-    fn record(&mut self, collection: &'static str, repo: usize) -> Value {
+    /// A valid record of `collection` by `repo` (also the full-relay mix's Greenlight records).
+    pub(super) fn record(&mut self, collection: &'static str, repo: usize) -> Value {
         let created_at = "2025-03-04T05:06:07.000Z";
         let proposal = self.proposal();
         let amount = 100 + self.below(100_000) as i64;
@@ -317,11 +318,11 @@ fn repo_did(repo: usize) -> String {
     format!("did:plc:bench{repo:019}")
 }
 
-fn now_string() -> String {
+pub(super) fn now_string() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-fn tid_string(mut value: u64) -> String {
+pub(super) fn tid_string(mut value: u64) -> String {
     const ALPHABET: &[u8; 32] = b"234567abcdefghijklmnopqrstuvwxyz";
     let mut out = [b'2'; 13];
     for slot in out.iter_mut().rev() {

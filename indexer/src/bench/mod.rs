@@ -5,9 +5,15 @@
 //! deletes, invalid records, `#identity` and `#account` events, one op per commit as on the
 //! real firehose, each frame a real DAG-CBOR message with a CAR of real CIDs. Signatures are not
 //! checked (the generated repos have no DID documents). The baseline is in [`copy_baseline`].
+//!
+//! [`full_relay`] is the other benchmark: the raw-firehose path on a stream shaped like a
+//! whole relay ([`relay_mix`]), signatures and commit proofs included, against a decode-only
+//! pass over the same bytes.
 
 mod copy_baseline;
+pub mod full_relay;
 mod generator;
+pub mod relay_mix;
 
 use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
@@ -105,11 +111,20 @@ impl std::fmt::Display for BenchReport {
 
 /// Runs the benchmark on a scratch database.
 pub async fn run(config: BenchConfig) -> anyhow::Result<BenchReport> {
+    let server = config.database_url.clone();
+    on_scratch_database(&server, |url| async move { run_on(&url, &config).await }).await
+}
+
+/// Runs `bench` with the URL of a fresh database on `server`, dropped afterwards.
+async fn on_scratch_database<T, F, Fut>(server: &str, bench: F) -> anyhow::Result<T>
+where
+    F: FnOnce(String) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<T>>,
+{
     let scratch = format!("greenlight_bench_{}", std::process::id());
-    let url = greenlight_store::server::create_database(&config.database_url, &scratch).await?;
-    let result = run_on(&url, &config).await;
-    if let Err(err) = greenlight_store::server::drop_database(&config.database_url, &scratch).await
-    {
+    let url = greenlight_store::server::create_database(server, &scratch).await?;
+    let result = bench(url).await;
+    if let Err(err) = greenlight_store::server::drop_database(server, &scratch).await {
         tracing::warn!(%err, "cannot drop the scratch database {scratch}");
     }
     result
@@ -129,7 +144,11 @@ async fn run_on(url: &str, config: &BenchConfig) -> anyhow::Result<BenchReport> 
     {
         let (events, repos, seed) = (config.events, config.repos, config.seed);
         let path = frames_path.clone();
-        tokio::task::spawn_blocking(move || write_frames(&path, events, repos, seed)).await??;
+        tokio::task::spawn_blocking(move || {
+            let mut stream = StreamGenerator::new(seed, repos);
+            write_frames(&path, events, || stream.next_event().frame)
+        })
+        .await??;
     }
     let (frames_tx, mut frames_rx) = mpsc::channel::<Vec<u8>>(4096);
     let (events_tx, events_rx) = pipeline::channel(&config.batch);
@@ -193,12 +212,16 @@ fn scratch_dir() -> std::io::Result<PathBuf> {
     Ok(dir)
 }
 
-/// Writes the generated stream's frames, each prefixed by its length (u32, little-endian).
-fn write_frames(path: &Path, events: usize, repos: usize, seed: u64) -> std::io::Result<()> {
+/// Writes `count` frames of a generated stream, each prefixed by its length (u32,
+/// little-endian).
+fn write_frames(
+    path: &Path,
+    count: usize,
+    mut next: impl FnMut() -> Vec<u8>,
+) -> std::io::Result<()> {
     let mut file = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
-    let mut stream = StreamGenerator::new(seed, repos);
-    for _ in 0..events {
-        let frame = stream.next_event().frame;
+    for _ in 0..count {
+        let frame = next();
         let len = u32::try_from(frame.len()).map_err(std::io::Error::other)?;
         file.write_all(&len.to_le_bytes())?;
         file.write_all(&frame)?;
@@ -208,23 +231,73 @@ fn write_frames(path: &Path, events: usize, repos: usize, seed: u64) -> std::io:
 
 /// Sends the frames [`write_frames`] wrote, until the file ends or nobody listens.
 fn read_frames(path: &Path, frames: &mpsc::Sender<Vec<u8>>) -> std::io::Result<()> {
-    let mut file = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(path)?);
-    let mut len = [0u8; 4];
-    loop {
-        match file.read_exact(&mut len) {
-            Ok(()) => {}
-            Err(err) if err.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
-            Err(err) => return Err(err),
-        }
-        let mut frame = vec![0u8; u32::from_le_bytes(len) as usize];
-        file.read_exact(&mut frame)?;
+    let mut file = FrameFile::open(path)?;
+    while let Some(frame) = file.next_frame()? {
         if frames.blocking_send(frame).is_err() {
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+/// Sends the frames [`write_frames`] wrote in batches of `batch`, until the file ends or
+/// nobody listens. A websocket consumer reads frames in the task that judges them; one
+/// cross-thread hand-off per frame would instead make thread wake-ups a large part of what
+/// is measured.
+fn read_frame_batches(
+    path: &Path,
+    batch: usize,
+    batches: &mpsc::Sender<Vec<Vec<u8>>>,
+) -> std::io::Result<()> {
+    let mut file = FrameFile::open(path)?;
+    loop {
+        let mut frames = Vec::with_capacity(batch);
+        while frames.len() < batch.max(1) {
+            match file.next_frame()? {
+                Some(frame) => frames.push(frame),
+                None => break,
+            }
+        }
+        let last = frames.len() < batch.max(1);
+        if !frames.is_empty() && batches.blocking_send(frames).is_err() {
+            return Ok(());
+        }
+        if last {
             return Ok(());
         }
     }
 }
 
-/// `VmHWM` of this process.
+/// A file of length-prefixed frames, as [`write_frames`] writes them.
+struct FrameFile(std::io::BufReader<std::fs::File>);
+
+impl FrameFile {
+    fn open(path: &Path) -> std::io::Result<FrameFile> {
+        Ok(FrameFile(std::io::BufReader::with_capacity(
+            1 << 20,
+            std::fs::File::open(path)?,
+        )))
+    }
+
+    /// The next frame; `None` at the end of the file.
+    fn next_frame(&mut self) -> std::io::Result<Option<Vec<u8>>> {
+        let mut len = [0u8; 4];
+        match self.0.read_exact(&mut len) {
+            Ok(()) => {}
+            Err(err) if err.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+            Err(err) => return Err(err),
+        }
+        let len = u32::from_le_bytes(len) as usize;
+        let mut frame = Vec::with_capacity(len);
+        (&mut self.0).take(len as u64).read_to_end(&mut frame)?;
+        if frame.len() != len {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        Ok(Some(frame))
+    }
+}
+
+/// `VmHWM` of this process (its peak resident memory).
 pub fn peak_rss_kib() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     status

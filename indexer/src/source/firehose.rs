@@ -11,36 +11,40 @@
 //! count, and its repo is queued for backfill, which re-reads the repo's true state. A commit
 //! without `prevData` (a sync 1.0 producer) is treated the same way: `prevData` is not signed,
 //! so accepting its absence would let any relay switch the check off by deleting the field.
+//!
+//! Identity never holds the stream for long: `#identity` events only tell the identity pool
+//! (which refreshes authors in the background), and a commit waits for its author's key only
+//! when it touches `fund.greenlight.*`, at most the pool's `key_wait`; then it is parked
+//! ([`crate::parking`]) and replayed in order when the key arrives, while other repos flow on.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use greenlight_firehose::{verify_commit, Commit, DecodeError, Frame, OpAction, SignedCommit};
-use greenlight_identity::Resolver;
 use serde_json::json;
 use sqlx::postgres::PgPool;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 
-use crate::event::{EventBody, RecordAction, RecordOp, RejectedEvent, SourceEvent, ValidRecord};
+use crate::event::{
+    EventBody, ParkedFrame, RecordAction, RecordOp, RejectedEvent, SourceEvent, ValidRecord,
+};
+use crate::identity_pool::IdentityPool;
 use crate::metrics::Metrics;
+use crate::parking::ParkingLot;
 use crate::record_rules::{is_did, is_nsid, is_ours, is_record_key, is_tid, RecordRules};
-use crate::source::{with_query, Received, Subscription};
+use crate::source::{with_query, Incoming, Received, Subscription};
 use crate::verify::{CommitVerifier, VerifyError};
 
 /// The longest frame accepted; real commit frames are capped far below this by relays.
 const MAX_FRAME_BYTES: usize = 16 * 1024 * 1024;
 
-/// Signature checks of one commit before its identity counts as unavailable (the waits
-/// between them add up to about 3 s).
-const IDENTITY_ATTEMPTS: u32 = 5;
-
 /// Why a commit's signature was not accepted.
 enum SignatureProblem {
     /// The commit is not validly signed by its repo.
     Invalid(String),
-    /// The repo's identity could not be looked up, even after retrying.
+    /// The repo's key could not be had in time.
     Unavailable(String),
 }
 
@@ -49,7 +53,8 @@ enum SignatureProblem {
 pub struct FrameJudge {
     rules: RecordRules,
     verifier: Option<Arc<dyn CommitVerifier>>,
-    identity: Option<Resolver>,
+    identity: Option<IdentityPool>,
+    parking: Option<ParkingLot>,
     metrics: Arc<Metrics>,
 }
 
@@ -57,6 +62,7 @@ impl std::fmt::Debug for FrameJudge {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FrameJudge")
             .field("verifies_signatures", &self.verifier.is_some())
+            .field("parks", &self.parking.is_some())
             .finish()
     }
 }
@@ -81,20 +87,29 @@ pub enum FrameOutcome {
 }
 
 impl FrameJudge {
-    /// A judge; `verifier` checks commit signatures, `identity` verifies handles of
-    /// `#identity` events (both optional).
+    /// A judge; `verifier` checks commit signatures, `identity` is told of `#identity`
+    /// events and of authors (both optional). Without `identity`, an `#identity` event's
+    /// claimed handle is passed on as it is.
     pub fn new(
         rules: RecordRules,
         verifier: Option<Arc<dyn CommitVerifier>>,
-        identity: Option<Resolver>,
+        identity: Option<IdentityPool>,
         metrics: Arc<Metrics>,
     ) -> FrameJudge {
         FrameJudge {
             rules,
             verifier,
             identity,
+            parking: None,
             metrics,
         }
+    }
+
+    /// Parks commits whose key is unavailable in `lot` (without one, their repos are queued
+    /// for backfill instead).
+    pub fn with_parking(mut self, lot: ParkingLot) -> FrameJudge {
+        self.parking = Some(lot);
+        self
     }
 
     /// Decodes and judges one binary frame.
@@ -118,8 +133,9 @@ impl FrameJudge {
         }
         let cursor = frame.seq();
         let body = match frame {
-            Frame::Commit(commit) => match self.judge_commit(&commit).await {
+            Frame::Commit(commit) => match self.judge_commit(&commit, true).await {
                 Judged::Body(body) => body,
+                Judged::Park(reason) => self.park(&commit, cursor, bytes, reason),
                 Judged::Unproven(rejected) => {
                     return FrameOutcome::Events(vec![
                         SourceEvent {
@@ -141,11 +157,14 @@ impl FrameJudge {
                         None,
                         format!("#identity for invalid DID {:?}", identity.did),
                     )
+                } else if let Some(pool) = &self.identity {
+                    // Never a lookup here: the pool refreshes authors in the background.
+                    pool.identity_changed(&identity.did);
+                    EventBody::Nothing
                 } else {
-                    let handle = self.verified_handle(&identity.did, identity.handle).await;
                     EventBody::Identity {
                         did: identity.did,
-                        handle,
+                        handle: identity.handle,
                     }
                 }
             }
@@ -201,33 +220,115 @@ impl FrameJudge {
         })
     }
 
-    async fn verified_handle(&self, did: &str, claimed: Option<String>) -> Option<String> {
-        let Some(resolver) = &self.identity else {
-            return claimed;
+    /// Parks a commit; without a parking lot, a sequence number or room in the lot, queues
+    /// its repo for backfill, which re-reads the repo's true state.
+    fn park(
+        &self,
+        commit: &Commit,
+        cursor: Option<i64>,
+        bytes: &[u8],
+        reason: String,
+    ) -> EventBody {
+        let did = commit.repo.clone();
+        let (Some(lot), Some(seq)) = (&self.parking, cursor.filter(|_| !self.lot_full(&did)))
+        else {
+            tracing::warn!(%did, rev = %commit.rev, %reason, "identity unavailable and the commit cannot be parked; queueing the repo for backfill");
+            self.metrics
+                .rejected("identity unavailable; repo queued for backfill");
+            return EventBody::Resync { did };
         };
-        resolver.invalidate(did);
-        let handle = match resolver.refresh_did(did).await {
-            Ok(document) => document.handle.clone().or(claimed)?,
-            Err(err) => {
-                // An outage of the DID directory must not erase handles: keep the host's word.
-                tracing::warn!(%did, %err, "cannot resolve DID of an #identity event; keeping the claimed handle unverified");
-                return claimed;
-            }
+        tracing::info!(%did, rev = %commit.rev, seq, %reason, "parking a commit until its author's key is available");
+        lot.park(&did, seq, bytes);
+        if let Some(pool) = &self.identity {
+            pool.watch(&did);
+        }
+        self.metrics.parked();
+        EventBody::Park(ParkedFrame {
+            did,
+            seq,
+            frame: bytes.to_vec(),
+            reason,
+        })
+    }
+
+    fn lot_full(&self, did: &str) -> bool {
+        self.parking.as_ref().is_some_and(|lot| lot.is_full(did))
+    }
+
+    /// Replays the parked commits of repos whose key arrived (the identity pool says which).
+    /// The outcomes carry no cursor: the cursor moved past these frames when they were parked.
+    pub async fn wake(&self) -> FrameOutcome {
+        let (Some(pool), Some(lot)) = (&self.identity, &self.parking) else {
+            return FrameOutcome::Skip;
         };
-        match resolver.resolve_handle(&handle).await {
-            Ok(resolved) if resolved == did => Some(handle),
-            Ok(other) => {
-                tracing::info!(%did, %handle, %other, "handle points at another DID; not storing it");
-                None
+        let mut events = Vec::new();
+        for did in pool.take_ready() {
+            if lot.is_parked(&did) {
+                events.extend(self.replay(lot, pool, &did).await);
             }
-            Err(err) => {
-                tracing::info!(%did, %handle, %err, "handle does not resolve; not storing it");
-                None
-            }
+        }
+        if events.is_empty() {
+            FrameOutcome::Skip
+        } else {
+            FrameOutcome::Events(events)
         }
     }
 
-    async fn judge_commit(&self, commit: &Commit) -> Judged {
+    /// Judges `did`'s parked frames again, in order, up to the first whose key is still
+    /// missing; the last event releases those judged.
+    async fn replay(&self, lot: &ParkingLot, pool: &IdentityPool, did: &str) -> Vec<SourceEvent> {
+        let mut events = Vec::new();
+        let mut replayed = Vec::new();
+        for (seq, frame) in lot.frames(did) {
+            let bodies = match Frame::decode(&frame) {
+                Ok(Frame::Commit(commit)) if commit.repo == did => {
+                    match self.judge_commit(&commit, false).await {
+                        Judged::Park(reason) => {
+                            tracing::info!(%did, seq, %reason, "key still unavailable; the repo stays parked");
+                            break;
+                        }
+                        Judged::Body(body) => vec![body],
+                        Judged::Unproven(rejected) => vec![
+                            EventBody::Resync {
+                                did: did.to_owned(),
+                            },
+                            EventBody::Rejected(rejected),
+                        ],
+                    }
+                }
+                _ => vec![self.reject(
+                    Some(did.to_owned()),
+                    format!("parked frame {seq} is not a commit of {did}"),
+                )],
+            };
+            events.extend(
+                bodies
+                    .into_iter()
+                    .map(|body| SourceEvent { cursor: None, body }),
+            );
+            replayed.push(seq);
+        }
+        if replayed.is_empty() {
+            return events;
+        }
+        if !lot.release(did, &replayed) {
+            pool.unwatch(did);
+        }
+        tracing::info!(%did, replayed = replayed.len(), "replayed parked commits");
+        self.metrics.unparked(replayed.len());
+        events.push(SourceEvent {
+            cursor: None,
+            body: EventBody::Unpark {
+                did: did.to_owned(),
+                seqs: replayed,
+            },
+        });
+        events
+    }
+
+    /// Judges a commit; `live` for one from the stream (parked behind its repo's parked
+    /// commits), not for a replay of a parked one.
+    async fn judge_commit(&self, commit: &Commit, live: bool) -> Judged {
         let ours: Vec<_> = commit.ops.iter().filter(|op| is_ours(&op.path)).collect();
         if ours.is_empty() {
             return Judged::Body(EventBody::Nothing);
@@ -244,6 +345,14 @@ impl FrameJudge {
                 Some(commit.repo.clone()),
                 format!("commit rev {:?} is not a TID", commit.rev),
             ));
+        }
+        if live
+            && self
+                .parking
+                .as_ref()
+                .is_some_and(|lot| lot.is_parked(&commit.repo))
+        {
+            return Judged::Park("earlier commits of the repo are parked".to_owned());
         }
         if let Some(verifier) = &self.verifier {
             let signed = self.check_signature(verifier.as_ref(), commit).await;
@@ -266,17 +375,9 @@ impl FrameJudge {
             if let Err(problem) = signed {
                 let reason = match problem {
                     SignatureProblem::Invalid(reason) => reason,
-                    SignatureProblem::Unavailable(reason) => {
-                        // Holding the stream until an identity answers would let one DID
-                        // whose host never does stall everyone; its repo is re-read by
-                        // backfill instead.
-                        tracing::warn!(did = %commit.repo, rev = %commit.rev, %reason, "identity still unavailable; queueing the repo for backfill");
-                        self.metrics
-                            .rejected("identity unavailable; repo queued for backfill");
-                        return Judged::Body(EventBody::Resync {
-                            did: commit.repo.clone(),
-                        });
-                    }
+                    // Holding the stream until an identity answers would let one DID whose
+                    // host never does stall everyone.
+                    SignatureProblem::Unavailable(reason) => return Judged::Park(reason),
                 };
                 tracing::warn!(did = %commit.repo, rev = %commit.rev, %reason, "rejecting a commit");
                 self.metrics.rejected(&reason);
@@ -287,6 +388,10 @@ impl FrameJudge {
                     body: Some(json!({"rev": commit.rev, "commit": commit.commit, "paths": paths})),
                 }));
             }
+        }
+        // A (verified) author of ours: from now on its handle is kept.
+        if let Some(pool) = &self.identity {
+            pool.note_author(&commit.repo);
         }
         let mut ops = Vec::with_capacity(ours.len());
         for op in ours {
@@ -385,23 +490,12 @@ impl FrameJudge {
         let unsigned = signed.unsigned_bytes().map_err(|err| {
             SignatureProblem::Invalid(format!("cannot re-encode the signed commit: {err}"))
         })?;
-        // An identity lookup that fails for a passing reason is retried a few times (holding
-        // the stream back briefly) rather than turning a good commit into a rejected one.
-        let mut attempt = 0;
-        loop {
-            match verifier.verify(&commit.repo, &unsigned, &signed.sig).await {
-                Ok(()) => return Ok(signed),
-                Err(VerifyError::Invalid(reason)) => return Err(SignatureProblem::Invalid(reason)),
-                Err(VerifyError::Unavailable(reason)) => {
-                    attempt += 1;
-                    if attempt >= IDENTITY_ATTEMPTS {
-                        return Err(SignatureProblem::Unavailable(reason));
-                    }
-                    let delay = crate::pipeline::backoff(attempt);
-                    tracing::warn!(did = %commit.repo, %reason, ?delay, "identity unavailable; retrying the signature check");
-                    tokio::time::sleep(delay).await;
-                }
-            }
+        // The verifier bounds its own wait for the key; "unavailable" parks the commit rather
+        // than turning a good commit into a rejected one.
+        match verifier.verify(&commit.repo, &unsigned, &signed.sig).await {
+            Ok(()) => Ok(signed),
+            Err(VerifyError::Invalid(reason)) => Err(SignatureProblem::Invalid(reason)),
+            Err(VerifyError::Unavailable(reason)) => Err(SignatureProblem::Unavailable(reason)),
         }
     }
 }
@@ -412,6 +506,8 @@ enum Judged {
     Body(EventBody),
     /// The commit's ops are not proven: rejected, and its repo must be re-read.
     Unproven(RejectedEvent),
+    /// The author's key is not available now (or earlier commits of the repo are parked).
+    Park(String),
 }
 
 /// Checks that `commit`'s ops are exactly the change from its `prevData` to the tree `signed`
@@ -471,6 +567,7 @@ impl FirehoseSource {
         };
         let judge = &judge;
         let (writer, stopping) = (&tx, &shutdown);
+        let wake = judge.identity.as_ref().map(IdentityPool::ready_notify);
         subscription
             .follow(
                 &pool,
@@ -478,11 +575,14 @@ impl FirehoseSource {
                 &tx,
                 &shutdown,
                 url_for,
-                |message| async move {
-                    let Message::Binary(bytes) = message else {
-                        return Received::Skip;
+                wake,
+                |incoming| async move {
+                    let outcome = match incoming {
+                        Incoming::Message(Message::Binary(bytes)) => judge.judge(&bytes).await,
+                        Incoming::Message(_) => return Received::Skip,
+                        Incoming::Wake => judge.wake().await,
                     };
-                    match judge.judge(&bytes).await {
+                    match outcome {
                         FrameOutcome::Event(event) => Received::Event(event),
                         FrameOutcome::Events(mut events) => {
                             // All but the last go straight to the writer; the last, which

@@ -28,7 +28,7 @@ use crate::event::{EventBody, RecordAction, RecordOp, RejectedEvent, SourceEvent
 use crate::metrics::Metrics;
 use crate::record_rules::{is_did, is_nsid, is_ours, is_record_key, is_tid, NAMESPACE};
 use crate::source::firehose::FrameJudge;
-use crate::source::{with_query, Received, Subscription};
+use crate::source::{with_query, Incoming, Received, Subscription};
 
 /// The longest message accepted.
 const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
@@ -405,7 +405,10 @@ impl JetstreamSource {
             false => uncompressed_url(&url_for(cursor)),
         };
         subscription
-            .follow(&pool, metrics, &tx, &shutdown, url_for, |message| {
+            .follow(&pool, metrics, &tx, &shutdown, url_for, None, |incoming| {
+                let Incoming::Message(message) = incoming else {
+                    return std::future::ready(Received::Skip);
+                };
                 // Judged here, synchronously, so the decoder is borrowed only meanwhile.
                 let received = receive(message, decoder.as_mut(), judge, metrics);
                 std::future::ready(received)

@@ -30,6 +30,14 @@ pub(crate) fn with_query(url: &str, key: &str, value: &str) -> String {
     format!("{url}{separator}{key}={value}")
 }
 
+/// What the frame loop hands a source.
+pub(crate) enum Incoming {
+    /// A data message (text or binary).
+    Message(Message),
+    /// The source's wake-up signal fired (the firehose: keys of parked repos arrived).
+    Wake,
+}
+
 /// What a source makes of one data message (text or binary).
 pub(crate) enum Received {
     /// An event for the writer.
@@ -56,9 +64,10 @@ pub(crate) struct Subscription<'a> {
 }
 
 impl Subscription<'_> {
-    /// Connects to `url_for(stored cursor)`, hands every data message to `on_message` and
-    /// sends its events to `tx`, reconnecting with backoff until `shutdown` or until the
-    /// writer is gone.
+    /// Connects to `url_for(stored cursor)`, hands every data message (and every `wake`
+    /// signal, while connected) to `on_message` and sends its events to `tx`, reconnecting
+    /// with backoff until `shutdown` or until the writer is gone.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn follow<U, F, Fut>(
         &self,
         pool: &PgPool,
@@ -66,10 +75,11 @@ impl Subscription<'_> {
         tx: &mpsc::Sender<SourceEvent>,
         shutdown: &CancellationToken,
         url_for: U,
+        wake: Option<&tokio::sync::Notify>,
         mut on_message: F,
     ) where
         U: Fn(Option<i64>) -> String,
-        F: FnMut(Message) -> Fut,
+        F: FnMut(Incoming) -> Fut,
         Fut: Future<Output = Received>,
     {
         let kind = self.kind;
@@ -105,32 +115,36 @@ impl Subscription<'_> {
                     let mut received_any = false;
                     loop {
                         let message = tokio::select! {
-                            message = socket.next() => message,
+                            message = socket.next() => Some(message),
+                            () = woken(wake) => None,
                             _ = shutdown.cancelled() => {
                                 let _ = socket.close(None).await;
                                 return;
                             }
                         };
-                        let message = match message {
-                            Some(Ok(message @ (Message::Binary(_) | Message::Text(_)))) => message,
-                            Some(Ok(Message::Ping(payload))) => {
+                        let incoming = match message {
+                            None => Incoming::Wake,
+                            Some(Some(Ok(message @ (Message::Binary(_) | Message::Text(_))))) => {
+                                received_any = true;
+                                Incoming::Message(message)
+                            }
+                            Some(Some(Ok(Message::Ping(payload)))) => {
                                 let _ = socket.send(Message::Pong(payload)).await;
                                 continue;
                             }
-                            Some(Ok(Message::Close(frame))) => {
+                            Some(Some(Ok(Message::Close(frame)))) => {
                                 tracing::info!(?frame, "the {kind} closed the connection");
                                 break;
                             }
-                            Some(Ok(_)) => continue,
-                            Some(Err(err)) => {
+                            Some(Some(Ok(_))) => continue,
+                            Some(Some(Err(err))) => {
                                 tracing::warn!(%err, "{kind} connection failed");
                                 break;
                             }
-                            None => break,
+                            Some(None) => break,
                         };
-                        received_any = true;
                         let received = tokio::select! {
-                            received = on_message(message) => received,
+                            received = on_message(incoming) => received,
                             _ = shutdown.cancelled() => return,
                         };
                         match received {
@@ -162,6 +176,14 @@ impl Subscription<'_> {
                 break;
             }
         }
+    }
+}
+
+/// Resolves when `wake` is notified; never without one.
+async fn woken(wake: Option<&tokio::sync::Notify>) {
+    match wake {
+        Some(wake) => wake.notified().await,
+        None => std::future::pending().await,
     }
 }
 

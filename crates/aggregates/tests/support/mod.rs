@@ -1,9 +1,15 @@
-//! Writing records and hiding accounts the way the indexer does, one batch per call, with the
-//! aggregates hook in the same transaction.
+//! Writing records and hiding accounts through the indexer itself: each call is one batch,
+//! judged by the indexer's record rules and written by its `Writer` with the aggregates hook,
+//! so a test can only seed what the indexer would store.
 #![allow(dead_code)]
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use greenlight_aggregates::{apply_record_changes, ChangedRecord};
+use greenlight_indexer::event::{EventBody, RecordAction, RecordOp, SourceEvent, ValidRecord};
+use greenlight_indexer::record_rules::RecordRules;
+use greenlight_indexer::writer::{AggregatesObserver, Writer};
 use serde_json::Value;
 use sqlx::PgPool;
 
@@ -17,100 +23,103 @@ pub fn stamp(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-/// One indexer batch: write the row, then run the hook in the same transaction.
-#[allow(clippy::too_many_arguments)]
-pub async fn put(
-    pool: &PgPool,
-    uri: &str,
-    collection: &str,
-    body: Value,
-    subject: Option<&str>,
-    amount: Option<i64>,
-    currency: Option<&str>,
-    created: DateTime<Utc>,
-) {
-    let did = uri.trim_start_matches("at://").split('/').next().unwrap();
-    let rkey = uri.rsplit('/').next().unwrap();
-    let mut tx = pool.begin().await.unwrap();
-    let previous: Option<(Option<String>,)> =
-        sqlx::query_as("SELECT subject_uri FROM appview.record WHERE uri = $1")
-            .bind(uri)
-            .fetch_optional(&mut *tx)
-            .await
-            .unwrap();
-    sqlx::query(
-        "INSERT INTO appview.record (uri, did, collection, rkey, cid, rev, body, subject_uri,
-             created_at, amount, currency)
-         VALUES ($1, $2, $3, $4, $5, '3laaaaaaaaaaa', $6, $7, $8, $9, $10)
-         ON CONFLICT (uri) DO UPDATE SET body = EXCLUDED.body, subject_uri = EXCLUDED.subject_uri,
-             created_at = EXCLUDED.created_at, amount = EXCLUDED.amount, currency = EXCLUDED.currency",
-    )
-    .bind(uri).bind(did).bind(collection).bind(rkey).bind(CID).bind(&body).bind(subject)
-    .bind(created).bind(amount).bind(currency)
-    .execute(&mut *tx)
-    .await
-    .unwrap();
-    let previous = previous.and_then(|(s,)| s);
-    apply_record_changes(
-        &mut tx,
-        &[ChangedRecord {
-            uri,
-            collection,
-            subject_uri: subject,
-            previous_subject_uri: previous.as_deref().filter(|p| Some(*p) != subject),
-        }],
-    )
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
+/// The 13-character TID spelling of `n` (base32-sortable), for record keys and revisions.
+pub fn tid(n: u64) -> String {
+    const S32: &[u8; 32] = b"234567abcdefghijklmnopqrstuvwxyz";
+    let mut out = [b'2'; 13];
+    let mut rest = n;
+    for place in out.iter_mut().rev() {
+        *place = S32[(rest & 31) as usize];
+        rest >>= 5;
+    }
+    out.iter().map(|&c| char::from(c)).collect()
 }
 
-pub async fn delete(pool: &PgPool, uri: &str) {
-    let mut tx = pool.begin().await.unwrap();
-    let row: Option<(String, Option<String>)> = sqlx::query_as(
-        "DELETE FROM appview.record WHERE uri = $1 RETURNING collection, subject_uri",
-    )
-    .bind(uri)
-    .fetch_optional(&mut *tx)
-    .await
-    .unwrap();
-    if let Some((collection, subject)) = row {
-        apply_record_changes(
-            &mut tx,
-            &[ChangedRecord {
-                uri,
-                collection: &collection,
-                subject_uri: subject.as_deref(),
-                previous_subject_uri: None,
-            }],
-        )
+/// A repo revision newer than every one handed out before: the writer applies a version only
+/// over older ones, so each call must look like a later commit.
+fn next_rev() -> String {
+    // Microseconds since 2026-01-01, in a TID's timestamp bits.
+    static NEXT: AtomicU64 = AtomicU64::new(1_767_225_600_000_000);
+    tid(NEXT.fetch_add(1, Ordering::Relaxed) << 10)
+}
+
+/// The indexer's writer with the aggregates hook, as the indexer runs it.
+fn writer(pool: &PgPool) -> Writer {
+    Writer::new(pool.clone(), "test").with_observer(Arc::new(AggregatesObserver))
+}
+
+/// `(did, collection, rkey)` of an `at://` URI.
+fn parts(uri: &str) -> (String, String, String) {
+    let mut parts = uri.trim_start_matches("at://").splitn(3, '/');
+    let mut next = || parts.next().unwrap_or_default().to_owned();
+    (next(), next(), next())
+}
+
+async fn write(writer: &Writer, body: EventBody) {
+    writer
+        .write_batch(&[SourceEvent { cursor: None, body }])
         .await
         .unwrap();
-    }
-    tx.commit().await.unwrap();
 }
 
-/// Hides or shows every record of `did`, as an `#account` event does, in one batch.
+/// Creates or replaces the record at `uri`, as a commit carrying it would. Its `$type` is
+/// set to the collection when missing, as a PDS does; a record the indexer's rules reject
+/// fails the test, since it would not count.
+pub async fn put(pool: &PgPool, uri: &str, body: Value) {
+    put_with(&writer(pool), uri, body).await;
+}
+
+/// Stores the record at `uri` as [`put`] does but without the aggregates hook, for tests of
+/// one aggregates function over records alone.
+pub async fn put_record_only(pool: &PgPool, uri: &str, body: Value) {
+    put_with(&Writer::new(pool.clone(), "test"), uri, body).await;
+}
+
+async fn put_with(writer: &Writer, uri: &str, mut body: Value) {
+    let (did, collection, rkey) = parts(uri);
+    if let Some(record) = body.as_object_mut() {
+        record
+            .entry("$type")
+            .or_insert_with(|| Value::from(collection.clone()));
+    }
+    let fields = RecordRules::embedded()
+        .unwrap()
+        .check(&collection, &rkey, &body)
+        .unwrap_or_else(|reason| panic!("the indexer would reject {uri}: {reason}"));
+    let record = ValidRecord {
+        cid: CID.to_owned(),
+        body,
+        fields,
+    };
+    let op = RecordOp {
+        did,
+        collection,
+        rkey,
+        rev: next_rev(),
+        action: RecordAction::Put(Box::new(record)),
+    };
+    write(writer, EventBody::Records(vec![op])).await;
+}
+
+/// Deletes the record at `uri`, as a commit deleting it would.
+pub async fn delete(pool: &PgPool, uri: &str) {
+    let (did, collection, rkey) = parts(uri);
+    let op = RecordOp {
+        did,
+        collection,
+        rkey,
+        rev: next_rev(),
+        action: RecordAction::Delete,
+    };
+    write(&writer(pool), EventBody::Records(vec![op])).await;
+}
+
+/// Hides or shows every record of `did`, as an `#account` event does.
 pub async fn set_hidden(pool: &PgPool, did: &str, hidden: bool) {
-    let mut tx = pool.begin().await.unwrap();
-    let rows: Vec<(String, String, Option<String>)> = sqlx::query_as(
-        "UPDATE appview.record SET hidden = $2 WHERE did = $1 AND hidden <> $2
-         RETURNING uri, collection, subject_uri",
-    )
-    .bind(did)
-    .bind(hidden)
-    .fetch_all(&mut *tx)
-    .await
-    .unwrap();
-    let changes: Vec<ChangedRecord> = rows
-        .iter()
-        .map(|(uri, collection, subject)| ChangedRecord {
-            uri,
-            collection,
-            subject_uri: subject.as_deref(),
-            previous_subject_uri: None,
-        })
-        .collect();
-    apply_record_changes(&mut tx, &changes).await.unwrap();
-    tx.commit().await.unwrap();
+    let body = EventBody::Account {
+        did: did.to_owned(),
+        active: !hidden,
+        status: hidden.then(|| "deactivated".to_owned()),
+    };
+    write(&writer(pool), body).await;
 }

@@ -1,18 +1,26 @@
-//! Completing a sandbox checkout the way a backer would: open the page, press "complete".
+//! Completing a sandbox checkout the way a person would: open the page, press "complete".
+//! Only escrow's sandbox provider can be completed this way (the CLI, the demo and the
+//! end-to-end tests); a real provider's checkout is for the person to open in a browser.
 
 use std::time::Duration;
 
-use crate::error::CliError;
-use crate::escrow_client::{EscrowClient, PledgeView};
-use crate::session::http_client;
+use greenlight_lexicon::fund::greenlight::escrow::defs::PledgeView;
+
+use crate::error::ClientError;
+use crate::escrow::EscrowClient;
 
 /// How long a pledge may stay pending after its checkout completed.
 const HOLD_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Opens the sandbox checkout page at `checkout_url` and presses its complete button.
-pub async fn complete_sandbox_checkout(checkout_url: &str) -> Result<(), CliError> {
-    let http = http_client();
-    let failed = |reason: String| CliError::Checkout {
+///
+/// Escrow's sandbox answers the button only once the payment is recorded, so success means
+/// escrow has applied it.
+pub async fn complete_sandbox_checkout(
+    http: &reqwest::Client,
+    checkout_url: &str,
+) -> Result<(), ClientError> {
+    let failed = |reason: String| ClientError::Checkout {
         url: checkout_url.to_owned(),
         reason,
     };
@@ -49,7 +57,10 @@ pub async fn complete_sandbox_checkout(checkout_url: &str) -> Result<(), CliErro
 }
 
 /// Waits until escrow reports the pledge held (or failed).
-pub async fn wait_until_held(escrow: &EscrowClient, pledge: &str) -> Result<PledgeView, CliError> {
+pub async fn wait_until_held(
+    escrow: &EscrowClient,
+    pledge: &str,
+) -> Result<PledgeView, ClientError> {
     let deadline = tokio::time::Instant::now() + HOLD_TIMEOUT;
     loop {
         let view = escrow.get_pledge(pledge).await?;
@@ -58,9 +69,9 @@ pub async fn wait_until_held(escrow: &EscrowClient, pledge: &str) -> Result<Pled
             "pending" if tokio::time::Instant::now() < deadline => {
                 tokio::time::sleep(Duration::from_millis(100)).await
             }
-            "pending" => return Err(CliError::Timeout(format!("pledge {pledge} to be held"))),
+            "pending" => return Err(ClientError::Timeout(format!("pledge {pledge} to be held"))),
             other => {
-                return Err(CliError::Checkout {
+                return Err(ClientError::Checkout {
                     url: view.checkout_url.unwrap_or_default(),
                     reason: format!("the pledge is {other}"),
                 })
