@@ -88,14 +88,13 @@ async fn left(browser: &Browser, before: &str) {
 }
 
 /// Pays the pending payment whose checkout our page links to, as a person would in the
-/// checkout tab.
-async fn pay_at_checkout(browser: &Browser) {
+/// checkout tab, then goes to `back`.
+async fn pay_at_checkout(browser: &Browser, back: &str) {
     let checkout = browser.href("a.button[target=_blank]").await.unwrap();
-    let back = browser.url().await.unwrap();
     browser.goto(&checkout).await.unwrap();
     browser.click_button("Complete payment").await.unwrap();
     browser.wait_for_text("Payment complete").await.unwrap();
-    browser.goto(&back).await.unwrap();
+    browser.goto(back).await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -179,7 +178,7 @@ async fn the_whole_lifecycle_through_the_pages() {
     dana_b.fill("#f-gift_amount", "10").await.unwrap();
     dana_b.click_button("Donate").await.unwrap();
     dana_b.wait_for_text("Pay your donation").await.unwrap();
-    pay_at_checkout(&dana_b).await;
+    pay_at_checkout(&dana_b, &proposal_page).await;
 
     // The preview: Pat and Dana back it through the checkout; Dana cancels.
     maya_b.goto(&proposal_page).await.unwrap();
@@ -201,7 +200,8 @@ async fn the_whole_lifecycle_through_the_pages() {
         browser.fill("#f-gift_amount", amount).await.unwrap();
         browser.click_button("Pledge").await.unwrap();
         browser.wait_for_text("Pay your pledge").await.unwrap();
-        pay_at_checkout(browser).await;
+        let pledge_page = browser.url().await.unwrap();
+        pay_at_checkout(browser, &pledge_page).await;
         browser
             .wait_for_text("Saved to your repository")
             .await
@@ -311,7 +311,8 @@ async fn the_whole_lifecycle_through_the_pages() {
     pat_b.fill("#f-gift_amount", "40").await.unwrap();
     pat_b.click_button("Pledge").await.unwrap();
     pat_b.wait_for_text("Pay your pledge").await.unwrap();
-    pay_at_checkout(&pat_b).await;
+    let pledge_page = pat_b.url().await.unwrap();
+    pay_at_checkout(&pat_b, &pledge_page).await;
     pat_b
         .wait_for_text("Saved to your repository")
         .await

@@ -110,7 +110,6 @@ pub fn routes() -> Router<AppView> {
         )
         .route("/backing/{pledge}", get(actions::backing::pledge_page))
         .route("/backing/{pledge}/cancel", post(actions::backing::cancel))
-        .route("/donation", get(actions::backing::donation_page))
         .route("/account/payout", post(actions::backing::connect_payout))
         .route("/sign-in", get(sign_in::form_page).post(sign_in::start))
         .route(crate::sign_in::CALLBACK_PATH, get(sign_in::callback))

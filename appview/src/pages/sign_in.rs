@@ -86,7 +86,7 @@ pub fn form_refused(visitor: Option<&Visitor>, refusal: FormRefusal) -> Response
 /// The page for a sign-in that failed or ended.
 pub fn sign_in_failed(error: &SignInError) -> Response {
     let status = match error {
-        SignInError::Internal => StatusCode::SERVICE_UNAVAILABLE,
+        SignInError::Internal | SignInError::Unreachable => StatusCode::SERVICE_UNAVAILABLE,
         SignInError::Expired => StatusCode::UNAUTHORIZED,
         _ => StatusCode::BAD_REQUEST,
     };

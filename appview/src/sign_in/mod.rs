@@ -125,6 +125,9 @@ pub enum SignInError {
     /// The session ended (signed out, revoked, or its tokens expired).
     #[error("your sign-in has expired; please sign in again")]
     Expired,
+    /// The person's server did not answer; their sign-in stays.
+    #[error("your server could not be reached; nothing was written, please try again")]
+    Unreachable,
     /// Our side failed (database, configuration).
     #[error("sign-in is not available right now")]
     Internal,
@@ -357,9 +360,19 @@ impl SignIn {
     /// An agent acting for `did`, whose session is stored.
     pub async fn agent(&self, did: &str) -> Result<PdsAgent, SignInError> {
         let did = Did::new(did.to_owned()).map_err(|_| SignInError::Expired)?;
+        // Only a session that is gone ends the sign-in; a server that does not answer now
+        // (restoring fetches its metadata) leaves it for the next try.
+        match atrium_common::store::Store::get(&self.sessions, &did).await {
+            Ok(Some(_)) => {}
+            Ok(None) => return Err(SignInError::Expired),
+            Err(error) => {
+                tracing::error!(%error, "cannot read an OAuth session");
+                return Err(SignInError::Internal);
+            }
+        }
         let session = self.client.restore(&did).await.map_err(|error| {
             tracing::info!(%error, did = did.as_str(), "cannot restore an OAuth session");
-            SignInError::Expired
+            SignInError::Unreachable
         })?;
         Ok(Agent::new(session))
     }

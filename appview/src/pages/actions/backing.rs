@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Form;
@@ -200,27 +200,21 @@ async fn give(
                     )
                 }
             };
-        let answer = match gift {
-            Gift::Pledge => escrow
-                .create_pledge(&acting.agent, &payment)
-                .await
-                .map(|pledge| format!("/backing/{}", query_value(&pledge.id))),
-            Gift::Donation => {
-                escrow
-                    .create_donation(&acting.agent, &payment)
-                    .await
-                    .map(|donation| {
-                        format!(
-                            "/donation?proposal={}&checkout={}",
-                            query_value(&back),
-                            query_value(donation.checkout_url.as_deref().unwrap_or(""))
-                        )
-                    })
-            }
-        };
-        match answer {
-            Ok(next) => return see_other(&next),
-            Err(error) => filled.problem = Some(problem(&error)),
+        match gift {
+            Gift::Pledge => match escrow.create_pledge(&acting.agent, &payment).await {
+                Ok(pledge) => return see_other(&format!("/backing/{}", query_value(&pledge.id))),
+                Err(error) => filled.problem = Some(problem(&error)),
+            },
+            // Escrow has no query for one donation, so the checkout is shown in this answer
+            // rather than through a page whose address could name any checkout (a
+            // phishing link on our domain). Sending the form again (same key) shows the same
+            // donation.
+            Gift::Donation => match escrow.create_donation(&acting.agent, &payment).await {
+                Ok(donation) => {
+                    return donation_page(&acting.visitor, &back, donation.checkout_url.as_deref())
+                }
+                Err(error) => filled.problem = Some(problem(&error)),
+            },
         }
     }
     let mut m = Markup::new();
@@ -388,17 +382,11 @@ pub async fn cancel(
     }
 }
 
-/// `GET /donation`: where a donor goes after asking escrow for a donation: the checkout.
-pub async fn donation_page(
-    State(app): State<AppView>,
-    headers: HeaderMap,
-    Query(query): Query<HashMap<String, String>>,
-) -> Response {
-    let visitor = browser::visitor(app.pool(), &headers).await.ok().flatten();
-    let back = crate::pages::sign_in::local_path(query.get("proposal").map(String::as_str));
+/// The answer to a donation: escrow's checkout to pay at, and the way back.
+fn donation_page(visitor: &browser::Visitor, back: &str, checkout: Option<&str>) -> Response {
     let mut m = Markup::new();
     m.raw("<h1>Pay your donation</h1>");
-    match query.get("checkout").map(String::as_str).and_then(safe_url) {
+    match checkout.and_then(safe_url) {
         Some(url) => {
             m.raw("<p>Pay in the checkout. The donation shows on the proposal once the payment arrives.</p><p><a class=\"button\" target=\"_blank\" rel=\"noopener\" href=\"")
                 .text(url)
@@ -409,11 +397,11 @@ pub async fn donation_page(
         }
     }
     m.raw("<p><a href=\"")
-        .text(&back)
+        .text(back)
         .raw("\">Back to the proposal</a></p>");
     private_page(
         StatusCode::OK,
-        page_for(visitor.as_ref(), "Your donation", &Markup::new(), &m),
+        page_for(Some(visitor), "Your donation", &Markup::new(), &m),
     )
 }
 

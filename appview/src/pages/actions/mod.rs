@@ -67,6 +67,12 @@ pub async fn acting(
     };
     match sign_in.agent(&visitor.did).await {
         Ok(agent) => Ok(Acting { visitor, agent }),
+        Err(error @ (SignInError::Unreachable | SignInError::Internal)) => Err(refusal_page(
+            Some(&visitor),
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Please try again",
+            &error.to_string(),
+        )),
         Err(error) => {
             // The server no longer honours our tokens: this browser is signed out.
             if let Err(error) = browser::end_all(app.pool(), &visitor.did).await {
