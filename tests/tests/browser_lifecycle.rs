@@ -130,6 +130,7 @@ async fn the_whole_lifecycle_through_the_pages() {
             ("#f-description", "A widget library."),
             ("#f-repository", &repository),
             ("#f-currency", "USD"),
+            ("#f-maintainers", &dana.did),
         ],
         "Create project",
     )
@@ -139,6 +140,26 @@ async fn the_whole_lifecycle_through_the_pages() {
     world.forge.prove(&maya.handle, "widget", &project).unwrap();
     maya_b.click_button("Check now").await.unwrap();
     maya_b.wait_for_text("Proven.").await.unwrap();
+
+    // Dana, invited as a maintainer, accepts from the project page.
+    let project_path = maya_b.url().await.unwrap();
+    let project_path = project_path.split(['?', '#']).next().unwrap().to_owned();
+    dana_b.goto(&project_path).await.unwrap();
+    dana_b
+        .wait_for_text("You are invited to maintain this project")
+        .await
+        .unwrap();
+    let acceptance = write(&dana_b, &[], "Accept invitation").await;
+    assert_eq!(
+        in_repo(&world, &acceptance).await["subject"]["uri"],
+        project.as_str()
+    );
+    // Listed, and no longer only invited.
+    let page = dana_b.text().await.unwrap();
+    assert!(
+        !page.contains("Invited, not yet accepted") && !page.contains("You are invited"),
+        "{page}"
+    );
 
     // Pat proposes a feature from the project page and estimates it.
     let project_page = maya_b.url().await.unwrap();

@@ -7,6 +7,7 @@ use base64::Engine as _;
 use greenlight_identity::{Resolver, ResolverConfig};
 use greenlight_service_auth::{AuthError, Verifier};
 use greenlight_tests::network::{Account, TestNetwork};
+use greenlight_tests::service_tokens::pds_service_token;
 use serde_json::Value;
 
 const ESCROW: &str = "did:web:escrow.greenlight.example";
@@ -20,27 +21,9 @@ async fn service_auth(
     aud: &str,
     lxm: Option<&str>,
 ) -> String {
-    let mut query = vec![("aud", aud)];
-    if let Some(lxm) = lxm {
-        query.push(("lxm", lxm));
-    }
-    let response = reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .unwrap()
-        .get(format!(
-            "{}/xrpc/com.atproto.server.getServiceAuth",
-            network.pds_url()
-        ))
-        .query(&query)
-        .bearer_auth(&account.access_jwt)
-        .send()
+    pds_service_token(network, account, aud, lxm)
         .await
-        .expect("getServiceAuth request");
-    let status = response.status();
-    let body: Value = response.json().await.expect("getServiceAuth JSON");
-    assert!(status.is_success(), "getServiceAuth: {status} {body}");
-    body["token"].as_str().expect("token").to_owned()
+        .expect("a service-auth token from the PDS")
 }
 
 fn payload_of(token: &str) -> Value {

@@ -63,6 +63,15 @@ pub fn render_create(m: &mut Markup, csrf: &str, filled: &Filled) {
         Input::Text,
         true,
     );
+    form::field(
+        m,
+        filled,
+        "maintainers",
+        "Other maintainers (optional)",
+        Some("Their DIDs, separated by commas; each is invited and counts once they accept"),
+        Input::Text,
+        false,
+    );
     form::close(m, "Create project");
     m.raw("</section>");
 }
@@ -97,6 +106,22 @@ pub async fn create(
             "Enter a currency Greenlight takes, for example USD, EUR or JPY.",
         );
     }
+    let maintainers: Vec<String> = filled
+        .get("maintainers")
+        .split(',')
+        .map(str::trim)
+        .filter(|did| !did.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if maintainers
+        .iter()
+        .any(|did| greenlight_identity::validate_did(did).is_err())
+    {
+        filled.refuse(
+            "maintainers",
+            "Enter DIDs (did:plc:… or did:web:…), separated by commas.",
+        );
+    }
     if !filled.has_errors() {
         let record = records::project_record(&NewProject {
             name,
@@ -104,7 +129,7 @@ pub async fn create(
             repository,
             website: (!website.is_empty()).then_some(website),
             currency,
-            maintainers: Vec::new(),
+            maintainers,
         });
         match repo::create(&acting.agent, &record, None).await {
             Ok(written) => {
