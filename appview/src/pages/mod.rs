@@ -134,22 +134,37 @@ pub async fn stylesheet(State(_app): State<AppView>, headers: HeaderMap) -> Resp
 
 /// Adds a Content-Security-Policy that forbids scripts, plugins and foreign assets. Embeds
 /// (`frameable`) may be framed by any site and carry their styles inline; pages may not be
-/// framed and take styles only from us.
+/// framed, take styles only from us, and post forms only to us.
 pub fn no_scripts(response: &mut Response, frameable: bool) {
-    let policy = if frameable {
-        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; base-uri 'none'; form-action 'none'"
+    if frameable {
+        set_policy(
+            response,
+            "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; base-uri 'none'; form-action 'none'",
+        );
     } else {
-        "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-    };
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(policy),
-    );
-    headers.insert(
+        set_policy(response, &page_policy("'self'"));
+    }
+    response.headers_mut().insert(
         header::REFERRER_POLICY,
         HeaderValue::from_static("strict-origin-when-cross-origin"),
     );
+}
+
+/// A page's policy with `form_action` as the places its forms may post (and be redirected)
+/// to: only the sign-in page widens it, to reach people's authorization servers.
+pub fn page_policy(form_action: &str) -> String {
+    format!(
+        "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; form-action {form_action}; frame-ancestors 'none'"
+    )
+}
+
+/// Sets the response's Content-Security-Policy.
+pub fn set_policy(response: &mut Response, policy: &str) {
+    if let Ok(value) = HeaderValue::from_str(policy) {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, value);
+    }
 }
 
 /// A finished page: HTML, ETag, short caching (the numbers move), no scripts.

@@ -218,14 +218,7 @@ fn allow_authorization_servers(response: &mut Response, kind: &ClientKind) {
         ClientKind::Loopback { .. } => "'self' https: http://localhost:* http://127.0.0.1:*",
         ClientKind::Confidential { .. } => "'self' https:",
     };
-    let policy = format!(
-        "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; form-action {targets}; frame-ancestors 'none'"
-    );
-    if let Ok(value) = HeaderValue::from_str(&policy) {
-        response
-            .headers_mut()
-            .insert(header::CONTENT_SECURITY_POLICY, value);
-    }
+    super::set_policy(response, &super::page_policy(targets));
 }
 
 /// `GET /oauth/callback`: the authorization server sends the browser back here.

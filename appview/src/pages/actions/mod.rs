@@ -230,3 +230,16 @@ pub async fn acting_on(
     let view = proposal(app, headers, did, rkey).await?;
     Ok((acting, view))
 }
+
+/// [`acting`], then the project the form is about.
+pub async fn acting_on_project(
+    app: &AppView,
+    headers: &HeaderMap,
+    filled: &Filled,
+    did: &str,
+    rkey: &str,
+) -> Result<(Acting, ProjectView), Response> {
+    let acting = acting(app, headers, filled).await?;
+    let view = project(app, headers, did, rkey).await?;
+    Ok((acting, view))
+}

@@ -14,7 +14,7 @@ use greenlight_lexicon::com::atproto::repo::strong_ref::StrongRef;
 use greenlight_lexicon::fund::greenlight::check_project_proof;
 use greenlight_lexicon::fund::greenlight::defs::ProjectView;
 
-use super::{acting, after_write, filled, form_again, problem, project};
+use super::{acting, acting_on_project, after_write, filled, form_again, problem};
 use crate::embed::{page_path, Kind};
 use crate::html::{safe_url, Markup};
 use crate::pages::form::{self, Filled, Input};
@@ -171,12 +171,8 @@ pub async fn check(
     Form(values): Form<HashMap<String, String>>,
 ) -> Response {
     let filled = filled(values);
-    let acting = match acting(&app, &headers, &filled).await {
-        Ok(acting) => acting,
-        Err(page) => return page,
-    };
-    let project = match project(&app, &headers, &did, &rkey).await {
-        Ok(project) => project,
+    let (acting, project) = match acting_on_project(&app, &headers, &filled, &did, &rkey).await {
+        Ok(found) => found,
         Err(page) => return page,
     };
     let path = page_path(Kind::Project, &project.uri);
@@ -206,12 +202,8 @@ pub async fn accept(
     Form(values): Form<HashMap<String, String>>,
 ) -> Response {
     let filled = filled(values);
-    let acting = match acting(&app, &headers, &filled).await {
-        Ok(acting) => acting,
-        Err(page) => return page,
-    };
-    let project = match project(&app, &headers, &did, &rkey).await {
-        Ok(project) => project,
+    let (acting, project) = match acting_on_project(&app, &headers, &filled, &did, &rkey).await {
+        Ok(found) => found,
         Err(page) => return page,
     };
     let path = page_path(Kind::Project, &project.uri);
