@@ -1,9 +1,13 @@
-//! Follows the escrow's two public feeds into the AppView database:
+//! Follows the escrow's three public feeds into the AppView database:
 //! - [`EscrowFeed`]: the ledger (`fund.greenlight.escrow.listLedgerEntries`), which keeps the
 //!   money aggregates up to date;
 //! - [`TermsFeed`]: the proposal states (`fund.greenlight.escrow.listProposalStates`), the
 //!   terms escrow fixed for each proposal and its own verification clock, kept in
-//!   `appview.escrow_proposal` so views never contradict where the money is.
+//!   `appview.escrow_proposal` so views never contradict where the money is;
+//! - [`RetainerFeed`]: the retainer agreements' states
+//!   (`fund.greenlight.escrow.listRetainerStates`), kept in `appview.escrow_retainer`: a
+//!   client's retainer record counts only as far as escrow confirms its agreement, and the
+//!   client is named only when escrow says they asked to be.
 //!
 //! Each page is applied in one transaction together with the feed position it reaches, so a
 //! crash never loses or double-applies a page, and a restart resumes from the stored cursor.
@@ -18,6 +22,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use greenlight_aggregates::{apply_ledger_entries, LedgerEntry};
 use greenlight_lexicon::fund::greenlight::escrow::defs::ProposalTerms;
+use greenlight_lexicon::fund::greenlight::escrow::retainer_defs::RetainerState;
 use greenlight_lexicon::Catalog;
 use serde::Deserialize;
 use sqlx::{PgConnection, PgPool};
@@ -27,6 +32,7 @@ use crate::metrics::Metrics;
 
 const NSID: &str = "fund.greenlight.escrow.listLedgerEntries";
 const STATES_NSID: &str = "fund.greenlight.escrow.listProposalStates";
+const RETAINER_NSID: &str = "fund.greenlight.escrow.listRetainerStates";
 
 /// Items asked for per page (the lexicons' maximum is 1000).
 const PAGE: u32 = 500;
@@ -55,7 +61,12 @@ struct StatesPage {
     states: Vec<ProposalTerms>,
 }
 
-/// What both followers share: where the escrow is, how to reach it, and the feed's name in
+#[derive(Deserialize)]
+struct RetainerPage {
+    states: Vec<RetainerState>,
+}
+
+/// What the followers share: where the escrow is, how to reach it, and the feed's name in
 /// `appview.source_cursor`.
 #[derive(Clone)]
 struct Source {
@@ -431,6 +442,206 @@ async fn upsert_terms(
         &disputes,
         &settlement as &[Option<String>],
         &fixed,
+        &updated,
+    )
+    .fetch_all(&mut *conn)
+    .await
+}
+
+/// One agreement state as stored in `appview.escrow_retainer`.
+#[derive(Debug, Clone)]
+struct RetainerRow {
+    agreement: String,
+    seq: i64,
+    offer: String,
+    maintainer: String,
+    client: Option<String>,
+    tier: String,
+    amount: i64,
+    currency: String,
+    period: String,
+    state: String,
+    paid_periods: i64,
+    current_period_ends_at: Option<DateTime<Utc>>,
+    updated_at: DateTime<Utc>,
+}
+
+impl RetainerRow {
+    /// The row of a state that passed the lexicon; its datetimes are parsed again because a
+    /// value we cannot store must refuse the page, not be dropped.
+    fn from_state(state: RetainerState) -> Result<RetainerRow, FeedError> {
+        let seq = state.seq;
+        let time = |field: &str, value: &str| {
+            DateTime::parse_from_rfc3339(value)
+                .map(|t| t.with_timezone(&Utc))
+                .map_err(|e| {
+                    FeedError::Invalid(format!(
+                        "retainer state seq {seq}: {field}: {value:?} is not a datetime ({e})"
+                    ))
+                })
+        };
+        Ok(RetainerRow {
+            current_period_ends_at: state
+                .current_period_ends_at
+                .as_deref()
+                .map(|v| time("currentPeriodEndsAt", v))
+                .transpose()?,
+            updated_at: time("updatedAt", &state.updated_at)?,
+            agreement: state.agreement,
+            seq,
+            offer: state.offer,
+            maintainer: state.maintainer,
+            client: state.client,
+            tier: state.tier,
+            amount: state.amount,
+            currency: state.currency,
+            period: state.period,
+            state: state.state,
+            paid_periods: state.paid_periods,
+        })
+    }
+}
+
+/// Follows one escrow's retainer-states feed into `appview.escrow_retainer`, and announces
+/// the offers whose agreements changed on [`greenlight_aggregates::CHANGED_CHANNEL`] so any
+/// cached view of them is dropped.
+#[derive(Clone)]
+pub struct RetainerFeed {
+    source: Source,
+}
+
+impl RetainerFeed {
+    /// A follower of the retainer states of the escrow at `base_url`.
+    pub fn new(pool: PgPool, base_url: &str) -> Result<RetainerFeed, FeedError> {
+        Ok(RetainerFeed {
+            source: Source::new(pool, base_url, "escrow-retainers")?,
+        })
+    }
+
+    /// The feed position already applied (0 before the first state).
+    pub async fn position(&self) -> Result<i64, sqlx::Error> {
+        self.source.position().await
+    }
+
+    /// Fetches and applies the next page; returns how many new states it held (0: caught up).
+    pub async fn follow_once(&self) -> Result<usize, FeedError> {
+        let position = self.position().await?;
+        let body = self.source.page(RETAINER_NSID, position).await?;
+        let page: RetainerPage =
+            serde_json::from_value(body).map_err(|e| FeedError::Invalid(e.to_string()))?;
+        // Convert the whole page before writing anything: one bad state refuses the page.
+        let rows = page
+            .states
+            .into_iter()
+            // Only states past our position: a feed that repeats itself changes nothing.
+            .filter(|s| s.seq > position)
+            .map(RetainerRow::from_state)
+            .collect::<Result<Vec<_>, _>>()?;
+        let Some(last) = rows.iter().map(|r| r.seq).max() else {
+            return Ok(0);
+        };
+        let count = rows.len();
+        // The latest state per agreement: one upsert cannot touch a row twice.
+        let mut latest: BTreeMap<String, RetainerRow> = BTreeMap::new();
+        for row in rows {
+            match latest.get(&row.agreement) {
+                Some(kept) if kept.seq >= row.seq => {}
+                _ => {
+                    latest.insert(row.agreement.clone(), row);
+                }
+            }
+        }
+        let mut tx = self.source.pool.begin().await?;
+        let changed = upsert_retainers(&mut tx, latest.into_values().collect()).await?;
+        let offers: Vec<&str> = changed
+            .iter()
+            .map(String::as_str)
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        greenlight_aggregates::notify(&mut tx, &offers).await?;
+        self.source.store_position(&mut tx, last).await?;
+        tx.commit().await?;
+        if !changed.is_empty() {
+            tracing::debug!(agreements = changed.len(), "escrow retainer states changed");
+        }
+        Ok(count)
+    }
+
+    /// Follows until `shutdown`: pages back to back while there are states, then polls every
+    /// `poll`; failures (escrow down, a refused page) back off up to a minute.
+    pub async fn run(self, poll: Duration, shutdown: CancellationToken) {
+        let this = &self;
+        follow("retainer states", poll, shutdown, move || {
+            this.follow_once()
+        })
+        .await
+    }
+}
+
+/// Stores `rows` (one per agreement) unless a state with the same or a higher seq is already
+/// stored, so replays and stale repeats change nothing; returns the offers of the agreements
+/// that changed.
+async fn upsert_retainers(
+    conn: &mut PgConnection,
+    rows: Vec<RetainerRow>,
+) -> Result<Vec<String>, sqlx::Error> {
+    let n = rows.len();
+    let mut agreement = Vec::with_capacity(n);
+    let mut seq = Vec::with_capacity(n);
+    let mut offer = Vec::with_capacity(n);
+    let mut maintainer = Vec::with_capacity(n);
+    let mut client = Vec::with_capacity(n);
+    let mut tier = Vec::with_capacity(n);
+    let mut amount = Vec::with_capacity(n);
+    let mut currency = Vec::with_capacity(n);
+    let mut period = Vec::with_capacity(n);
+    let mut state = Vec::with_capacity(n);
+    let mut paid_periods = Vec::with_capacity(n);
+    let mut ends = Vec::with_capacity(n);
+    let mut updated = Vec::with_capacity(n);
+    for row in rows {
+        agreement.push(row.agreement);
+        seq.push(row.seq);
+        offer.push(row.offer);
+        maintainer.push(row.maintainer);
+        client.push(row.client);
+        tier.push(row.tier);
+        amount.push(row.amount);
+        currency.push(row.currency);
+        period.push(row.period);
+        state.push(row.state);
+        paid_periods.push(row.paid_periods);
+        ends.push(row.current_period_ends_at);
+        updated.push(row.updated_at);
+    }
+    sqlx::query_scalar!(
+        "INSERT INTO appview.escrow_retainer AS e (agreement, seq, offer, maintainer, client,
+             tier, amount, currency, period, state, paid_periods, current_period_ends_at,
+             updated_at)
+         SELECT * FROM unnest($1::text[], $2::int8[], $3::text[], $4::text[], $5::text[],
+             $6::text[], $7::int8[], $8::text[], $9::text[], $10::text[], $11::int8[],
+             $12::timestamptz[], $13::timestamptz[])
+         ON CONFLICT (agreement) DO UPDATE SET seq = EXCLUDED.seq, offer = EXCLUDED.offer,
+             maintainer = EXCLUDED.maintainer, client = EXCLUDED.client, tier = EXCLUDED.tier,
+             amount = EXCLUDED.amount, currency = EXCLUDED.currency, period = EXCLUDED.period,
+             state = EXCLUDED.state, paid_periods = EXCLUDED.paid_periods,
+             current_period_ends_at = EXCLUDED.current_period_ends_at,
+             updated_at = EXCLUDED.updated_at
+         WHERE e.seq < EXCLUDED.seq
+         RETURNING offer",
+        &agreement,
+        &seq,
+        &offer,
+        &maintainer,
+        &client as &[Option<String>],
+        &tier,
+        &amount,
+        &currency,
+        &period,
+        &state,
+        &paid_periods,
+        &ends as &[Option<DateTime<Utc>>],
         &updated,
     )
     .fetch_all(&mut *conn)

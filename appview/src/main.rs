@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use greenlight_appview::escrow_feed::{EscrowFeed, TermsFeed};
+use greenlight_appview::escrow_feed::{EscrowFeed, RetainerFeed, TermsFeed};
 use greenlight_appview::{bench, AppView, Config};
 use tokio_util::sync::CancellationToken;
 
@@ -160,11 +160,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             let feed = EscrowFeed::new(pool.clone(), url)?;
             // Escrow's terms and verification clock: without them views fall back to what
             // the records say, which a maintainer can delete or backdate.
-            let terms = TermsFeed::new(pool, url)?;
-            tracing::info!(escrow = %url, "following the escrow ledger and proposal-states feeds");
+            let terms = TermsFeed::new(pool.clone(), url)?;
+            // Which retainer agreements are in force: without them no client record counts.
+            let retainers = RetainerFeed::new(pool, url)?;
+            tracing::info!(escrow = %url, "following the escrow ledger, proposal-states and retainer-states feeds");
             vec![
                 tokio::spawn(feed.run(config.escrow_poll, app.metrics().clone(), shutdown.clone())),
                 tokio::spawn(terms.run(config.escrow_poll, shutdown.clone())),
+                tokio::spawn(retainers.run(config.escrow_poll, shutdown.clone())),
             ]
         }
         None => {

@@ -1,5 +1,6 @@
 //! The escrow ledger feed follower against a local server that speaks
-//! `fund.greenlight.escrow.listLedgerEntries` as its lexicon defines it. The server stands in
+//! `fund.greenlight.escrow.listLedgerEntries` as its lexicon defines it, and the retainer
+//! states follower against one that speaks `fund.greenlight.escrow.listRetainerStates`. The server stands in
 //! for the escrow service (issue 5), which will be plugged in end to end later: same JSON,
 //! same cursor rules (entries with a seq above the cursor, increasing; a state change
 //! re-appears under a higher seq), pages capped at two entries to exercise paging.
@@ -11,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use axum::extract::{Query, State};
 use axum::routing::get;
 use axum::{Json, Router};
-use greenlight_appview::escrow_feed::{EscrowFeed, FeedError};
+use greenlight_appview::escrow_feed::{EscrowFeed, FeedError, RetainerFeed};
 use serde_json::{json, Value};
 use sqlx::PgPool;
 use support::*;
@@ -380,4 +381,254 @@ async fn a_late_payment_refunded_by_escrow_is_one_refunded_pledge(pool: PgPool) 
     let pledges = r.body["pledges"].as_array().unwrap();
     assert_eq!(pledges.len(), 1, "{pledges:?}");
     assert_eq!(pledges[0]["state"], "refunded");
+}
+
+/// The stand-in's `listRetainerStates`: states above the cursor, two per page.
+async fn list_retainer_states(
+    State(states): State<Ledger>,
+    Query(query): Query<std::collections::HashMap<String, String>>,
+) -> Json<Value> {
+    let after: i64 = query
+        .get("cursor")
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let page: Vec<Value> = states
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|s| s["seq"].as_i64().unwrap_or(i64::MAX) > after)
+        .take(2)
+        .cloned()
+        .collect();
+    let mut body = json!({ "states": page });
+    if let Some(last) = page.last().and_then(|s| s["seq"].as_i64()) {
+        body["cursor"] = json!(last.to_string());
+    }
+    Json(body)
+}
+
+async fn retainer_standin(states: Ledger) -> String {
+    let router = Router::new()
+        .route(
+            "/xrpc/fund.greenlight.escrow.listRetainerStates",
+            get(list_retainer_states),
+        )
+        .with_state(states);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    format!("http://{addr}")
+}
+
+const RETAINER_OFFER: &str = "at://did:plc:owner/fund.greenlight.retainerOffer/tool";
+
+fn retainer_state(seq: i64, agreement: &str, client: Option<&str>, state: &str) -> Value {
+    let mut s = json!({
+        "seq": seq, "agreement": agreement, "offer": RETAINER_OFFER,
+        "maintainer": "did:plc:owner", "tier": "Partner", "amount": 500_000,
+        "currency": "USD", "period": "month", "state": state,
+        "paidPeriods": if state == "active" { 1 } else { 0 },
+        "updatedAt": format!("2026-01-02T00:00:{seq:02}.000Z"),
+    });
+    if let Some(client) = client {
+        s["client"] = json!(client);
+    }
+    if state == "active" {
+        s["currentPeriodEndsAt"] = json!("2026-02-02T00:00:00.000Z");
+    }
+    s
+}
+
+async fn follow_retainers(feed: &RetainerFeed) -> usize {
+    let mut total = 0;
+    loop {
+        match feed.follow_once().await.unwrap() {
+            0 => return total,
+            n => total += n,
+        }
+    }
+}
+
+async fn stored_retainers(pool: &PgPool) -> Vec<(String, i64, Option<String>, String, i64)> {
+    sqlx::query_as(
+        "SELECT agreement, seq, client, state, paid_periods FROM appview.escrow_retainer
+         ORDER BY agreement",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn retainer_states_feed_keeps_the_latest_state_per_agreement(pool: PgPool) {
+    let (_, router) = app(pool.clone());
+    let states: Ledger = Arc::new(Mutex::new(vec![
+        retainer_state(1, "a1", Some("did:plc:acme"), "requested"),
+        retainer_state(2, "a1", Some("did:plc:acme"), "quoted"),
+        retainer_state(3, "a2", None, "active"),
+        retainer_state(4, "a1", Some("did:plc:acme"), "active"),
+        retainer_state(5, "a3", Some("did:plc:globex"), "active"),
+    ]));
+    let url = retainer_standin(states.clone()).await;
+    let feed = RetainerFeed::new(pool.clone(), &url).unwrap();
+    assert_eq!(follow_retainers(&feed).await, 5);
+    assert_eq!(feed.position().await.unwrap(), 5);
+    let applied = stored_retainers(&pool).await;
+    assert_eq!(
+        applied,
+        vec![
+            (
+                "a1".into(),
+                4,
+                Some("did:plc:acme".into()),
+                "active".into(),
+                1
+            ),
+            // The client asked not to be listed: escrow names nobody, neither do we.
+            ("a2".into(), 3, None, "active".into(), 1),
+            (
+                "a3".into(),
+                5,
+                Some("did:plc:globex".into()),
+                "active".into(),
+                1
+            ),
+        ]
+    );
+    let (offer, ends): (String, Option<chrono::DateTime<chrono::Utc>>) = sqlx::query_as(
+        "SELECT offer, current_period_ends_at FROM appview.escrow_retainer WHERE agreement = 'a1'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(offer, RETAINER_OFFER);
+    assert_eq!(ends.unwrap().to_rfc3339(), "2026-02-02T00:00:00+00:00");
+    // What the pages count: three companies, listed or not.
+    let badge = support::get(&router, "/badge/retainers/did:plc:owner.svg").await;
+    assert!(
+        String::from_utf8(badge.raw)
+            .unwrap()
+            .contains(">3 companies</text>"),
+        "the badge counts the followed agreements"
+    );
+
+    // A state change arrives under a higher seq; the agreement ends and is no longer counted.
+    states
+        .lock()
+        .unwrap()
+        .push(retainer_state(6, "a3", Some("did:plc:globex"), "ended"));
+    assert_eq!(follow_retainers(&feed).await, 1);
+    let badge = support::get(&router, "/badge/retainers/did:plc:owner.svg").await;
+    assert!(String::from_utf8(badge.raw)
+        .unwrap()
+        .contains(">2 companies</text>"));
+
+    // Replaying the feed from the start changes nothing: an older state never replaces a
+    // newer one.
+    let before = stored_retainers(&pool).await;
+    sqlx::query("UPDATE appview.source_cursor SET position = 0")
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(follow_retainers(&feed).await, 6);
+    assert_eq!(stored_retainers(&pool).await, before);
+    assert_eq!(feed.position().await.unwrap(), 6);
+
+    // A page that breaks the lexicon is refused whole: the valid state before the broken
+    // one on the same page is not applied either, and the cursor stays.
+    {
+        let mut states = states.lock().unwrap();
+        states.push(retainer_state(7, "a4", None, "active"));
+        states.push(json!({ "seq": 8, "agreement": "a5", "state": "active" }));
+    }
+    let err = feed.follow_once().await.unwrap_err();
+    assert!(matches!(err, FeedError::Invalid(_)), "{err}");
+    assert_eq!(feed.position().await.unwrap(), 6);
+    assert_eq!(stored_retainers(&pool).await, before);
+
+    // A datetime that is not one refuses the page too.
+    states.lock().unwrap().truncate(6);
+    let mut bad = retainer_state(7, "a4", None, "active");
+    bad["updatedAt"] = json!("yesterday");
+    states.lock().unwrap().push(bad);
+    assert!(matches!(
+        feed.follow_once().await.unwrap_err(),
+        FeedError::Invalid(_)
+    ));
+    assert_eq!(feed.position().await.unwrap(), 6);
+
+    // Fixed by escrow: the page applies.
+    states.lock().unwrap().truncate(6);
+    states
+        .lock()
+        .unwrap()
+        .push(retainer_state(7, "a4", None, "active"));
+    assert_eq!(follow_retainers(&feed).await, 1);
+    assert_eq!(stored_retainers(&pool).await.len(), 4);
+}
+
+/// A retainer period in the ledger feed: the payment, its fee and payout carry the agreement,
+/// which is stored; a listed client named as `backer` gets no contribution (retainers do not
+/// raise estimate caps, `docs/RETAINERS.md`).
+#[sqlx::test(migrations = "../migrations")]
+async fn ledger_entries_keep_their_retainer_agreement(pool: PgPool) {
+    let period = |seq: i64, id: &str, kind: &str, amount: i64, debit: &str, credit: &str| {
+        let mut e = json!({
+            "seq": seq, "id": id, "createdAt": "2026-01-02T00:00:00.000Z", "kind": kind,
+            "state": "posted", "currency": "USD", "amount": amount,
+            "debitAccount": debit, "creditAccount": credit,
+            "maintainer": "did:plc:owner", "agreement": "a1",
+        });
+        if kind == "retainer_payment" {
+            e["backer"] = json!("did:plc:acme");
+        }
+        e
+    };
+    let ledger: Ledger = Arc::new(Mutex::new(vec![
+        period(
+            1,
+            "GL-2026-1:payment",
+            "retainer_payment",
+            500_000,
+            "provider_clearing",
+            "payable:did:plc:owner",
+        ),
+        period(
+            2,
+            "GL-2026-1:fee",
+            "fee",
+            25_000,
+            "payable:did:plc:owner",
+            "platform_fees",
+        ),
+        period(
+            3,
+            "GL-2026-1:payout",
+            "payout",
+            475_000,
+            "payable:did:plc:owner",
+            "provider_clearing",
+        ),
+    ]));
+    let url = escrow_standin(ledger).await;
+    let feed = EscrowFeed::new(pool.clone(), &url).unwrap();
+    assert_eq!(follow_all(&feed).await, 3);
+    let stored: Vec<(String, Option<String>)> =
+        sqlx::query_as("SELECT id, agreement FROM appview.escrow_entry ORDER BY seq")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        stored,
+        vec![
+            ("GL-2026-1:payment".into(), Some("a1".into())),
+            ("GL-2026-1:fee".into(), Some("a1".into())),
+            ("GL-2026-1:payout".into(), Some("a1".into())),
+        ]
+    );
+    let contributions: i64 = sqlx::query_scalar("SELECT count(*) FROM appview.contribution")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(contributions, 0);
 }

@@ -211,6 +211,7 @@ async fn world(seed: &Seed, release_at: DateTime<Utc>) -> World {
         pledge: Some("pl-1".into()),
         donation: None,
         backer: Some(FAN.into()),
+        agreement: None,
     };
     let mut tx = seed.pool.begin().await.unwrap();
     apply_ledger_entries(&mut tx, &[hold]).await.unwrap();

@@ -44,6 +44,19 @@ impl AppViewClient {
         }
     }
 
+    /// `getRetainerOffer`: the offer as the AppView indexed it (escrow quotes exactly that
+    /// version), or `None` when it is not indexed (yet).
+    pub async fn get_retainer_offer(&self, uri: &str) -> Result<Option<Value>, CliError> {
+        match self
+            .query("fund.greenlight.getRetainerOffer", &[("uri", uri)])
+            .await
+        {
+            Ok(view) => Ok(Some(view)),
+            Err(ClientError::Service { error, .. }) if error == "NotFound" => Ok(None),
+            Err(error) => Err(error.into()),
+        }
+    }
+
     /// `getFundingTotals` for one URI, or `None` when it is unknown.
     /// `getProject`: the project's view (maintainers, proof, totals).
     pub async fn get_project(&self, uri: &str) -> Result<Value, CliError> {

@@ -58,6 +58,10 @@ pub struct DemoSeed {
     pub projects: Vec<RecordRef>,
     /// Proposals, one or more per stage.
     pub proposals: Vec<SeededProposal>,
+    /// The retainer offer, and the agreements of its clients.
+    pub retainer_offer: Option<RecordRef>,
+    /// Escrow's agreement ids of the retainer clients.
+    pub retainers: Vec<String>,
 }
 
 /// Creates an account on a PDS that needs no invite, or logs in when it exists already.
@@ -457,5 +461,137 @@ pub async fn seed(
         .estimates(&yaml, &[(&margaret, 2500), (&ken, 1200)], "USD")
         .await?;
 
+    seeder
+        .retainers(&ada, &tidepool, &[(&margaret, true), (&ken, false)])
+        .await?;
+    progress("retainers: @ada.test offers three tiers for Tidepool; two companies retain her (one listed)");
+
     Ok(seeder.seed)
+}
+
+impl Seeder<'_> {
+    /// `maintainer` offers three retainer tiers for `project`; each client asks for a quote,
+    /// starts it and pays the first period's invoice through escrow's sandbox (listed ones
+    /// also attribute it in their repository).
+    async fn retainers(
+        &mut self,
+        maintainer: &Session,
+        project: &RecordRef,
+        clients: &[(&Session, bool)],
+    ) -> Result<(), CliError> {
+        use greenlight_client::escrow::QuoteRequest;
+        use greenlight_lexicon::fund::greenlight::escrow::retainer_defs::BillingDetails;
+        use greenlight_lexicon::fund::greenlight::retainer_offer::{Included, RetainerOffer, Tier};
+        let tier = |name: &str, amount: i64, access: bool, advisory: bool, details: &str| Tier {
+            name: name.into(),
+            amount,
+            currency: "USD".into(),
+            period: "month".into(),
+            included: Included {
+                risk_mitigation: true,
+                reciprocal_access: access,
+                advisory,
+                details: Some(details.into()),
+            },
+            seat_limit: advisory.then_some(3),
+        };
+        self.escrow.connect_payout_account(maintainer).await?;
+        let offer = RetainerOffer {
+            projects: Some(vec![project.strong_ref()]),
+            repositories: None,
+            description: "Tidepool runs in production at companies that cannot afford it going \
+                          unmaintained. A retainer keeps security fixes and releases coming, \
+                          and gives your team a direct line to the maintainer."
+                .into(),
+            tiers: vec![
+                tier(
+                    "Supporter",
+                    50_000,
+                    false,
+                    false,
+                    "Security fixes and releases, named in the README.",
+                ),
+                tier(
+                    "Partner",
+                    150_000,
+                    true,
+                    false,
+                    "A quarterly call about how you use Tidepool; a say in the roadmap.",
+                ),
+                tier(
+                    "Advisor",
+                    500_000,
+                    true,
+                    true,
+                    "Expert advice on time-series storage beyond Tidepool, two hours a month.",
+                ),
+            ],
+            terms_url: Some("https://tidepool.example/retainer-terms".into()),
+            created_at: records::now(),
+        };
+        let offer = records::create(maintainer, &offer, Some("tidepool-retainer")).await?;
+        // Escrow quotes from the offer as the AppView indexed it.
+        let deadline = tokio::time::Instant::now() + STAGE_TIMEOUT;
+        while !self
+            .appview
+            .get_retainer_offer(&offer.uri)
+            .await
+            .ok()
+            .flatten()
+            .is_some_and(|view| view["authorized"] == true)
+        {
+            if tokio::time::Instant::now() >= deadline {
+                return Err(CliError::InvalidArgument(
+                    "the AppView never showed the retainer offer as sellable".into(),
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        let companies = [
+            ("Margaret Analytics Ltd", "Partner", "invoice"),
+            ("Ken's Observability GmbH", "Supporter", "card"),
+        ];
+        for ((client, listed), (legal_name, tier, collection)) in clients.iter().zip(companies) {
+            let key = format!("demo-retainer-{}", client.did());
+            let quote = self
+                .escrow
+                .request_quote(
+                    &client.agent,
+                    &QuoteRequest {
+                        offer: offer.strong_ref(),
+                        tier,
+                        billing: BillingDetails {
+                            legal_name: legal_name.into(),
+                            address: "1 Harbour Street\nLondon E1 6AN\nUnited Kingdom".into(),
+                            tax_id: Some("GB123456789".into()),
+                            purchase_order: Some("PO-4471".into()),
+                            email: None,
+                        },
+                        collection,
+                        listed_publicly: *listed,
+                        idempotency_key: &format!("{key}-quote"),
+                    },
+                )
+                .await?;
+            let started = self
+                .escrow
+                .start_retainer(&client.agent, &quote.id, &format!("{key}-start"))
+                .await?;
+            if let Some(payment) = &started.payment_url {
+                greenlight_client::checkout::complete_sandbox_checkout(self.escrow.http(), payment)
+                    .await?;
+            }
+            if *listed {
+                records::create(
+                    *client,
+                    &records::retainer_record(offer.strong_ref(), tier, &started.id),
+                    None,
+                )
+                .await?;
+            }
+            self.seed.retainers.push(started.id);
+        }
+        self.seed.retainer_offer = Some(offer);
+        Ok(())
+    }
 }

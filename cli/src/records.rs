@@ -6,6 +6,7 @@
 pub use greenlight_client::at_uri::AtUri;
 pub use greenlight_client::records::{
     dispute_record, estimate_record, maintainer_record, now, pledge_record, project_record,
-    proposal_record, status_record, validated, NewProject, ProposalTarget, RecordRef,
+    proposal_record, retainer_record, status_record, validated, NewProject, ProposalTarget,
+    RecordRef,
 };
 pub use greenlight_client::repo::{create, delete, put, resolve_ref, strong_ref};

@@ -26,6 +26,11 @@ pub struct Config {
     pub verification_period: Duration,
     /// How long after the preview ends a release may still come before everyone is refunded.
     pub release_grace: Duration,
+    /// The length of a day on the billing calendar retainers are billed by: a real day,
+    /// or seconds when a test runs months of periods in a minute.
+    pub billing_day: Duration,
+    /// The instant the billing calendar's day 2026-01-01 begins (see `billing_clock`).
+    pub billing_origin: chrono::DateTime<chrono::Utc>,
     /// The operators' credential (HTTP Basic password for user `admin`).
     pub admin_password: String,
     /// The sandbox's webhook signing secret.
@@ -34,6 +39,26 @@ pub struct Config {
     /// allowed. Without it escrow refuses a configuration unfit to face the public
     /// ([`Config::startup_check`]).
     pub demo: bool,
+}
+
+/// A billing day of `millis` milliseconds: at least 50, so a period still spans many
+/// worker ticks, and at most a real day.
+fn billing_day(millis: i64) -> Result<Duration, ConfigError> {
+    if !(50..=86_400_000).contains(&millis) {
+        return Err(ConfigError {
+            name: "GREENLIGHT_ESCROW_BILLING_DAY_MILLIS",
+            problem: "between 50 and 86400000 (one real day, the default)".into(),
+        });
+    }
+    Ok(Duration::milliseconds(millis))
+}
+
+/// The billing calendar's origin, from Unix seconds.
+fn billing_origin(seconds: i64) -> Result<chrono::DateTime<chrono::Utc>, ConfigError> {
+    chrono::DateTime::from_timestamp(seconds, 0).ok_or_else(|| ConfigError {
+        name: "GREENLIGHT_ESCROW_BILLING_ORIGIN_SECONDS",
+        problem: "not a time chrono can hold".into(),
+    })
 }
 
 /// The sandbox's webhook secret when none is set. It is in this repository, so anyone can
@@ -61,6 +86,8 @@ impl Default for Config {
             fee_basis_points: DEFAULT_FEE_BASIS_POINTS,
             verification_period: Duration::days(14),
             release_grace: Duration::days(7),
+            billing_day: Duration::days(1),
+            billing_origin: crate::billing_clock::origin(),
             admin_password: String::new(),
             sandbox_webhook_secret: DEFAULT_SANDBOX_WEBHOOK_SECRET.into(),
             demo: false,
@@ -143,6 +170,14 @@ impl Config {
                 "GREENLIGHT_ESCROW_RELEASE_GRACE_SECONDS",
                 defaults.release_grace.num_seconds(),
             )?),
+            billing_day: billing_day(number(
+                "GREENLIGHT_ESCROW_BILLING_DAY_MILLIS",
+                defaults.billing_day.num_milliseconds(),
+            )?)?,
+            billing_origin: billing_origin(number(
+                "GREENLIGHT_ESCROW_BILLING_ORIGIN_SECONDS",
+                crate::billing_clock::ORIGIN_SECONDS,
+            )?)?,
             admin_password: var("GREENLIGHT_ESCROW_ADMIN_PASSWORD").unwrap_or_default(),
             sandbox_webhook_secret: var("GREENLIGHT_ESCROW_SANDBOX_WEBHOOK_SECRET")
                 .unwrap_or(defaults.sandbox_webhook_secret),

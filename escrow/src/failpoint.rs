@@ -30,6 +30,9 @@ pub const POINTS: &[&str] = &[
     "payout.before_provider_call",
     "payout.after_provider_call",
     "payout.after_post",
+    "retainer.after_charge",
+    "retainer.before_payment_commit",
+    "retainer.before_period_commit",
 ];
 
 /// The armed failure points of one escrow instance.

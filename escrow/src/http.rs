@@ -94,17 +94,18 @@ pub fn router_with_rate_limit(escrow: Arc<Escrow>, rate_limit: RateLimitConfig) 
         .route("/checkout/{payment}/complete", post(checkout_complete))
         .route("/checkout/{payment}/fail", post(checkout_fail))
         .route("/webhooks/{provider}", post(webhook_handler))
+        .merge(crate::retainer::http::routes())
         .route("/.well-known/did.json", get(did_document))
         .with_state(escrow);
     let routes = greenlight_xrpc::with_conventions(routes, env!("CARGO_PKG_VERSION"));
     greenlight_xrpc::with_rate_limit(routes, rate_limit)
 }
 
-fn xrpc(nsid: &str) -> String {
+pub(crate) fn xrpc(nsid: &str) -> String {
     format!("/xrpc/{nsid}")
 }
 
-fn read_input<T: DeserializeOwned>(
+pub(crate) fn read_input<T: DeserializeOwned>(
     escrow: &Escrow,
     nsid: &str,
     body: &[u8],
@@ -118,7 +119,7 @@ fn read_input<T: DeserializeOwned>(
     serde_json::from_value(value).map_err(|error| XrpcError::InvalidRequest(error.to_string()))
 }
 
-fn read_params<T: DeserializeOwned>(
+pub(crate) fn read_params<T: DeserializeOwned>(
     escrow: &Escrow,
     nsid: &str,
     params: Value,
@@ -131,7 +132,10 @@ fn read_params<T: DeserializeOwned>(
 }
 
 /// Query parameters as JSON strings, with the integer ones converted.
-fn params(query: &HashMap<String, String>, integers: &[&str]) -> Result<Value, XrpcError> {
+pub(crate) fn params(
+    query: &HashMap<String, String>,
+    integers: &[&str],
+) -> Result<Value, XrpcError> {
     let mut object = serde_json::Map::new();
     for (name, value) in query {
         let value = if integers.contains(&name.as_str()) {
@@ -148,7 +152,7 @@ fn params(query: &HashMap<String, String>, integers: &[&str]) -> Result<Value, X
     Ok(Value::Object(object))
 }
 
-fn respond<T: Serialize>(
+pub(crate) fn respond<T: Serialize>(
     escrow: &Escrow,
     nsid: &str,
     output: &T,

@@ -177,9 +177,9 @@ pub async fn retry_failed(escrow: &Escrow, id: &str) -> Result<String, EscrowErr
     sqlx::query!(
         "INSERT INTO escrow.job (id, kind, state, currency, amount, transfer_id, debit_account,
              proposal, pledge, donation, backer, maintainer, payment_id, run_after, created_at,
-             updated_at, retry_of)
+             updated_at, retry_of, invoice)
          SELECT $2, kind, $3, currency, amount, $4, debit_account, proposal, pledge, donation,
-             backer, maintainer, payment_id, $5, $5, $5, id
+             backer, maintainer, payment_id, $5, $5, $5, id, invoice
          FROM escrow.job WHERE id = $1",
         job.id,
         retry_id,
@@ -480,6 +480,19 @@ async fn reserve(escrow: &Escrow, job: &JobRow) -> Result<(), EscrowError> {
         },
         now,
     )
+    .await?;
+    // A retainer period's payout belongs to its agreement in the public feed, as its payment
+    // and fee do.
+    sqlx::query!(
+        "INSERT INTO escrow.retainer_transfer (transfer_id, agreement, invoice)
+         SELECT $1, i.agreement, i.number
+         FROM escrow.job j JOIN escrow.retainer_invoice i ON i.number = j.invoice
+         WHERE j.id = $2
+         ON CONFLICT DO NOTHING",
+        job.transfer_id,
+        job.id,
+    )
+    .execute(&mut *tx)
     .await?;
     set_job_state(&mut tx, &job.id, JobState::Ready, JobState::Reserved, now).await?;
     tx.commit().await?;

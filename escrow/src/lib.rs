@@ -10,6 +10,7 @@
 
 pub mod auth;
 pub mod bench;
+pub mod billing_clock;
 pub mod clock;
 pub mod config;
 pub mod error;
@@ -25,6 +26,7 @@ pub mod procedures;
 pub mod proposal_source;
 pub mod provider;
 pub mod reconcile;
+pub mod retainer;
 pub mod states;
 pub mod webhook;
 

@@ -29,6 +29,8 @@ pub struct TickReport {
     pub refunded: Vec<String>,
     /// Proposals whose held pledges were paid out.
     pub paid: Vec<String>,
+    /// What retainer billing did.
+    pub retainers: crate::retainer::billing::BillingReport,
     /// What the job runner did.
     pub jobs: JobsReport,
 }
@@ -354,6 +356,12 @@ pub async fn tick(escrow: &Escrow) -> Result<TickReport, EscrowError> {
                 tracing::error!(%error, uri, "proposal not evaluated; retrying next tick")
             }
         }
+    }
+    // Retainer billing before the jobs, so a period paid this tick is paid out this tick.
+    match crate::retainer::billing::tick(escrow).await {
+        Ok(billing) => report.retainers = billing,
+        Err(EscrowError::Injected(failure)) => return Err(EscrowError::Injected(failure)),
+        Err(error) => tracing::error!(%error, "retainer billing failed; retrying next tick"),
     }
     report.jobs = jobs::run_due(escrow).await?;
     let mut conn = escrow.pool.acquire().await?;

@@ -43,11 +43,77 @@ pub struct ProposalInfo {
 #[error("cannot learn the proposal's stage: {0}")]
 pub struct SourceError(pub String);
 
-/// Something that knows proposals' stages.
+/// Something that knows proposals' stages, and the retainer offers maintainers publish.
 #[async_trait]
 pub trait ProposalSource: Send + Sync {
     /// The proposal at `uri`, or `None` when it is unknown or hidden.
     async fn proposal(&self, uri: &str) -> Result<Option<ProposalInfo>, SourceError>;
+    /// The retainer offer at `uri` as indexed now, or `None` when it is unknown or hidden.
+    async fn retainer_offer(&self, uri: &str) -> Result<Option<OfferInfo>, SourceError>;
+}
+
+/// What escrow needs to know about a retainer offer to quote from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OfferInfo {
+    /// AT-URI of the offer record.
+    pub uri: String,
+    /// CID of the indexed version: a quote is for exactly this version.
+    pub cid: String,
+    /// Who is paid: the offer's author.
+    pub maintainer: String,
+    /// Whether the funding rules let the author sell retainers for what it covers.
+    pub authorized: bool,
+    /// The tiers, with prices checked against the currency table.
+    pub tiers: Vec<OfferTier>,
+}
+
+/// One tier of an offer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OfferTier {
+    /// The price and period, as the rules bill them.
+    pub terms: greenlight_funding::retainer::Terms,
+    /// At most this many clients at once, when limited.
+    pub seat_limit: Option<i64>,
+}
+
+/// Reads an offer from a `fund.greenlight.retainerDefs#offerView`; a tier whose currency or
+/// period the rules do not know makes the whole offer unusable, rather than quietly smaller.
+pub fn from_offer_view(
+    view: &greenlight_lexicon::fund::greenlight::retainer_defs::OfferView,
+) -> Result<OfferInfo, SourceError> {
+    use greenlight_funding::billing_period::Period;
+    let tiers = view
+        .tiers
+        .iter()
+        .map(|tier| {
+            let currency =
+                greenlight_funding::Currency::parse(&tier.currency).map_err(|error| {
+                    SourceError(format!("offerView tier with an unusable currency: {error}"))
+                })?;
+            let period = Period::parse(&tier.period).ok_or_else(|| {
+                SourceError(format!(
+                    "offerView tier with an unknown period {:?}",
+                    tier.period
+                ))
+            })?;
+            Ok(OfferTier {
+                terms: greenlight_funding::retainer::Terms {
+                    tier: tier.name.clone(),
+                    amount: tier.amount,
+                    currency,
+                    period,
+                },
+                seat_limit: tier.seat_limit,
+            })
+        })
+        .collect::<Result<Vec<_>, SourceError>>()?;
+    Ok(OfferInfo {
+        uri: view.uri.clone(),
+        cid: view.cid.clone(),
+        maintainer: view.maintainer.did.clone(),
+        authorized: view.authorized,
+        tiers,
+    })
 }
 
 /// Reads proposals from the AppView's `fund.greenlight.getProposal`.
@@ -131,15 +197,18 @@ struct XrpcErrorBody {
     error: Option<String>,
 }
 
-#[async_trait]
-impl ProposalSource for AppViewProposals {
-    async fn proposal(&self, uri: &str) -> Result<Option<ProposalInfo>, SourceError> {
+impl AppViewProposals {
+    /// `GET /xrpc/<nsid>?uri=<uri>` on the AppView: its answer decoded, or `None` when the
+    /// AppView says `NotFound`.
+    async fn view<T: serde::de::DeserializeOwned>(
+        &self,
+        nsid: &str,
+        uri: &str,
+    ) -> Result<Option<T>, SourceError> {
         let response = self
             .http
-            .get(format!("{}/xrpc/{}", self.base_url, get_proposal::NSID))
-            .query(&get_proposal::Params {
-                uri: uri.to_owned(),
-            })
+            .get(format!("{}/xrpc/{nsid}", self.base_url))
+            .query(&[("uri", uri)])
             .send()
             .await
             .map_err(|error| SourceError(error.to_string()))?;
@@ -147,7 +216,7 @@ impl ProposalSource for AppViewProposals {
         let body = response
             .bytes()
             .await
-            .map_err(|error| SourceError(format!("unreadable getProposal answer: {error}")))?;
+            .map_err(|error| SourceError(format!("unreadable {nsid} answer: {error}")))?;
         if !status.is_success() {
             let error = serde_json::from_slice::<XrpcErrorBody>(&body)
                 .ok()
@@ -156,12 +225,25 @@ impl ProposalSource for AppViewProposals {
                 return Ok(None);
             }
             return Err(SourceError(format!(
-                "getProposal answered {status}: {}",
+                "{nsid} answered {status}: {}",
                 String::from_utf8_lossy(&body)
             )));
         }
-        let view: get_proposal::Output = serde_json::from_slice(&body)
-            .map_err(|error| SourceError(format!("malformed getProposal answer: {error}")))?;
+        serde_json::from_slice(&body)
+            .map(Some)
+            .map_err(|error| SourceError(format!("malformed {nsid} answer: {error}")))
+    }
+}
+
+#[async_trait]
+impl ProposalSource for AppViewProposals {
+    async fn proposal(&self, uri: &str) -> Result<Option<ProposalInfo>, SourceError> {
+        let Some(view) = self
+            .view::<get_proposal::Output>(get_proposal::NSID, uri)
+            .await?
+        else {
+            return Ok(None);
+        };
         let info = from_proposal_view(&view)?;
         // Whatever answered must be about the proposal asked for, or its stage and currency
         // would be booked under another proposal's name.
@@ -173,12 +255,32 @@ impl ProposalSource for AppViewProposals {
         }
         Ok(Some(info))
     }
+
+    async fn retainer_offer(&self, uri: &str) -> Result<Option<OfferInfo>, SourceError> {
+        use greenlight_lexicon::fund::greenlight::get_retainer_offer;
+        let Some(view) = self
+            .view::<get_retainer_offer::Output>(get_retainer_offer::NSID, uri)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let info = from_offer_view(&view)?;
+        // As for proposals: an answer about another offer would quote someone else's prices.
+        if info.uri != uri {
+            return Err(SourceError(format!(
+                "getRetainerOffer for {uri} answered about {}",
+                info.uri
+            )));
+        }
+        Ok(Some(info))
+    }
 }
 
 /// An in-process stand-in for the AppView, for tests and the benchmark.
 #[derive(Debug, Default)]
 pub struct InMemoryProposals {
     proposals: Mutex<HashMap<String, ProposalInfo>>,
+    offers: Mutex<HashMap<String, OfferInfo>>,
 }
 
 impl InMemoryProposals {
@@ -207,6 +309,14 @@ impl InMemoryProposals {
         self.lock().remove(uri);
     }
 
+    /// Adds or replaces a retainer offer.
+    pub fn put_offer(&self, offer: OfferInfo) {
+        self.offers
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(offer.uri.clone(), offer);
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, ProposalInfo>> {
         self.proposals
             .lock()
@@ -218,6 +328,15 @@ impl InMemoryProposals {
 impl ProposalSource for InMemoryProposals {
     async fn proposal(&self, uri: &str) -> Result<Option<ProposalInfo>, SourceError> {
         Ok(self.lock().get(uri).cloned())
+    }
+
+    async fn retainer_offer(&self, uri: &str) -> Result<Option<OfferInfo>, SourceError> {
+        Ok(self
+            .offers
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(uri)
+            .cloned())
     }
 }
 

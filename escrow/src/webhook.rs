@@ -24,6 +24,7 @@ use crate::ledger::{self, Finish, Kind, Transfer};
 use crate::procedures::{DonationRow, PledgeRow};
 use crate::provider::event::{self, EventKind};
 use crate::provider::signature::{self, SignatureError};
+use crate::retainer::billing;
 use crate::states::PledgeState::*;
 use crate::states::{set_donation_state, set_pledge_state, DonationState, PledgeState};
 use crate::{fee, jobs, lifecycle, Escrow};
@@ -109,7 +110,10 @@ pub async fn receive(
             mismatched = effect.mismatched;
         }
         EventKind::PaymentFailed { payment_id } => {
-            payment_failed(&mut tx, provider, payment_id, now).await?;
+            match billing::lock_attempt(&mut tx, provider, payment_id).await? {
+                Some(hit) => billing::attempt_failed(escrow, &mut tx, &hit).await?,
+                None => payment_failed(&mut tx, provider, payment_id, now).await?,
+            }
         }
         EventKind::AccountUpdated {
             account_id,
@@ -202,6 +206,42 @@ async fn payment_succeeded(
     let now = escrow.now();
     let payment_id = received.payment_id;
     let amount = received.amount;
+    if let Some(hit) = billing::lock_attempt(conn, provider, payment_id).await? {
+        if mismatch_recorded(conn, provider, payment_id).await? {
+            return Ok(Effect::NOTHING);
+        }
+        if hit.attempt_state != "open" && hit.attempt_state != "failed" {
+            // Booked once already (a redelivery under a new event id).
+            return Ok(Effect::NOTHING);
+        }
+        let paid =
+            billing::payment_succeeded(escrow, conn, &hit, amount, received.currency).await?;
+        if paid == billing::Paid::Return {
+            let reference = format!("{}:attempt:{}", hit.invoice.number, hit.attempt);
+            return book_mismatch(
+                escrow,
+                conn,
+                provider,
+                &Expected {
+                    reference: &reference,
+                    pledge: None,
+                    donation: None,
+                    invoice: Some(&hit.invoice.number),
+                    payer: &hit.agreement.client,
+                    amount: hit.invoice.amount,
+                    currency: &hit.invoice.currency,
+                },
+                received,
+            )
+            .await;
+        }
+        escrow
+            .failpoints
+            .reached("retainer.before_payment_commit")
+            .await
+            .map_err(EscrowError::from)?;
+        return Ok(Effect::WAKE);
+    }
     let pledge = lock_pledge(conn, provider, payment_id).await?;
     if let Some((pledge, proposal)) = pledge {
         if mismatch_recorded(conn, provider, payment_id).await? {
@@ -377,6 +417,7 @@ async fn pledge_mismatched(
             reference: &pledge.id,
             pledge: Some(&pledge.id),
             donation: None,
+            invoice: None,
             payer: &pledge.backer,
             amount: pledge.amount,
             currency: &pledge.currency,
@@ -435,6 +476,7 @@ async fn donation_mismatched(
             reference: &donation.id,
             pledge: None,
             donation: Some(&donation.id),
+            invoice: None,
             payer: &donation.donor,
             amount: donation.amount,
             currency: &donation.currency,
@@ -450,7 +492,9 @@ struct Expected<'a> {
     reference: &'a str,
     pledge: Option<&'a str>,
     donation: Option<&'a str>,
-    /// The backer or donor: who gets the money back.
+    /// The retainer invoice the money arrived for.
+    invoice: Option<&'a str>,
+    /// The backer, donor or client: who gets the money back.
     payer: &'a str,
     amount: i64,
     currency: &'a str,
@@ -519,14 +563,15 @@ async fn book_mismatch(
     }
     sqlx::query!(
         "INSERT INTO escrow.mismatched_payment (provider, payment_id, event_id, pledge, donation,
-             payer, expected_amount, expected_currency, received_amount, received_currency,
-             transfer_id, refund_job, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+             invoice, payer, expected_amount, expected_currency, received_amount,
+             received_currency, transfer_id, refund_job, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
         provider,
         received.payment_id,
         received.event_id,
         expected.pledge,
         expected.donation,
+        expected.invoice,
         expected.payer,
         expected.amount,
         expected.currency,

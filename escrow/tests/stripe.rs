@@ -4,7 +4,10 @@
 //! response shapes Stripe documents: form-encoded bodies with bracketed keys, Bearer secret
 //! keys, `Idempotency-Key` replays (same key and parameters → the first response; same key and
 //! other parameters → 400 `idempotency_error`), errors as `{"error": {"type", "message"}}`.
-//! It records every request, so the test checks what escrow sent.
+//! It records every request, so the test checks what escrow sent. For retainers it also
+//! answers Stripe Billing's `POST /v1/customers`, `/v1/invoices`, `/v1/invoiceitems` and
+//! `/v1/invoices/{id}/{finalize,send,void}`, with an invoice's `amount_due` the sum of its
+//! items and a `hosted_invoice_url`, as Stripe does.
 
 mod support;
 
@@ -80,6 +83,15 @@ async fn cancel(
         headers,
         form,
     )
+}
+
+async fn invoice_action(
+    State(state): State<Shared>,
+    Path((id, action)): Path<(String, String)>,
+    headers: HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    handle(state, format!("/v1/invoices/{id}/{action}"), headers, form)
 }
 
 fn handle(
@@ -173,6 +185,59 @@ fn handle(
         "/v1/account_links" => json!({"object": "account_link", "created": 1_700_000_000,
                                       "expires_at": 1_700_000_300,
                                       "url": format!("https://connect.stripe.com/setup/e/{}/x", field("account"))}),
+        "/v1/customers" => json!({"id": format!("cus_{n}"), "object": "customer",
+                                  "name": field("name"), "email": field("email")}),
+        "/v1/invoices" => json!({"id": format!("in_{n}"), "object": "invoice", "status": "draft",
+                                 "customer": field("customer"), "currency": field("currency"),
+                                 "collection_method": field("collection_method"),
+                                 "amount_due": 0, "hosted_invoice_url": null,
+                                 "metadata": {"escrow_reference": field("metadata[escrow_reference]")}}),
+        "/v1/invoiceitems" => {
+            let invoice = field("invoice");
+            let Some(object) = s.objects.get_mut(&invoice) else {
+                return stripe_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request_error",
+                    "No such invoice",
+                );
+            };
+            let due = object["amount_due"].as_i64().unwrap_or(0) + amount;
+            object["amount_due"] = json!(due);
+            json!({"id": format!("ii_{n}"), "object": "invoiceitem", "invoice": invoice,
+                   "amount": amount, "currency": field("currency")})
+        }
+        other if other.starts_with("/v1/invoices/") => {
+            let mut parts = other.trim_start_matches("/v1/invoices/").split('/');
+            let (id, action) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+            let Some(object) = s.objects.get_mut(id) else {
+                return stripe_error(
+                    StatusCode::NOT_FOUND,
+                    "invalid_request_error",
+                    "No such invoice",
+                );
+            };
+            match action {
+                "finalize" => {
+                    object["status"] = json!("open");
+                    object["hosted_invoice_url"] =
+                        json!(format!("https://invoice.stripe.com/i/{id}"));
+                }
+                "send" => {}
+                "void" => object["status"] = json!("void"),
+                _ => {
+                    return stripe_error(
+                        StatusCode::NOT_FOUND,
+                        "invalid_request_error",
+                        "Unrecognized request URL",
+                    )
+                }
+            }
+            let reply = object.clone();
+            if let Some(key) = key {
+                s.replies.insert(key, (path, form, reply.clone()));
+            }
+            return Json(reply).into_response();
+        }
         other if other.ends_with("/cancel") => json!({"id": other.split('/').nth(3).unwrap_or(""),
                                                       "object": "payment_intent", "status": "canceled"}),
         _ => {
@@ -248,6 +313,7 @@ async fn start_stand_in() -> (String, Shared) {
     let app = Router::new()
         .route("/v1/payment_intents/{id}", get(retrieve_intent))
         .route("/v1/payment_intents/{id}/cancel", post(cancel))
+        .route("/v1/invoices/{id}/{action}", post(invoice_action))
         .route("/v1/{resource}", post(create).get(list))
         .with_state(state.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -269,8 +335,9 @@ fn uuid_suffix() -> String {
     format!("stripe{}", N.fetch_add(1, Ordering::Relaxed))
 }
 
-#[sqlx::test(migrator = "greenlight_escrow::MIGRATOR")]
-async fn the_stripe_adapter_speaks_stripes_wire_format(pool: PgPool) {
+/// An escrow paying through the Stripe adapter, pointed at a fresh stand-in for Stripe's API:
+/// the harness (its escrow replaced), the escrow, its router (for webhooks) and the stand-in.
+async fn stripe_escrow(pool: PgPool) -> (Harness, Arc<Escrow>, axum::Router, Shared) {
     let (api_base, stripe) = start_stand_in().await;
     let h = Harness::new(pool).await;
     let provider = Arc::new(StripeProvider::new(StripeConfig {
@@ -291,20 +358,27 @@ async fn the_stripe_adapter_speaks_stripes_wire_format(pool: PgPool) {
         ..h
     };
     let app = router(escrow.clone());
-    let deliver = |body: Vec<u8>, header: String| {
-        let app = app.clone();
-        async move {
-            app.oneshot(
-                Request::post("/webhooks/stripe")
-                    .header("stripe-signature", header)
-                    .body(Body::from(body))
-                    .unwrap(),
-            )
-            .await
-            .unwrap()
-            .status()
-        }
-    };
+    (h, escrow, app, stripe)
+}
+
+/// Delivers a webhook with its `Stripe-Signature` header, as Stripe would.
+async fn deliver_to(app: &axum::Router, body: Vec<u8>, header: String) -> StatusCode {
+    app.clone()
+        .oneshot(
+            Request::post("/webhooks/stripe")
+                .header("stripe-signature", header)
+                .body(Body::from(body))
+                .unwrap(),
+        )
+        .await
+        .unwrap()
+        .status()
+}
+
+#[sqlx::test(migrator = "greenlight_escrow::MIGRATOR")]
+async fn the_stripe_adapter_speaks_stripes_wire_format(pool: PgPool) {
+    let (h, escrow, app, stripe) = stripe_escrow(pool).await;
+    let deliver = |body: Vec<u8>, header: String| deliver_to(&app, body, header);
     let sign = |body: &[u8]| signature::sign(WEBHOOK_SECRET.as_bytes(), h.now().timestamp(), body);
 
     // Onboarding: an Express account and its link; active once Stripe says payouts are enabled.
@@ -516,4 +590,198 @@ async fn the_stripe_adapter_speaks_stripes_wire_format(pool: PgPool) {
 
 fn hex_of(header: &str) -> String {
     header.split_once("v1=").unwrap().1.to_owned()
+}
+
+/// Retainers on Stripe Billing: each period is one finalized invoice of one customer per
+/// agreement, sent for bank transfer (`send_invoice`, due in 14 days); `invoice.paid` books
+/// the period and pays the maintainer's connected account minus the fee; an invoice unpaid
+/// when due is voided and the agreement is past due.
+#[sqlx::test(migrator = "greenlight_escrow::MIGRATOR")]
+async fn retainer_invoices_go_through_stripe_billing(pool: PgPool) {
+    use greenlight_escrow::procedures::retainer as procedures;
+    use greenlight_escrow::proposal_source::{OfferInfo, OfferTier};
+    use greenlight_funding::billing_period::Period;
+    use greenlight_funding::retainer::Terms;
+    use greenlight_lexicon::fund::greenlight::escrow::retainer_defs::BillingDetails;
+    use greenlight_lexicon::fund::greenlight::escrow::{request_quote, start_retainer};
+
+    let (h, escrow, app, stripe) = stripe_escrow(pool).await;
+    let deliver = |body: Vec<u8>| {
+        let header = signature::sign(WEBHOOK_SECRET.as_bytes(), h.now().timestamp(), &body);
+        deliver_to(&app, body, header)
+    };
+    let account = payout_account::connect_payout_account(
+        &escrow,
+        MAINTAINER,
+        &connect_payout_account::Input {
+            provider: Some("stripe".into()),
+            idempotency_key: h.key(),
+        },
+    )
+    .await
+    .unwrap();
+    let updated = event(
+        "account.updated",
+        json!({"id": account.account_id, "object": "account", "payouts_enabled": true}),
+    );
+    assert_eq!(deliver(updated).await, StatusCode::OK);
+    let offer = "at://did:plc:maintainer/fund.greenlight.retainerOffer/3kstripe";
+    h.proposals.put_offer(OfferInfo {
+        uri: offer.into(),
+        cid: "bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm".into(),
+        maintainer: MAINTAINER.into(),
+        authorized: true,
+        tiers: vec![OfferTier {
+            terms: Terms {
+                tier: "Partner".into(),
+                amount: 150_000,
+                currency: greenlight_funding::Currency::parse("USD").unwrap(),
+                period: Period::Month,
+            },
+            seat_limit: None,
+        }],
+    });
+    let quote = procedures::request_quote(
+        &escrow,
+        "did:plc:acme",
+        &request_quote::Input {
+            offer: strong_ref(offer),
+            tier: "Partner".into(),
+            billing: BillingDetails {
+                legal_name: "Acme Corporation".into(),
+                address: "1 Market Street".into(),
+                tax_id: None,
+                purchase_order: Some("PO-7".into()),
+                email: Some("ap@acme.example".into()),
+            },
+            collection: "invoice".into(),
+            listed_publicly: Some(false),
+            idempotency_key: h.key(),
+        },
+    )
+    .await
+    .unwrap();
+    let started = procedures::start_retainer(
+        &escrow,
+        "did:plc:acme",
+        &start_retainer::Input {
+            agreement: quote.id.clone(),
+            idempotency_key: h.key(),
+        },
+    )
+    .await
+    .unwrap();
+    let invoice_number = started.invoices.as_ref().unwrap()[0].number.clone();
+    let stripe_invoice = {
+        let s = stripe.lock().unwrap();
+        let paths: Vec<&str> = s.requests.iter().map(|r| r.path.as_str()).collect();
+        let customer = s
+            .requests
+            .iter()
+            .find(|r| r.path == "/v1/customers")
+            .unwrap();
+        assert_eq!(customer.form["name"], "Acme Corporation");
+        assert_eq!(customer.form["email"], "ap@acme.example");
+        assert_eq!(
+            customer.idempotency_key.as_deref(),
+            Some(format!("customer-{}", quote.id).as_str())
+        );
+        let invoice = s
+            .requests
+            .iter()
+            .find(|r| r.path == "/v1/invoices")
+            .unwrap();
+        assert_eq!(invoice.form["collection_method"], "send_invoice");
+        assert_eq!(invoice.form["days_until_due"], "14");
+        assert_eq!(invoice.form["currency"], "usd");
+        assert_eq!(invoice.form["metadata[escrow_reference]"], invoice_number);
+        assert_eq!(
+            invoice.idempotency_key.as_deref(),
+            Some(format!("{invoice_number}:attempt:0:invoice").as_str())
+        );
+        let item = s
+            .requests
+            .iter()
+            .find(|r| r.path == "/v1/invoiceitems")
+            .unwrap();
+        assert_eq!(item.form["amount"], "150000");
+        let id = s
+            .objects
+            .keys()
+            .find(|id| id.starts_with("in_"))
+            .unwrap()
+            .clone();
+        assert!(paths.contains(&format!("/v1/invoices/{id}/finalize").as_str()));
+        assert!(paths.contains(&format!("/v1/invoices/{id}/send").as_str()));
+        id
+    };
+    assert_eq!(
+        started.payment_url.as_deref(),
+        Some(format!("https://invoice.stripe.com/i/{stripe_invoice}").as_str()),
+        "the client pays on Stripe's hosted invoice page"
+    );
+
+    // Paid by bank transfer: the period is booked and paid out minus the fee.
+    let paid = event(
+        "invoice.paid",
+        json!({"id": stripe_invoice, "object": "invoice", "amount_paid": 150_000, "currency": "usd", "status": "paid"}),
+    );
+    assert_eq!(deliver(paid.clone()).await, StatusCode::OK);
+    assert_eq!(
+        deliver(paid).await,
+        StatusCode::OK,
+        "a redelivery is a duplicate"
+    );
+    h.tick().await.unwrap();
+    {
+        let s = stripe.lock().unwrap();
+        let transfers: Vec<&Recorded> = s
+            .requests
+            .iter()
+            .filter(|r| r.path == "/v1/transfers")
+            .collect();
+        assert_eq!(transfers.len(), 1);
+        assert_eq!(transfers[0].form["amount"], "142500");
+        assert_eq!(transfers[0].form["destination"], account.account_id);
+        assert_eq!(
+            transfers[0].idempotency_key.as_deref(),
+            Some(format!("{invoice_number}:payout").as_str())
+        );
+    }
+
+    // The next period's invoice is never paid: when due it is voided at Stripe, and the
+    // agreement is past due.
+    h.advance(Duration::days(31));
+    h.tick().await.unwrap();
+    let second = stripe
+        .lock()
+        .unwrap()
+        .objects
+        .keys()
+        .filter(|id| id.starts_with("in_"))
+        .max_by_key(|id| id.trim_start_matches("in_").parse::<u32>().unwrap_or(0))
+        .unwrap()
+        .clone();
+    assert_ne!(second, stripe_invoice);
+    h.advance(Duration::days(14));
+    h.tick().await.unwrap();
+    assert_eq!(stripe.lock().unwrap().objects[&second]["status"], "void");
+    let now = procedures::get_retainer_agreement(&escrow, MAINTAINER, &quote.id)
+        .await
+        .unwrap();
+    assert_eq!(now.state, "past_due");
+    // Stripe's own report of the voided invoice changes nothing more.
+    let voided = event(
+        "invoice.voided",
+        json!({"id": second, "object": "invoice", "status": "void"}),
+    );
+    assert_eq!(deliver(voided).await, StatusCode::OK);
+    let again = procedures::get_retainer_agreement(&escrow, MAINTAINER, &quote.id)
+        .await
+        .unwrap();
+    assert_eq!(
+        (again.state.as_str(), again.failed_attempts),
+        ("past_due", Some(1))
+    );
+    h.assert_books_sound().await;
 }

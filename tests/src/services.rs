@@ -27,6 +27,9 @@ pub struct ServicesConfig {
     pub release_grace_seconds: i64,
     /// Escrow's lifecycle worker tick.
     pub escrow_tick_ms: u64,
+    /// The length of a day on escrow's billing calendar, when retainer periods must pass in
+    /// seconds (`None`: a real day).
+    pub billing_day_ms: Option<u64>,
 }
 
 impl Default for ServicesConfig {
@@ -35,6 +38,7 @@ impl Default for ServicesConfig {
             verification_seconds: 4,
             release_grace_seconds: 2,
             escrow_tick_ms: 200,
+            billing_day_ms: None,
         }
     }
 }
@@ -307,6 +311,14 @@ impl Services {
                 config.escrow_tick_ms.to_string(),
             ),
         ];
+        if let Some(day) = config.billing_day_ms {
+            env.push(("GREENLIGHT_ESCROW_BILLING_DAY_MILLIS", day.to_string()));
+            // The calendar starts now, so months of short days stay within its years.
+            env.push((
+                "GREENLIGHT_ESCROW_BILLING_ORIGIN_SECONDS",
+                chrono::Utc::now().timestamp().to_string(),
+            ));
+        }
         env.extend(identity.iter().cloned());
         env.push(("GREENLIGHT_ALLOW_INSECURE_HTTP", "1".into()));
         services.spawn("escrow", &bin.join("greenlight-escrow"), &["serve"], &env)?;

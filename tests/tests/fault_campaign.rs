@@ -26,6 +26,7 @@ async fn the_system_holds_through_a_seeded_fault_campaign() {
         verification_seconds: 2,
         release_grace_seconds: 2,
         escrow_tick_ms: 100,
+        ..ServicesConfig::default()
     })
     .await;
     let started = Instant::now();

@@ -69,6 +69,24 @@ pub fn routes() -> Router<AppView> {
         )
         .route("/person/{actor}", get(person::page))
         .route("/retainers/{did}", get(retainers::page))
+        .route("/retainers/{did}/quote", post(actions::retaining::quote))
+        .route(
+            "/retainers/agreement/{id}",
+            get(actions::retaining::agreement_page),
+        )
+        .route(
+            "/retainers/agreement/{id}/start",
+            post(actions::retaining::start),
+        )
+        .route(
+            "/retainers/agreement/{id}/tier",
+            post(actions::retaining::change_tier),
+        )
+        .route(
+            "/retainers/agreement/{id}/cancel",
+            post(actions::retaining::cancel),
+        )
+        .route("/badge/retainers/{file}", get(retainers::badge))
         .route("/projects", get(projects::page))
         .route("/projects/new", post(actions::projects::create))
         .route(

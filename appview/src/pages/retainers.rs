@@ -1,23 +1,35 @@
-//! `/retainers/{did}`: a maintainer's retainer offers, read-only. Each offer's tiers side by
-//! side, whether the offer may be sold and why not. Nobody can become a client yet: escrow
-//! does not bill retainers, so the page says so instead of offering a button that does
-//! nothing (`docs/RETAINERS.md`).
+//! `/retainers/{did}`: a maintainer's retainer offers. Each offer's tiers side by side,
+//! whether the offer may be sold and why not, the clients who asked to be named, how many
+//! companies retain the maintainer (named or not), the "Become a client" form for a
+//! signed-in person (its posts are in `actions::retaining`), and the README badge
+//! `/badge/retainers/{did}.svg` with the snippet to paste it.
+//!
+//! Every number here is escrow's (`appview.escrow_retainer`, followed from its feed): a
+//! client's record names them only when escrow confirms the agreement (`docs/RETAINERS.md`).
 
 use std::collections::HashMap;
 
 use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use greenlight_lexicon::fund::greenlight::defs::ActorRef;
-use greenlight_lexicon::fund::greenlight::list_retainer_offers;
-use greenlight_lexicon::fund::greenlight::retainer_defs::{OfferView, TierView};
+use greenlight_lexicon::fund::greenlight::retainer_defs::{OfferView, RetainerView, TierView};
+use greenlight_lexicon::fund::greenlight::{list_retainer_offers, list_retainers};
 use greenlight_xrpc::XrpcError;
 
+use super::actions::retaining;
+use super::form::Filled;
 use super::viewer::Viewer;
 use crate::display::{actor_name, money};
 use crate::embed::{page_path, Kind};
-use crate::html::{query_value, Markup};
-use crate::{hydrate, xrpc, AppView};
+use crate::html::{path_segment, query_value, Markup};
+use crate::xrpc::retainers::IN_FORCE;
+use crate::{hydrate, params, xrpc, AppView};
+
+/// The badge's colour: the project badge's teal.
+const BADGE_COLOUR: &str = "#0f766e";
+/// A badge moves only when an agreement starts or ends: a few minutes of caching is fine.
+const BADGE_CACHE: &str = "public, max-age=300";
 
 /// `GET /retainers/{did}`.
 pub async fn page(
@@ -35,6 +47,14 @@ pub async fn page(
     };
     let listed = match xrpc::retainers::list(&app, params).await {
         Ok(listed) => listed,
+        Err(error) => return super::error_page(&headers, &error),
+    };
+    let clients = match public_clients(&app, &did).await {
+        Ok(clients) => clients,
+        Err(error) => return super::error_page(&headers, &error),
+    };
+    let retained_by = match xrpc::retainers::clients_in_force(&app, &did).await {
+        Ok(count) => count,
         Err(error) => return super::error_page(&headers, &error),
     };
     let handle = match listed.offers.first() {
@@ -57,6 +77,7 @@ pub async fn page(
         .raw("\">")
         .text(&name)
         .raw("'s page</a></p></header>");
+    render_clients(&mut m, &name, retained_by, &clients);
     if listed.offers.is_empty() {
         m.raw("<p class=\"empty\">")
             .text(&name)
@@ -64,6 +85,8 @@ pub async fn page(
     }
     for offer in &listed.offers {
         render_offer(&mut m, offer);
+        become_client(&mut m, &viewer, &did, offer);
+        m.raw("</section>");
     }
     if let Some(cursor) = &listed.cursor {
         m.raw("<p class=\"more\"><a rel=\"next\" href=\"/retainers/")
@@ -72,11 +95,171 @@ pub async fn page(
             .text(&query_value(cursor))
             .raw("\">More offers →</a></p>");
     }
+    render_badge_snippet(&mut m, &app.config().public_url, &did, retained_by);
     let title = format!("Retainers from {name}");
     viewer.respond(&headers, &title, &Markup::new(), &m)
 }
 
-/// One offer: what it covers, whether it may be sold, its tiers side by side.
+/// The maintainer's named clients whose agreements are in force (escrow names only those
+/// who asked to be listed, and only their own records name them).
+async fn public_clients(app: &AppView, did: &str) -> Result<Vec<RetainerView>, XrpcError> {
+    let params = list_retainers::Params {
+        maintainer: Some(did.to_owned()),
+        client: None,
+        limit: Some(100),
+        cursor: None,
+    };
+    let listed = xrpc::retainers::retainers(app, params).await?;
+    Ok(listed
+        .retainers
+        .into_iter()
+        .filter(|r| IN_FORCE.contains(&r.state.as_str()))
+        .collect())
+}
+
+/// "Retained by N companies" (listed or not) and the clients who asked to be named.
+fn render_clients(m: &mut Markup, name: &str, retained_by: i64, clients: &[RetainerView]) {
+    m.raw("<section aria-labelledby=\"clients-h\"><h2 id=\"clients-h\">Clients</h2><p class=\"retained-by\">Retained by <strong>")
+        .num(retained_by)
+        .raw(if retained_by == 1 {
+            " company"
+        } else {
+            " companies"
+        })
+        .raw("</strong>.</p>");
+    if clients.is_empty() {
+        if retained_by > 0 {
+            m.raw("<p class=\"muted\">None of ")
+                .text(name)
+                .raw("'s clients asked to be named.</p>");
+        }
+    } else {
+        m.raw("<ul class=\"list clients\">");
+        for client in clients {
+            let Some(who) = &client.client else { continue };
+            m.raw("<li><a href=\"/person/")
+                .segment(&who.did)
+                .raw("\">")
+                .text(&actor_name(who))
+                .raw("</a> <span class=\"muted\">(")
+                .text(&client.tier)
+                .raw(")</span></li>");
+        }
+        m.raw("</ul>");
+        let unnamed = retained_by - i64::try_from(clients.len()).unwrap_or(i64::MAX);
+        if unnamed > 0 {
+            m.raw("<p class=\"muted\">And ")
+                .num(unnamed)
+                .raw(" more that asked not to be named.</p>");
+        }
+    }
+    m.raw("</section>");
+}
+
+/// The "Become a client" form for a signed-in person, a sign-in link otherwise; nothing for
+/// an offer escrow would refuse to quote.
+fn become_client(m: &mut Markup, viewer: &Viewer, did: &str, offer: &OfferView) {
+    if !offer.authorized {
+        return;
+    }
+    match viewer.did() {
+        Some(me) if me == did => {
+            m.raw(
+                "<p class=\"muted\">This is your offer: clients see a form here to become one.</p>",
+            );
+        }
+        Some(_) => retaining::render_become_client(m, offer, viewer.csrf(), &Filled::default()),
+        None => {
+            m.raw("<p><a href=\"/sign-in?return=")
+                .text(&query_value(&format!("/retainers/{}", path_segment(did))))
+                .raw("\">Sign in</a> to become a client.</p>");
+        }
+    }
+}
+
+/// The Markdown to show the badge in a README.
+fn render_badge_snippet(m: &mut Markup, public_url: &str, did: &str, retained_by: i64) {
+    let base = public_url.trim_end_matches('/');
+    let did = path_segment(did);
+    let message = badge_message(retained_by);
+    let snippet = format!(
+        "[![Retained by {message}]({base}/badge/retainers/{did}.svg)]({base}/retainers/{did})"
+    );
+    m.raw("<section aria-labelledby=\"badge-h\"><h2 id=\"badge-h\">Badge for your README</h2><p><img alt=\"Retained by ")
+        .text(&message)
+        .raw("\" src=\"/badge/retainers/")
+        .text(&did)
+        .raw(".svg\"></p><pre><code>")
+        .text(&snippet)
+        .raw("</code></pre></section>");
+}
+
+/// The badge's right-hand text.
+pub fn badge_message(retained_by: i64) -> String {
+    match retained_by {
+        1 => "1 company".to_owned(),
+        n => format!("{n} companies"),
+    }
+}
+
+/// `GET /badge/retainers/{did}.svg`: "Retained by | N companies", N the maintainer's
+/// agreements in force, listed or not.
+pub async fn badge(
+    State(app): State<AppView>,
+    Path(file): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let label = "Retained by";
+    let (status, body, cache) = match badge_count(&app, &file).await {
+        Ok(Some(n)) => (
+            StatusCode::OK,
+            crate::badge::svg(label, &badge_message(n), BADGE_COLOUR),
+            BADGE_CACHE,
+        ),
+        Ok(None) => (
+            StatusCode::NOT_FOUND,
+            crate::badge::svg(label, "not found", "#4b5563"),
+            "no-store",
+        ),
+        Err(error) => {
+            tracing::warn!(%error, "cannot count a maintainer's retainers");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                crate::badge::svg(label, "unavailable", "#4b5563"),
+                "no-store",
+            )
+        }
+    };
+    let mut response = crate::conditional::respond_with_status(
+        &headers,
+        status,
+        "image/svg+xml; charset=utf-8",
+        cache,
+        body,
+    );
+    super::no_scripts(&mut response, true);
+    response
+}
+
+/// The count for `<did>.svg`; `None` when the file is not a DID's badge.
+async fn badge_count(app: &AppView, file: &str) -> Result<Option<i64>, XrpcError> {
+    let Some(did) = file.strip_suffix(".svg") else {
+        return Ok(None);
+    };
+    let asked = list_retainers::Params {
+        maintainer: Some(did.to_owned()),
+        client: None,
+        limit: None,
+        cursor: None,
+    };
+    if params::check(app.catalog(), &asked).is_err() {
+        return Ok(None);
+    }
+    xrpc::retainers::clients_in_force(app, did).await.map(Some)
+}
+
+/// One offer: what it covers, whether it may be sold, its tiers side by side (the caller
+/// closes its `section`).
 fn render_offer(m: &mut Markup, offer: &OfferView) {
     m.raw("<section class=\"card\"><h2>Retainer for ");
     if offer.projects.is_empty() {
@@ -129,7 +312,6 @@ fn render_offer(m: &mut Markup, offer: &OfferView) {
             .external_link(terms, terms)
             .raw("</p>");
     }
-    m.raw("<p class=\"muted\">Becoming a client opens when billing is available.</p></section>");
 }
 
 /// Whether a tier includes one of the structured things a client compares.

@@ -95,9 +95,9 @@ pub fn sign_in_failed(error: &SignInError) -> Response {
 
 fn what_we_write(m: &mut Markup) {
     m.raw("<section aria-labelledby=\"writes\"><h2 id=\"writes\">What Greenlight will do for you</h2><p>Your server will ask you to allow Greenlight to:</p><ul>")
-        .raw("<li>create, change and delete your Greenlight records in your repository: your projects, proposals, estimates, progress updates, pledges, disputes and maintainer acceptances (")
+        .raw("<li>create, change and delete your Greenlight records in your repository: your projects, proposals, estimates, progress updates, pledges, disputes, maintainer acceptances and the retainers you list publicly (")
         .text(&COLLECTIONS.join(", "))
-        .raw(")</li><li>ask your server for short-lived tokens so that Greenlight's escrow knows a pledge, donation, dispute or payout account is yours</li></ul><p>Nothing else: not your posts, follows or other records, not your account settings, handle or password. Everything you write stays in your own repository, where anyone can see it. Signing out revokes Greenlight's access.</p></section>");
+        .raw(")</li><li>ask your server for short-lived tokens so that Greenlight's escrow knows a pledge, donation, dispute, payout account or retainer (its quote, invoices and your income statement) is yours</li></ul><p>Nothing else: not your posts, follows or other records, not your account settings, handle or password. Everything you write stays in your own repository, where anyone can see it. Signing out revokes Greenlight's access.</p></section>");
 }
 
 fn render_form(

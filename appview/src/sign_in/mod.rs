@@ -23,7 +23,7 @@ use atrium_oauth::{
     OAuthSession, Scope,
 };
 use greenlight_lexicon::fund::greenlight::{
-    dispute, estimate, maintainer, pledge, project, proposal, status,
+    dispute, estimate, maintainer, pledge, project, proposal, retainer, status,
 };
 use greenlight_safe_fetch::Fetcher;
 use sqlx::PgPool;
@@ -40,16 +40,23 @@ pub const CALLBACK_PATH: &str = "/oauth/callback";
 
 /// The escrow procedures a signed-in person may ask their PDS to authorize us to call for
 /// them (service-auth tokens with `lxm` = the method).
-pub const ESCROW_METHODS: [&str; 5] = [
+pub const ESCROW_METHODS: [&str; 12] = [
     "fund.greenlight.escrow.createPledge",
     "fund.greenlight.escrow.cancelPledge",
     "fund.greenlight.escrow.createDonation",
     "fund.greenlight.escrow.fileDispute",
     "fund.greenlight.escrow.connectPayoutAccount",
+    "fund.greenlight.escrow.requestQuote",
+    "fund.greenlight.escrow.startRetainer",
+    "fund.greenlight.escrow.changeRetainerTier",
+    "fund.greenlight.escrow.cancelRetainer",
+    "fund.greenlight.escrow.getRetainerAgreement",
+    "fund.greenlight.escrow.listRetainerAgreements",
+    "fund.greenlight.escrow.getIncomeStatement",
 ];
 
 /// The collections Greenlight writes to a signed-in person's repository: nothing else.
-pub const COLLECTIONS: [&str; 7] = [
+pub const COLLECTIONS: [&str; 8] = [
     project::NSID,
     proposal::NSID,
     estimate::NSID,
@@ -57,6 +64,7 @@ pub const COLLECTIONS: [&str; 7] = [
     pledge::NSID,
     dispute::NSID,
     maintainer::NSID,
+    retainer::NSID,
 ];
 
 /// The OAuth scopes requested: `atproto`, create/update/delete in our collections only, and

@@ -6,22 +6,31 @@
 //! acceptances, proof of control): those change without the offer changing, so the verdict
 //! cannot be stored with the record.
 //!
-//! Escrow does not bill retainers yet, so no agreement is in force anywhere: client counts
-//! are 0 and `listRetainers` is empty. These are the true numbers, not placeholders; they
-//! will come from escrow's feed once it confirms agreements, as pledges do.
+//! Agreements and money come from escrow's public feeds, never from records: client counts
+//! are the agreements in force (active, past due or cancelling) in `appview.escrow_retainer`,
+//! listed or not. A client's `fund.greenlight.retainer` record is listed only when escrow
+//! confirms it: its `receipt` is an agreement of that offer whose client escrow names (it
+//! names only clients who asked to be listed) and that client is the record's author, so a
+//! record claiming someone else's agreement is not listed. A maintainer's totals are summed
+//! from `appview.escrow_entry` by the account retainer money is paid into
+//! (`payable:<maintainer>`), over entries that belong to an agreement: the ledger feed's own
+//! numbers, so they agree with it to the cent whoever is named.
 
 use std::collections::{BTreeSet, HashMap};
 
 use axum::extract::{RawQuery, State};
 use axum::Json;
 use chrono::{DateTime, Utc};
+use greenlight_funding::retainer::AgreementState;
 use greenlight_funding::{
     check_offer, CoveredProject, Currency, Included, OfferInput, OfferVerdict, ProjectRecord,
     TierRecord,
 };
 use greenlight_lexicon::fund::greenlight::defs::{ProjectProof, ProjectRef};
 use greenlight_lexicon::fund::greenlight::project::Project;
-use greenlight_lexicon::fund::greenlight::retainer_defs::{OfferView, TierView};
+use greenlight_lexicon::fund::greenlight::retainer_defs::{
+    OfferView, RetainerTotals, RetainerView, TierView,
+};
 use greenlight_lexicon::fund::greenlight::retainer_offer::{self, RetainerOffer};
 use greenlight_lexicon::fund::greenlight::{
     get_retainer_offer, list_retainer_offers, list_retainers,
@@ -41,6 +50,17 @@ use crate::AppView;
 
 /// The offer collection.
 const OFFER: &str = retainer_offer::NSID;
+
+/// The retainer collection (clients' records).
+const RETAINER: &str = greenlight_lexicon::fund::greenlight::retainer::NSID;
+
+/// The agreement states in which a client holds a seat and counts as a client: the funding
+/// crate's rule (`AgreementState::is_in_force`), as the feed spells the states.
+pub const IN_FORCE: [&str; 3] = [
+    AgreementState::Active.as_str(),
+    AgreementState::PastDue { failed_retries: 0 }.as_str(),
+    AgreementState::Cancelling.as_str(),
+];
 
 /// The lexicon's `maxLength` of `offerView.refusal`.
 const MAX_REFUSAL: usize = 1000;
@@ -96,11 +116,45 @@ async fn present(app: &AppView, uris: &[&str]) -> Result<Vec<OfferView>, XrpcErr
         .collect();
     let covered = covered_projects(app, &project_uris).await?;
     let handles = hydrate::handles(pool, offers.values().map(|(row, _)| row.did.as_str())).await?;
+    let seats = seats(app, uris).await?;
     Ok(uris
         .iter()
         .filter_map(|uri| offers.get(uri))
-        .filter_map(|(row, offer)| offer_view(row, offer, &covered, &handles))
+        .filter_map(|(row, offer)| offer_view(row, offer, &covered, &handles, &seats))
         .collect())
+}
+
+/// Agreements in force per offer and tier name, listed or not, as escrow's feed reports them.
+type Seats = HashMap<(String, String), i64>;
+
+/// The agreements in force on these offers, per offer and tier.
+async fn seats(app: &AppView, offers: &[&str]) -> Result<Seats, XrpcError> {
+    let rows = sqlx::query!(
+        r#"SELECT offer, tier, count(*) AS "count!" FROM appview.escrow_retainer
+           WHERE offer = ANY($1) AND state = ANY($2)
+           GROUP BY offer, tier"#,
+        offers as &[&str],
+        &IN_FORCE.map(str::to_owned),
+    )
+    .fetch_all(app.pool())
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| ((row.offer, row.tier), row.count))
+        .collect())
+}
+
+/// How many of a maintainer's agreements are in force (every offer and tier, listed or
+/// not): the N of "Retained by N companies" on their page and badge.
+pub async fn clients_in_force(app: &AppView, maintainer: &str) -> Result<i64, XrpcError> {
+    Ok(sqlx::query_scalar!(
+        r#"SELECT count(*) AS "count!" FROM appview.escrow_retainer
+           WHERE maintainer = $1 AND state = ANY($2)"#,
+        maintainer,
+        &IN_FORCE.map(str::to_owned),
+    )
+    .fetch_one(app.pool())
+    .await?)
 }
 
 /// The covered projects among `uris` that are visible, keyed by URI, with their owner,
@@ -151,6 +205,7 @@ fn offer_view(
     offer: &RetainerOffer,
     covered: &HashMap<String, Covered>,
     handles: &HashMap<String, String>,
+    seats: &Seats,
 ) -> Option<OfferView> {
     let mut tiers = Vec::with_capacity(offer.tiers.len());
     for tier in &offer.tiers {
@@ -214,8 +269,10 @@ fn offer_view(
                 period: tier.period.clone(),
                 included: tier.included.clone(),
                 seat_limit: tier.seat_limit,
-                // No agreement is in force until escrow bills retainers (module docs).
-                active_clients: 0,
+                active_clients: seats
+                    .get(&(row.uri.clone(), tier.name.clone()))
+                    .copied()
+                    .unwrap_or(0),
             })
             .collect(),
         // The lexicon requires at least one tier, and the rules one currency for all.
@@ -223,8 +280,12 @@ fn offer_view(
         terms_url: offer.terms_url.clone(),
         authorized: verdict.is_sellable(),
         refusal: refusal(&verdict),
-        // No agreement is in force until escrow bills retainers (module docs).
-        client_count: 0,
+        // Every tier's agreements, also those on a tier the offer no longer has.
+        client_count: seats
+            .iter()
+            .filter(|((offer, _), _)| *offer == row.uri)
+            .map(|(_, count)| count)
+            .sum(),
         indexed_at: datetime(row.indexed_at),
         created_at: datetime(row.created_at),
     })
@@ -353,7 +414,7 @@ pub async fn list_retainers(
     retainers(&app, params).await.map(Json)
 }
 
-/// The listing `listRetainers` will page through once it has items.
+/// Clients' records, newest first.
 const RETAINERS: Keyset = Keyset {
     name: "retainers",
     key: Key::Time,
@@ -361,34 +422,171 @@ const RETAINERS: Keyset = Keyset {
     uri_sql: "r.uri",
 };
 
-/// `listRetainers`: always empty for now. A retainer record counts only as far as escrow
-/// confirms its agreement (as pledges count only as escrow reports them), and escrow does
-/// not bill retainers yet, so no record counts: listing them would present unconfirmed
-/// claims as clients. For the same reason a maintainer's totals have no currency with any
-/// income. The request is still checked in full, so clients written against it now get the
-/// same errors they will later.
+/// A client's record joined to the agreement escrow confirms for it.
+#[derive(sqlx::FromRow)]
+struct RetainerRow {
+    uri: String,
+    cid: String,
+    did: String,
+    created_at: DateTime<Utc>,
+    indexed_at: DateTime<Utc>,
+    offer: String,
+    maintainer: String,
+    tier: String,
+    amount: i64,
+    currency: String,
+    period: String,
+    state: String,
+    current_period_ends_at: Option<DateTime<Utc>>,
+    paid_total: i64,
+}
+
+/// `listRetainers`: a maintainer's named clients with totals per currency, or a client's own
+/// retainers; newest record first. Only records escrow confirms are listed (module docs).
 pub async fn retainers(
     app: &AppView,
     params: list_retainers::Params,
 ) -> Result<list_retainers::Output, XrpcError> {
     params::check(app.catalog(), &params)?;
-    RETAINERS.decode(params.cursor.as_deref())?;
-    let by_maintainer = match (&params.maintainer, &params.client) {
-        (Some(_), None) => true,
-        (None, Some(_)) => false,
+    let limit = params::limit(params.limit);
+    let after = RETAINERS.decode(params.cursor.as_deref())?;
+    let mut sql = QueryBuilder::new(
+        "SELECT r.uri, r.cid, r.did, r.created_at, r.indexed_at, e.offer, e.maintainer, e.tier,
+             e.amount, e.currency, e.period, e.state, e.current_period_ends_at,
+             (SELECT coalesce(sum(x.amount), 0) FROM appview.escrow_entry x
+              WHERE x.agreement = e.agreement AND x.kind = 'retainer_payment'
+                AND x.state = 'posted')::int8 AS paid_total
+         FROM appview.record r
+         JOIN appview.escrow_retainer e ON e.agreement = r.body->>'receipt'
+             AND e.client = r.did AND e.offer = r.subject_uri
+         WHERE r.collection = ",
+    );
+    sql.push_bind(RETAINER).push(" AND NOT r.hidden");
+    // One listing per agreement: a client who wrote several records for it is shown by the
+    // newest.
+    sql.push(
+        " AND NOT EXISTS (SELECT 1 FROM appview.record o WHERE o.collection = r.collection
+             AND o.did = r.did AND o.body->>'receipt' = r.body->>'receipt'
+             AND o.subject_uri = r.subject_uri AND NOT o.hidden
+             AND (o.created_at, o.uri) > (r.created_at, r.uri))",
+    );
+    let maintainer = match (params.maintainer, params.client) {
+        (Some(maintainer), None) => {
+            sql.push(" AND e.maintainer = ")
+                .push_bind(maintainer.clone());
+            Some(maintainer)
+        }
+        (None, Some(client)) => {
+            sql.push(" AND r.did = ").push_bind(client);
+            None
+        }
         _ => {
             return Err(XrpcError::InvalidRequest(
                 "give exactly one of maintainer and client".into(),
             ))
         }
     };
+    RETAINERS.push_page(&mut sql, after, limit);
+    let rows: Vec<RetainerRow> = sql.build_query_as().fetch_all(app.pool()).await?;
+    let (page, cursor) = RETAINERS.page(rows, limit, |row| {
+        (row.created_at.timestamp_micros(), row.uri.as_str())
+    });
+    let handles = hydrate::handles(
+        app.pool(),
+        page.iter()
+            .flat_map(|row| [row.did.as_str(), row.maintainer.as_str()]),
+    )
+    .await?;
+    let retainers = page
+        .iter()
+        .map(|row| RetainerView {
+            uri: row.uri.clone(),
+            cid: row.cid.clone(),
+            // Escrow names only clients who asked to be listed, and the join asks that it
+            // names this record's author.
+            client: Some(views::actor_ref(&row.did, &handles)),
+            offer: row.offer.clone(),
+            maintainer: Some(views::actor_ref(&row.maintainer, &handles)),
+            tier: row.tier.clone(),
+            amount: Some(row.amount),
+            currency: Some(row.currency.clone()),
+            period: Some(row.period.clone()),
+            state: row.state.clone(),
+            listed_publicly: true,
+            paid_total: Some(row.paid_total),
+            current_period_ends_at: row.current_period_ends_at.map(datetime),
+            created_at: datetime(row.created_at),
+            indexed_at: datetime(row.indexed_at),
+        })
+        .collect();
+    let totals = match maintainer {
+        Some(maintainer) => Some(totals(app, &maintainer).await?),
+        None => None,
+    };
     checked(
         app,
         list_retainers::NSID,
         list_retainers::Output {
-            cursor: None,
-            retainers: Vec::new(),
-            totals: by_maintainer.then(Vec::new),
+            cursor,
+            retainers,
+            totals,
         },
     )
+}
+
+/// A maintainer's retainer income per currency (module docs): agreements in force from the
+/// retainer-states feed, money from the ledger feed's posted entries of agreements paid
+/// into `payable:<maintainer>` (payments credit it; the period's fee and payout debit it).
+pub async fn totals(app: &AppView, maintainer: &str) -> Result<Vec<RetainerTotals>, XrpcError> {
+    let account = format!("payable:{maintainer}");
+    let rows = sqlx::query!(
+        r#"WITH agreements AS (
+               SELECT currency,
+                   count(*) FILTER (WHERE state = ANY($3)) AS active,
+                   count(*) FILTER (WHERE state = ANY($3) AND client IS NOT NULL) AS listed,
+                   coalesce(sum(amount * CASE period WHEN 'month' THEN 12 WHEN 'year' THEN 1
+                                                     ELSE 0 END)
+                            FILTER (WHERE state = ANY($3)), 0) AS run_rate
+               FROM appview.escrow_retainer WHERE maintainer = $1
+               GROUP BY currency
+           ), money AS (
+               SELECT currency,
+                   coalesce(sum(amount) FILTER (WHERE kind = 'retainer_payment'
+                                                AND credit_account = $2), 0) AS paid,
+                   coalesce(sum(amount) FILTER (WHERE kind = 'fee' AND debit_account = $2), 0)
+                       AS fees,
+                   coalesce(sum(amount) FILTER (WHERE kind = 'payout' AND debit_account = $2), 0)
+                       AS paid_out
+               FROM appview.escrow_entry
+               WHERE agreement IS NOT NULL AND state = 'posted'
+                 AND (credit_account = $2 OR debit_account = $2)
+               GROUP BY currency
+           )
+           SELECT currency AS "currency!",
+               coalesce(a.active, 0)::int8 AS "active!",
+               coalesce(a.listed, 0)::int8 AS "listed!",
+               coalesce(a.run_rate, 0)::int8 AS "run_rate!",
+               coalesce(m.paid, 0)::int8 AS "paid!",
+               coalesce(m.fees, 0)::int8 AS "fees!",
+               coalesce(m.paid_out, 0)::int8 AS "paid_out!"
+           FROM agreements a FULL JOIN money m USING (currency)
+           ORDER BY currency"#,
+        maintainer,
+        account,
+        &IN_FORCE.map(str::to_owned),
+    )
+    .fetch_all(app.pool())
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| RetainerTotals {
+            currency: row.currency,
+            active_clients: row.active,
+            listed_clients: row.listed,
+            paid: row.paid,
+            fees: row.fees,
+            paid_out: row.paid_out,
+            annual_run_rate: Some(row.run_rate),
+        })
+        .collect())
 }

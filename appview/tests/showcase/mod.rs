@@ -47,6 +47,7 @@ fn hold(seq: i64, pledge: &str, proposal: &str, backer: &str, amount: i64) -> Le
         pledge: Some(pledge.into()),
         donation: None,
         backer: Some(backer.into()),
+        agreement: None,
     }
 }
 

@@ -9,6 +9,7 @@ mod estimate;
 mod pledge;
 mod project;
 mod propose;
+mod retainer;
 mod session;
 mod show;
 mod status;
@@ -50,6 +51,9 @@ pub enum Command {
     Donate(donate::DonateArgs),
     /// Dispute a released proposal during verification (backers only).
     Dispute(dispute::DisputeArgs),
+    /// Maintenance retainers: offers, quotes, agreements, invoices and income.
+    #[command(subcommand)]
+    Retainer(retainer::RetainerCommand),
     /// Show a proposal's stage and funding totals from the AppView.
     Show(show::ShowArgs),
     /// Delete one of your records by AT-URI.
@@ -73,6 +77,7 @@ pub async fn run(command: Command, context: &Context, output: Output) -> anyhow:
         Command::Pledge(args) => pledge::run(args, context, output).await,
         Command::Donate(args) => donate::run(args, context, output).await,
         Command::Dispute(args) => dispute::run(args, context, output).await,
+        Command::Retainer(command) => retainer::run(command, context, output).await,
         Command::Show(args) => show::run(args, context, output).await,
         Command::Delete(args) => delete::run(args, context, output).await,
         Command::DemoSeed(args) => demo::seed(args, context, output).await,
@@ -133,7 +138,7 @@ pub struct Context {
     pub escrow_url: String,
     /// Escrow's DID, when given; else read from escrow.
     pub escrow_did: Option<String>,
-    appview: AppViewClient,
+    pub(crate) appview: AppViewClient,
 }
 
 impl Context {

@@ -40,9 +40,13 @@ pub struct LedgerEntry {
     /// The donation the movement belongs to.
     #[serde(default)]
     pub donation: Option<String>,
-    /// The backer or donor.
+    /// The backer or donor (a retainer's client only when they asked to be listed).
     #[serde(default)]
     pub backer: Option<String>,
+    /// The retainer agreement the movement belongs to (`retainer_payment`, and the `fee`
+    /// and `payout` of the same period).
+    #[serde(default)]
+    pub agreement: Option<String>,
 }
 
 /// A pledge's state as the ledger feed implies it.
@@ -88,16 +92,16 @@ pub async fn apply_ledger_entries(
         |f: fn(&LedgerEntry) -> Option<String>| rows.iter().map(|e| f(e)).collect::<Vec<_>>();
     sqlx::query!(
         "INSERT INTO appview.escrow_entry AS e (id, seq, kind, state, currency, amount, proposal,
-             pledge, donation, backer, debit_account, credit_account, created_at)
+             pledge, donation, backer, debit_account, credit_account, created_at, agreement)
          SELECT * FROM UNNEST($1::text[], $2::int8[], $3::text[], $4::text[], $5::text[],
              $6::int8[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[],
-             $12::text[], $13::timestamptz[])
+             $12::text[], $13::timestamptz[], $14::text[])
          ON CONFLICT (id) DO UPDATE SET seq = EXCLUDED.seq, kind = EXCLUDED.kind,
              state = EXCLUDED.state, currency = EXCLUDED.currency, amount = EXCLUDED.amount,
              proposal = EXCLUDED.proposal, pledge = EXCLUDED.pledge,
              donation = EXCLUDED.donation, backer = EXCLUDED.backer,
              debit_account = EXCLUDED.debit_account, credit_account = EXCLUDED.credit_account,
-             created_at = EXCLUDED.created_at
+             created_at = EXCLUDED.created_at, agreement = EXCLUDED.agreement
          WHERE EXCLUDED.seq > e.seq",
         &column(|e| e.id.clone()),
         &rows.iter().map(|e| e.seq).collect::<Vec<_>>(),
@@ -112,6 +116,7 @@ pub async fn apply_ledger_entries(
         &column(|e| e.debit_account.clone()),
         &column(|e| e.credit_account.clone()),
         &rows.iter().map(|e| e.created_at).collect::<Vec<_>>(),
+        &optional(|e| e.agreement.clone()) as &[Option<String>],
     )
     .execute(&mut *conn)
     .await?;

@@ -306,6 +306,7 @@ async fn incremental_aggregates_equal_a_recomputation(pool: PgPool) {
                     pledge: pledge_id,
                     donation: None,
                     backer: Some(backer.clone()),
+                    agreement: None,
                 };
                 page.push(entry.clone());
                 sent.push(entry);

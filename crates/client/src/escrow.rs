@@ -4,9 +4,12 @@
 use atrium_api::agent::{Agent, SessionManager};
 use atrium_api::types::string::{Did, Nsid};
 use greenlight_lexicon::com::atproto::repo::strong_ref::StrongRef;
+use greenlight_lexicon::fund::greenlight::escrow::retainer_defs::{AgreementView, BillingDetails};
 use greenlight_lexicon::fund::greenlight::escrow::{
-    cancel_pledge, connect_payout_account, create_donation, create_pledge, defs, file_dispute,
-    get_pledge, get_proposal_state, resolve_dispute,
+    cancel_pledge, cancel_retainer, change_retainer_tier, connect_payout_account, create_donation,
+    create_pledge, defs, file_dispute, get_income_statement, get_pledge, get_proposal_state,
+    get_retainer_agreement, list_retainer_agreements, request_quote, resolve_dispute,
+    start_retainer,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -18,6 +21,23 @@ use crate::xrpc::{decode, send};
 
 /// What [`EscrowClient`]'s errors name the service.
 const SERVICE: &str = "escrow";
+
+/// What a client asks a quote for.
+#[derive(Debug, Clone)]
+pub struct QuoteRequest<'a> {
+    /// The offer, the exact version read.
+    pub offer: StrongRef,
+    /// The tier's name.
+    pub tier: &'a str,
+    /// Who is invoiced.
+    pub billing: BillingDetails,
+    /// `invoice` (bank transfer) or `card`.
+    pub collection: &'a str,
+    /// Whether the client may be named in public.
+    pub listed_publicly: bool,
+    /// Makes the call safe to retry.
+    pub idempotency_key: &'a str,
+}
 
 /// Money a person asks escrow to take for a proposal: the body `createPledge` and
 /// `createDonation` share (their lexicons' inputs are one shape; a test holds it to both).
@@ -185,6 +205,136 @@ impl EscrowClient {
         let url = self.url(method);
         let request = self.http.get(&url).query(query);
         decode(send(request, SERVICE, method, &url).await?, SERVICE, method)
+    }
+
+    /// Calls the query `method` as the agent's person (service auth).
+    async fn own_query<M, O>(
+        &self,
+        agent: &Agent<M>,
+        method: &str,
+        query: &[(&str, &str)],
+    ) -> Result<O, ClientError>
+    where
+        M: SessionManager + Send + Sync,
+        O: DeserializeOwned,
+    {
+        let token = self.service_token(agent, method).await?;
+        let url = self.url(method);
+        let request = self.http.get(&url).bearer_auth(token).query(query);
+        decode(send(request, SERVICE, method, &url).await?, SERVICE, method)
+    }
+
+    /// `requestQuote`: a quote for one tier of an offer, as the agent's person (the client).
+    pub async fn request_quote<M>(
+        &self,
+        agent: &Agent<M>,
+        quote: &QuoteRequest<'_>,
+    ) -> Result<AgreementView, ClientError>
+    where
+        M: SessionManager + Send + Sync,
+    {
+        let input = request_quote::Input {
+            offer: quote.offer.clone(),
+            tier: quote.tier.to_owned(),
+            billing: quote.billing.clone(),
+            collection: quote.collection.to_owned(),
+            listed_publicly: Some(quote.listed_publicly),
+            idempotency_key: quote.idempotency_key.to_owned(),
+        };
+        self.procedure(agent, request_quote::NSID, &input).await
+    }
+
+    /// `startRetainer`: accepts the quote; the first period is invoiced at once.
+    pub async fn start_retainer<M>(
+        &self,
+        agent: &Agent<M>,
+        agreement: &str,
+        idempotency_key: &str,
+    ) -> Result<AgreementView, ClientError>
+    where
+        M: SessionManager + Send + Sync,
+    {
+        let input = start_retainer::Input {
+            agreement: agreement.to_owned(),
+            idempotency_key: idempotency_key.to_owned(),
+        };
+        self.procedure(agent, start_retainer::NSID, &input).await
+    }
+
+    /// `changeRetainerTier`: another tier from the next period.
+    pub async fn change_retainer_tier<M>(
+        &self,
+        agent: &Agent<M>,
+        agreement: &str,
+        tier: &str,
+        idempotency_key: &str,
+    ) -> Result<AgreementView, ClientError>
+    where
+        M: SessionManager + Send + Sync,
+    {
+        let input = change_retainer_tier::Input {
+            agreement: agreement.to_owned(),
+            tier: tier.to_owned(),
+            idempotency_key: idempotency_key.to_owned(),
+        };
+        self.procedure(agent, change_retainer_tier::NSID, &input)
+            .await
+    }
+
+    /// `cancelRetainer`: ends at the end of the paid period (at once when nothing is paid).
+    pub async fn cancel_retainer<M>(
+        &self,
+        agent: &Agent<M>,
+        agreement: &str,
+        idempotency_key: &str,
+    ) -> Result<AgreementView, ClientError>
+    where
+        M: SessionManager + Send + Sync,
+    {
+        let input = cancel_retainer::Input {
+            agreement: agreement.to_owned(),
+            idempotency_key: idempotency_key.to_owned(),
+        };
+        self.procedure(agent, cancel_retainer::NSID, &input).await
+    }
+
+    /// `getRetainerAgreement`: one agreement with its invoices (its client or maintainer).
+    pub async fn get_retainer_agreement<M>(
+        &self,
+        agent: &Agent<M>,
+        id: &str,
+    ) -> Result<AgreementView, ClientError>
+    where
+        M: SessionManager + Send + Sync,
+    {
+        self.own_query(agent, get_retainer_agreement::NSID, &[("id", id)])
+            .await
+    }
+
+    /// `listRetainerAgreements`: the agent's person's agreements, as client and maintainer.
+    pub async fn list_retainer_agreements<M>(
+        &self,
+        agent: &Agent<M>,
+    ) -> Result<list_retainer_agreements::Output, ClientError>
+    where
+        M: SessionManager + Send + Sync,
+    {
+        self.own_query(agent, list_retainer_agreements::NSID, &[])
+            .await
+    }
+
+    /// `getIncomeStatement`: the agent's person's income in `year`, per currency.
+    pub async fn get_income_statement<M>(
+        &self,
+        agent: &Agent<M>,
+        year: i32,
+    ) -> Result<get_income_statement::Output, ClientError>
+    where
+        M: SessionManager + Send + Sync,
+    {
+        let year = year.to_string();
+        self.own_query(agent, get_income_statement::NSID, &[("year", &year)])
+            .await
     }
 
     fn url(&self, method: &str) -> String {

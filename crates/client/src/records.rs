@@ -3,7 +3,7 @@
 
 use greenlight_lexicon::com::atproto::repo::strong_ref::StrongRef;
 use greenlight_lexicon::fund::greenlight::{
-    dispute, estimate, maintainer, pledge, project, proposal, status,
+    dispute, estimate, maintainer, pledge, project, proposal, retainer, status,
 };
 use greenlight_lexicon::{Catalog, LexiconRecord};
 use serde::{Deserialize, Serialize};
@@ -160,6 +160,18 @@ pub fn dispute_record(subject: StrongRef, reason: &str, evidence: Vec<String>) -
         subject,
         reason: reason.to_owned(),
         evidence: (!evidence.is_empty()).then_some(evidence),
+        created_at: now(),
+    }
+}
+
+/// A `fund.greenlight.retainer` record: the client's public attribution of an agreement
+/// escrow started (`receipt`), written only when the client asked to be listed.
+pub fn retainer_record(offer: StrongRef, tier: &str, receipt: &str) -> retainer::Retainer {
+    retainer::Retainer {
+        subject: offer,
+        tier: tier.to_owned(),
+        listed_publicly: true,
+        receipt: receipt.to_owned(),
         created_at: now(),
     }
 }

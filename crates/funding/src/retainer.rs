@@ -71,6 +71,15 @@ use crate::fee::{split_fee, FeeSplit};
 /// period's retries always finish inside it.
 pub const RETRY_SCHEDULE_DAYS: [u32; 3] = [3, 7, 14];
 
+/// A period's invoice is due this many days after it is issued (net 14: time for a
+/// company's accounts payable to pay a bank transfer). Unpaid by then, the payment has failed
+/// and the retry schedule begins.
+pub const INVOICE_DUE_DAYS: u32 = 14;
+
+/// Each retry is due this many days after it is made: shorter than the smallest gap in
+/// [`RETRY_SCHEDULE_DAYS`] (4 days), so one retry is settled before the next begins.
+pub const RETRY_DUE_DAYS: u32 = 3;
+
 /// What a client pays per period: the tier in force and its price.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

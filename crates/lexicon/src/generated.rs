@@ -727,7 +727,7 @@ pub mod fund {
                     /// When the entry was created.
                     #[serde(rename = "createdAt")]
                     pub created_at: String,
-                    /// What the movement is: pledge_hold, pledge_capture, refund, refund_payment, payout, fee, donation, mismatched_payment (a payment that did not match its pledge or donation, returned to its payer), ...
+                    /// What the movement is: pledge_hold, pledge_capture, refund, refund_payment, payout, fee, donation, mismatched_payment (a payment that did not match its pledge or donation, returned to its payer), retainer_payment (a client's payment for one period of a retainer, paid to the maintainer), ...
                     pub kind: String,
                     /// State of the entry: pending (reserved, not final), posted (final), voided (cancelled, no effect).
                     pub state: String,
@@ -756,6 +756,9 @@ pub mod fund {
                     /// The maintainer paid, if any.
                     #[serde(default, skip_serializing_if = "Option::is_none")]
                     pub maintainer: Option<String>,
+                    /// The retainer agreement the movement belongs to, if any.
+                    #[serde(default, skip_serializing_if = "Option::is_none")]
+                    pub agreement: Option<String>,
                 }
                 /// What escrow fixed for a proposal when its first pledge or donation arrived, and where its money stands by escrow's clock. Nothing a record does later changes the terms.
                 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -834,6 +837,45 @@ pub mod fund {
                 }
                 /// Response body of `fund.greenlight.escrow.fileDispute` (application/json).
                 pub type Output = crate::generated::fund::greenlight::escrow::defs::DisputeView;
+            }
+            /// `fund.greenlight.escrow.getIncomeStatement`: The caller's income for one calendar year, from the ledger: every payment credited to them (retainer periods, donations, released pledges), the fee, and what they were paid (service auth: the caller is the maintainer).
+            pub mod get_income_statement {
+                /// The NSID of this document, `fund.greenlight.escrow.getIncomeStatement`.
+                pub const NSID: &str = "fund.greenlight.escrow.getIncomeStatement";
+                /// Query parameters of `fund.greenlight.escrow.getIncomeStatement`.
+                #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+                pub struct Params {
+                    /// The calendar year (UTC).
+                    pub year: i64,
+                }
+                /// Response body of `fund.greenlight.escrow.getIncomeStatement` (application/json).
+                #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+                pub struct Output {
+                    /// The year.
+                    pub year: i64,
+                    /// One statement per currency received.
+                    pub currencies: Vec<CurrencyIncome>,
+                }
+                /// A year's income in one currency.
+                #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+                pub struct CurrencyIncome {
+                    /// ISO 4217.
+                    pub currency: String,
+                    /// Everything credited, minor units.
+                    pub gross: i64,
+                    /// The platform's fee on it.
+                    pub fees: i64,
+                    /// Gross minus fees.
+                    pub net: i64,
+                    /// Of gross, what retainer clients paid.
+                    pub retainers: i64,
+                    /// The statement as a printable page.
+                    #[serde(rename = "htmlUrl")]
+                    pub html_url: String,
+                    /// The statement as PDF.
+                    #[serde(rename = "pdfUrl")]
+                    pub pdf_url: String,
+                }
             }
             /// `fund.greenlight.escrow.getLargestContribution`: A person's largest successful contribution (a donation or a paid-out pledge) in one currency; it sets their estimate cap.
             pub mod get_largest_contribution {
@@ -949,6 +991,54 @@ pub mod fund {
                     >,
                 }
             }
+            /// `fund.greenlight.escrow.listRetainerAgreements`: The caller's retainer agreements, as client and as maintainer, with their invoices (service auth).
+            pub mod list_retainer_agreements {
+                /// The NSID of this document, `fund.greenlight.escrow.listRetainerAgreements`.
+                pub const NSID: &str = "fund.greenlight.escrow.listRetainerAgreements";
+                /// Query parameters of `fund.greenlight.escrow.listRetainerAgreements`.
+                #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+                pub struct Params {}
+                /// Response body of `fund.greenlight.escrow.listRetainerAgreements` (application/json).
+                #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+                pub struct Output {
+                    /// Agreements the caller pays, newest first.
+                    #[serde(rename = "asClient")]
+                    pub as_client: Vec<
+                        crate::generated::fund::greenlight::escrow::retainer_defs::AgreementView,
+                    >,
+                    /// Agreements paying the caller, newest first.
+                    #[serde(rename = "asMaintainer")]
+                    pub as_maintainer: Vec<
+                        crate::generated::fund::greenlight::escrow::retainer_defs::AgreementView,
+                    >,
+                }
+            }
+            /// `fund.greenlight.escrow.listRetainerStates`: The public feed of retainer agreements' states: who is paid, on which tier, in force or not, and the client only when they asked to be listed. An agreement appears again under a higher seq whenever its state changes; keep the latest by agreement.
+            pub mod list_retainer_states {
+                /// The NSID of this document, `fund.greenlight.escrow.listRetainerStates`.
+                pub const NSID: &str = "fund.greenlight.escrow.listRetainerStates";
+                /// Query parameters of `fund.greenlight.escrow.listRetainerStates`.
+                #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+                pub struct Params {
+                    /// Return states with a seq greater than this (a seq in decimal, from a previous page's cursor); omit to start at the beginning.
+                    #[serde(default, skip_serializing_if = "Option::is_none")]
+                    pub cursor: Option<String>,
+                    /// Most items to return (1 to 1000).
+                    #[serde(default, skip_serializing_if = "Option::is_none")]
+                    pub limit: Option<i64>,
+                }
+                /// Response body of `fund.greenlight.escrow.listRetainerStates` (application/json).
+                #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+                pub struct Output {
+                    /// The seq of the last state returned; pass it back to continue. Absent when none were returned.
+                    #[serde(default, skip_serializing_if = "Option::is_none")]
+                    pub cursor: Option<String>,
+                    /// Agreement states in increasing seq order.
+                    pub states: Vec<
+                        crate::generated::fund::greenlight::escrow::retainer_defs::RetainerState,
+                    >,
+                }
+            }
             /// `fund.greenlight.escrow.requestQuote`: Ask for a quote for one tier of a retainer offer (service auth: the caller is the client). Creates an agreement in state requested; escrow issues the quote (state quoted) with the offer's price for the tier. Nothing is owed until the client starts it.
             pub mod request_quote {
                 /// The NSID of this document, `fund.greenlight.escrow.requestQuote`.
@@ -964,6 +1054,13 @@ pub mod fund {
                     pub billing: crate::generated::fund::greenlight::escrow::retainer_defs::BillingDetails,
                     /// How to collect each period: invoice (bank transfer) or card.
                     pub collection: String,
+                    /// Whether the client may be named in public (the maintainer's page, the ledger feed, the feed of agreement states). Default false: the money still shows in the maintainer's totals, without the client's DID. Fixed for the agreement.
+                    #[serde(
+                        rename = "listedPublicly",
+                        default,
+                        skip_serializing_if = "Option::is_none"
+                    )]
+                    pub listed_publicly: Option<bool>,
                     /// Client-chosen key making the call safe to retry: the same key with the same body returns the first answer; the same key with a different body fails with IdempotencyConflict. Keys are scoped to the caller.
                     #[serde(rename = "idempotencyKey")]
                     pub idempotency_key: String,
@@ -1109,6 +1206,27 @@ pub mod fund {
                     /// When the agreement last changed.
                     #[serde(rename = "updatedAt")]
                     pub updated_at: String,
+                    /// Whether the client asked to be named in public.
+                    #[serde(
+                        rename = "listedPublicly",
+                        default,
+                        skip_serializing_if = "Option::is_none"
+                    )]
+                    pub listed_publicly: Option<bool>,
+                    /// Where the open invoice of the current period can be paid (bank transfer details or card), while one is open.
+                    #[serde(
+                        rename = "paymentUrl",
+                        default,
+                        skip_serializing_if = "Option::is_none"
+                    )]
+                    pub payment_url: Option<String>,
+                    /// The quote's number, once issued.
+                    #[serde(
+                        rename = "quoteNumber",
+                        default,
+                        skip_serializing_if = "Option::is_none"
+                    )]
+                    pub quote_number: Option<String>,
                 }
                 /// One period's invoice: numbered, and immutable once issued.
                 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -1150,6 +1268,58 @@ pub mod fund {
                         skip_serializing_if = "Option::is_none"
                     )]
                     pub paid_at: Option<String>,
+                    /// The same invoice as PDF.
+                    #[serde(
+                        rename = "pdfUrl",
+                        default,
+                        skip_serializing_if = "Option::is_none"
+                    )]
+                    pub pdf_url: Option<String>,
+                    /// When the invoice is due.
+                    #[serde(
+                        rename = "dueAt",
+                        default,
+                        skip_serializing_if = "Option::is_none"
+                    )]
+                    pub due_at: Option<String>,
+                }
+                /// One agreement's state in escrow's public feed. The client is named only when they asked to be listed; the amount is public either way, so the maintainer's totals reconcile to the cent.
+                #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+                pub struct RetainerState {
+                    /// Position in the feed; strictly increasing.
+                    pub seq: i64,
+                    /// Escrow's agreement id, the receipt a client's fund.greenlight.retainer record carries.
+                    pub agreement: String,
+                    /// The offer the agreement was quoted from.
+                    pub offer: String,
+                    /// Who is paid.
+                    pub maintainer: String,
+                    /// The client, only when they asked to be listed.
+                    #[serde(default, skip_serializing_if = "Option::is_none")]
+                    pub client: Option<String>,
+                    /// The tier in force.
+                    pub tier: String,
+                    /// Price per period in minor units.
+                    pub amount: i64,
+                    /// ISO 4217.
+                    pub currency: String,
+                    /// Length of a period.
+                    pub period: String,
+                    /// As in agreementView.
+                    pub state: String,
+                    /// Periods paid so far.
+                    #[serde(rename = "paidPeriods")]
+                    pub paid_periods: i64,
+                    /// End of the period in force, when in force.
+                    #[serde(
+                        rename = "currentPeriodEndsAt",
+                        default,
+                        skip_serializing_if = "Option::is_none"
+                    )]
+                    pub current_period_ends_at: Option<String>,
+                    /// When the state last changed.
+                    #[serde(rename = "updatedAt")]
+                    pub updated_at: String,
                 }
             }
             /// `fund.greenlight.escrow.startRetainer`: Accept a quote and start the agreement (service auth: the caller is the client). The first period begins now and is invoiced or charged at once; each later period begins on the same day of the month (or year), clamped to the month's last day.

@@ -185,6 +185,40 @@ sql_checks! {
             OR (j.state IN ('failed', 'superseded') AND t.state IS DISTINCT FROM 'voided')
             OR (j.state IN ('ready', 'awaiting_account') AND t.state IS NOT NULL)",
     ),
+    (
+        // Exactly one charge per period: a paid invoice has one posted payment of its amount,
+        // its fee and a payout job of its payout, and nothing else was booked for it.
+        "paid_invoice_booked_once",
+        "SELECT i.number || ' is ' || i.state || ': payment ' || coalesce(p.amount::text, 'none')
+                || ' of ' || i.amount || ', fee ' || coalesce(f.amount::text, 'none') || ' of '
+                || i.fee || ', payout job ' || coalesce(j.amount::text, 'none') || ' of ' || i.payout
+         FROM escrow.retainer_invoice i
+         LEFT JOIN escrow.transfer_current p ON p.id = i.number || ':payment' AND p.state = 'posted'
+         LEFT JOIN escrow.transfer_current f ON f.id = i.number || ':fee' AND f.state = 'posted'
+         LEFT JOIN escrow.job j ON j.id = 'payout:' || i.number
+         WHERE (i.state = 'paid' AND (p.amount IS DISTINCT FROM i.amount
+                   OR (i.fee > 0 AND f.amount IS DISTINCT FROM i.fee)
+                   OR (i.payout > 0 AND j.amount IS DISTINCT FROM i.payout)))
+            OR (i.state <> 'paid' AND (p.id IS NOT NULL OR f.id IS NOT NULL OR j.id IS NOT NULL))",
+    ),
+    (
+        // A period is paid in the agreement exactly when its invoice is, and an agreement
+        // that ended or lapsed owes nothing.
+        "agreement_matches_its_invoices",
+        "SELECT a.id || ' is ' || a.state || ' (period ' || a.periods || ' paid ' || a.current_paid
+                || ') but its invoice is ' || coalesce(i.state, 'missing')
+         FROM escrow.retainer_agreement a
+         LEFT JOIN escrow.retainer_invoice i ON i.agreement = a.id AND i.period_index = a.periods
+         WHERE (a.periods > 0 AND a.state IN ('active', 'past_due', 'cancelling')
+                AND (i.state IS NULL OR (i.state = 'paid') <> a.current_paid OR i.state = 'void'))
+            OR (a.state IN ('ended', 'lapsed') AND i.state = 'open')
+         UNION ALL
+         SELECT a.id || ' has more than one open attempt'
+         FROM escrow.retainer_agreement a
+         JOIN escrow.retainer_invoice i ON i.agreement = a.id
+         JOIN escrow.retainer_attempt t ON t.invoice = i.number AND t.state = 'open'
+         GROUP BY a.id HAVING count(*) > 1",
+    ),
 }
 
 /// Runs every check against the books and the provider's records.

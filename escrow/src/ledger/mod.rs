@@ -16,7 +16,8 @@
 //! `refund_payment` refunds → provider_clearing (pending while the provider refunds, then
 //! posted); `fee` held or payable → platform_fees; `pledge_capture` held → payable (the
 //! maintainer's share); `payout` payable → provider_clearing (pending while the provider
-//! transfers, then posted); `donation` provider_clearing → payable; `mismatched_payment`
+//! transfers, then posted); `donation` provider_clearing → payable; `retainer_payment` provider_clearing → payable (one
+//! period of a retainer, its fee then taken as for a donation); `mismatched_payment`
 //! provider_clearing → refunds (a payment that is not what its pledge or donation asked for,
 //! in the amount and currency received, owed straight back to the payer).
 
@@ -65,6 +66,8 @@ pub enum Kind {
     /// A payment whose amount or currency differs from its pledge's or donation's, owed
     /// back to the payer in full.
     MismatchedPayment,
+    /// A retainer client's payment for one period, owed to the maintainer at once.
+    RetainerPayment,
 }
 
 impl Kind {
@@ -79,6 +82,7 @@ impl Kind {
             Kind::Fee => "fee",
             Kind::Donation => "donation",
             Kind::MismatchedPayment => "mismatched_payment",
+            Kind::RetainerPayment => "retainer_payment",
         }
     }
 }

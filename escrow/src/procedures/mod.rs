@@ -6,6 +6,7 @@ pub mod donation;
 pub mod payout_account;
 pub mod pledge;
 pub mod queries;
+pub mod retainer;
 
 use chrono::{DateTime, Utc};
 use greenlight_lexicon::com::atproto::repo::strong_ref::StrongRef;

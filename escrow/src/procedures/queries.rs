@@ -136,10 +136,14 @@ struct EntryRow {
     donation: Option<String>,
     backer: Option<String>,
     maintainer: Option<String>,
+    agreement: Option<String>,
 }
 
 /// Where a page of a public feed starts (the seq after which it lists) and how long it is.
-fn feed_page(cursor: Option<&str>, limit: Option<i64>) -> Result<(i64, i64), EscrowError> {
+pub(crate) fn feed_page(
+    cursor: Option<&str>,
+    limit: Option<i64>,
+) -> Result<(i64, i64), EscrowError> {
     let after = match cursor {
         None | Some("") => 0,
         Some(cursor) => cursor
@@ -163,12 +167,14 @@ pub async fn list_ledger_entries(
     let (after, limit) = feed_page(params.cursor.as_deref(), params.limit)?;
     let rows = sqlx::query_as!(
         EntryRow,
-        "SELECT f.seq, t.id, t.created_at, t.kind, s.state, t.ledger, t.amount, t.debit_account,
-                t.credit_account, t.proposal, t.pledge, t.donation, t.backer, t.maintainer
+        r#"SELECT f.seq, t.id, t.created_at, t.kind, s.state, t.ledger, t.amount, t.debit_account,
+                t.credit_account, t.proposal, t.pledge, t.donation, t.backer, t.maintainer,
+                r.agreement AS "agreement?"
          FROM escrow.ledger_feed f
          JOIN escrow.transfer_state s ON s.id = f.state_id
          JOIN escrow.transfer t ON t.id = s.transfer_id
-         WHERE f.seq > $1 ORDER BY f.seq LIMIT $2",
+         LEFT JOIN escrow.retainer_transfer r ON r.transfer_id = t.id
+         WHERE f.seq > $1 ORDER BY f.seq LIMIT $2"#,
         after,
         limit,
     )
@@ -194,6 +200,7 @@ pub async fn list_ledger_entries(
                 donation: row.donation,
                 backer: row.backer,
                 maintainer: row.maintainer,
+                agreement: row.agreement,
             })
             .collect(),
     })

@@ -90,7 +90,24 @@ pub fn parse(body: &Value) -> Result<Event, MalformedEvent> {
                 .map(currency)
                 .transpose()?,
         },
-        "payment_intent.payment_failed" | "payment_intent.canceled" => EventKind::PaymentFailed {
+        // A retainer invoice (Stripe Billing): paid, or not paid and given up on.
+        "invoice.paid" => EventKind::PaymentSucceeded {
+            payment_id: object_id()?,
+            amount: object
+                .and_then(|o| o.get("amount_paid"))
+                .and_then(Value::as_i64)
+                .filter(|amount| *amount >= 0)
+                .ok_or(MalformedEvent("no amount_paid"))?,
+            currency: object
+                .and_then(|o| o.get("currency"))
+                .map(currency)
+                .transpose()?,
+        },
+        "invoice.payment_failed"
+        | "invoice.voided"
+        | "invoice.marked_uncollectible"
+        | "payment_intent.payment_failed"
+        | "payment_intent.canceled" => EventKind::PaymentFailed {
             payment_id: object_id()?,
         },
         "account.updated" => EventKind::AccountUpdated {

@@ -47,6 +47,59 @@ pub struct Checkout {
     pub checkout_url: String,
 }
 
+/// How a retainer client pays each period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Collection {
+    /// An invoice the client pays by bank transfer (Stripe's `send_invoice`).
+    Invoice,
+    /// A card payment.
+    Card,
+}
+
+impl Collection {
+    /// The lexicons' name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Collection::Invoice => "invoice",
+            Collection::Card => "card",
+        }
+    }
+
+    /// The collection a lexicon name means.
+    pub fn parse(name: &str) -> Option<Collection> {
+        match name {
+            "invoice" => Some(Collection::Invoice),
+            "card" => Some(Collection::Card),
+            _ => None,
+        }
+    }
+}
+
+/// One attempt at collecting a retainer invoice.
+#[derive(Debug, Clone)]
+pub struct InvoiceRequest<'a> {
+    /// Escrow's invoice number, attached as metadata and shown to the client.
+    pub number: &'a str,
+    /// The agreement, whose client is one customer at the provider.
+    pub agreement: &'a str,
+    /// The client's legal name.
+    pub customer_name: &'a str,
+    /// Where the provider sends the invoice, if given.
+    pub customer_email: Option<&'a str>,
+    /// Minor units.
+    pub amount: i64,
+    /// ISO 4217, upper case.
+    pub currency: &'a str,
+    /// The line shown on the invoice.
+    pub description: &'a str,
+    /// Bank transfer or card.
+    pub collection: Collection,
+    /// Days until due.
+    pub due_days: u32,
+    /// `<invoice>:attempt:<n>`: makes the call safe to repeat.
+    pub idempotency_key: &'a str,
+}
+
 /// A refund of (part of) a payment.
 #[derive(Debug, Clone)]
 pub struct RefundRequest<'a> {
@@ -142,6 +195,10 @@ pub trait PaymentProvider: Send + Sync {
         &self,
         request: &CheckoutRequest<'_>,
     ) -> Result<Checkout, ProviderError>;
+    /// Starts collecting one retainer invoice: a payment the client completes by bank
+    /// transfer or card, reported by the same payment webhooks as a checkout.
+    async fn create_invoice(&self, request: &InvoiceRequest<'_>)
+        -> Result<Checkout, ProviderError>;
     /// Stops a payment that was not made yet, so a cancelled pledge cannot be paid.
     async fn cancel_checkout(&self, payment_id: &str) -> Result<(), ProviderError>;
     /// The page a payer completes a payment on, when escrow serves it. Escrow's handler
@@ -193,7 +250,7 @@ pub fn is_payment_id(id: &str) -> bool {
 pub enum CheckoutState {
     /// Escrow opened no such payment with this provider.
     Unknown,
-    /// A pledge or donation still waits for this payment.
+    /// A pledge, donation or retainer invoice still waits for this payment.
     Pending,
     /// The payment was made, failed or was cancelled: there is nothing left to pay.
     Closed,
@@ -211,6 +268,8 @@ pub async fn checkout_state(
         r#"SELECT state = 'pending' AS "pending!" FROM escrow.pledge WHERE provider = $1 AND payment_id = $2
          UNION ALL
          SELECT state = 'pending' FROM escrow.donation WHERE provider = $1 AND payment_id = $2
+         UNION ALL
+         SELECT state = 'open' FROM escrow.retainer_attempt WHERE provider = $1 AND payment_id = $2
          LIMIT 1"#,
         provider,
         payment_id,

@@ -13,8 +13,8 @@ use serde_json::{json, Value};
 use sqlx::PgPool;
 
 use super::{
-    signature, AccountStatus, Checkout, CheckoutRequest, Movement, MovementKind, PaymentProvider,
-    PayoutAccount, ProviderError, RefundRequest, TransferRequest,
+    signature, AccountStatus, Checkout, CheckoutRequest, InvoiceRequest, Movement, MovementKind,
+    PaymentProvider, PayoutAccount, ProviderError, RefundRequest, TransferRequest,
 };
 use crate::clock::Clock;
 use crate::identifiers;
@@ -253,6 +253,22 @@ impl PaymentProvider for SandboxProvider {
             checkout_url: format!("{}/checkout/{}", self.public_url, stored.0),
             payment_id: stored.0,
         })
+    }
+
+    /// The sandbox's invoice is a payment page like a checkout's: "Pay" stands in for the
+    /// client's bank transfer (or card) arriving, "Fail" for it bouncing.
+    async fn create_invoice(
+        &self,
+        request: &InvoiceRequest<'_>,
+    ) -> Result<Checkout, ProviderError> {
+        self.create_checkout(&CheckoutRequest {
+            reference: request.number,
+            amount: request.amount,
+            currency: request.currency,
+            description: request.description,
+            idempotency_key: request.idempotency_key,
+        })
+        .await
     }
 
     async fn cancel_checkout(&self, payment_id: &str) -> Result<(), ProviderError> {

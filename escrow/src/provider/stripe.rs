@@ -1,5 +1,12 @@
 //! The Stripe adapter: charges into the platform balance (PaymentIntents), transfers to
-//! connected accounts, refunds, Express accounts with onboarding links.
+//! connected accounts, refunds, Express accounts with onboarding links, and retainer invoices
+//! (Stripe Billing's Invoices: one customer per agreement, one finalized invoice per period,
+//! `send_invoice` collection for bank transfer, `charge_automatically` for card).
+//!
+//! Escrow drives the periods itself rather than with a Stripe Subscription: escrow's clock is
+//! the truth for when a period ends, a tier change waits for the next period by the funding
+//! rules, and the retry schedule is the published one, so Stripe only ever sees one invoice
+//! at a time, each with its own idempotency key.
 //!
 //! Speaks Stripe's wire format: form-encoded POSTs with bracketed keys for nested fields,
 //! `Authorization: Bearer <secret key>`, and an `Idempotency-Key` header on every POST, derived
@@ -12,8 +19,8 @@ use async_trait::async_trait;
 use serde::Deserialize;
 
 use super::{
-    AccountStatus, Checkout, CheckoutRequest, Movement, MovementKind, PaymentProvider,
-    PayoutAccount, ProviderError, RefundRequest, TransferRequest,
+    AccountStatus, Checkout, CheckoutRequest, Collection, InvoiceRequest, Movement, MovementKind,
+    PaymentProvider, PayoutAccount, ProviderError, RefundRequest, TransferRequest,
 };
 
 /// Stripe's API, unless configured otherwise (tests point it at a local stand-in).
@@ -56,6 +63,18 @@ struct StripeErrorDetail {
 #[derive(Deserialize)]
 struct Object {
     id: String,
+}
+
+/// The fields of a Stripe Invoice escrow reads.
+#[derive(Deserialize)]
+struct StripeInvoice {
+    id: String,
+    #[serde(default)]
+    amount_due: i64,
+    #[serde(default)]
+    currency: String,
+    #[serde(default)]
+    hosted_invoice_url: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -249,7 +268,108 @@ impl PaymentProvider for StripeProvider {
         })
     }
 
+    async fn create_invoice(
+        &self,
+        request: &InvoiceRequest<'_>,
+    ) -> Result<Checkout, ProviderError> {
+        let key = request.idempotency_key;
+        let mut customer_form = vec![
+            ("name", request.customer_name.to_owned()),
+            ("metadata[agreement]", request.agreement.to_owned()),
+        ];
+        if let Some(email) = request.customer_email {
+            customer_form.push(("email", email.to_owned()));
+        }
+        // One customer per agreement, found again by its key on a retry.
+        let customer: Object = self
+            .post(
+                "/v1/customers",
+                &customer_form,
+                &format!("customer-{}", request.agreement),
+            )
+            .await?;
+        let collection = match request.collection {
+            Collection::Invoice => "send_invoice",
+            Collection::Card => "charge_automatically",
+        };
+        let mut invoice_form = vec![
+            ("customer", customer.id.clone()),
+            ("collection_method", collection.to_owned()),
+            ("currency", request.currency.to_lowercase()),
+            ("auto_advance", "true".to_owned()),
+            ("metadata[escrow_reference]", request.number.to_owned()),
+            ("metadata[agreement]", request.agreement.to_owned()),
+        ];
+        if request.collection == Collection::Invoice {
+            invoice_form.push(("days_until_due", request.due_days.to_string()));
+            invoice_form.push((
+                "payment_settings[payment_method_types][]",
+                "customer_balance".to_owned(),
+            ));
+        }
+        let invoice: StripeInvoice = self
+            .post("/v1/invoices", &invoice_form, &format!("{key}:invoice"))
+            .await?;
+        let _item: Object = self
+            .post(
+                "/v1/invoiceitems",
+                &[
+                    ("customer", customer.id),
+                    ("invoice", invoice.id.clone()),
+                    ("amount", request.amount.to_string()),
+                    ("currency", request.currency.to_lowercase()),
+                    ("description", request.description.to_owned()),
+                ],
+                &format!("{key}:item"),
+            )
+            .await?;
+        let finalized: StripeInvoice = self
+            .post(
+                &format!("/v1/invoices/{}/finalize", invoice.id),
+                &[],
+                &format!("{key}:finalize"),
+            )
+            .await?;
+        if finalized.amount_due != request.amount
+            || !finalized.currency.eq_ignore_ascii_case(request.currency)
+        {
+            return Err(ProviderError::Rejected(format!(
+                "invoice {} is for {} {}, not {} {}",
+                finalized.id,
+                finalized.amount_due,
+                finalized.currency,
+                request.amount,
+                request.currency
+            )));
+        }
+        if request.collection == Collection::Invoice {
+            let _sent: Object = self
+                .post(
+                    &format!("/v1/invoices/{}/send", finalized.id),
+                    &[],
+                    &format!("{key}:send"),
+                )
+                .await?;
+        }
+        let url = finalized.hosted_invoice_url.ok_or_else(|| {
+            ProviderError::Unavailable(format!("invoice {} has no hosted page", finalized.id))
+        })?;
+        Ok(Checkout {
+            payment_id: finalized.id,
+            checkout_url: url,
+        })
+    }
+
     async fn cancel_checkout(&self, payment_id: &str) -> Result<(), ProviderError> {
+        if payment_id.starts_with("in_") {
+            // An unpaid invoice is voided, so it can no longer be paid.
+            let path = format!("/v1/invoices/{payment_id}/void");
+            let key = format!("void-{payment_id}");
+            return match self.post::<Object>(&path, &[], &key).await {
+                Ok(_) | Err(ProviderError::Rejected(_)) => Ok(()),
+                Err(error) => Err(error),
+            };
+        }
         let path = format!("/v1/payment_intents/{payment_id}/cancel");
         let key = format!("cancel-{payment_id}");
         match self.post::<Object>(&path, &[], &key).await {

@@ -13,6 +13,7 @@ pub mod backing;
 pub mod estimating;
 pub mod projects;
 pub mod proposing;
+pub mod retaining;
 pub mod stages;
 
 use axum::http::{header, HeaderMap, StatusCode};
