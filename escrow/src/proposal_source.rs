@@ -205,6 +205,8 @@ impl AppViewProposals {
         nsid: &str,
         uri: &str,
     ) -> Result<Option<T>, SourceError> {
+        // Named as people know the method: `getProposal`, `getRetainerOffer`.
+        let method = nsid.rsplit('.').next().unwrap_or(nsid);
         let response = self
             .http
             .get(format!("{}/xrpc/{nsid}", self.base_url))
@@ -216,7 +218,7 @@ impl AppViewProposals {
         let body = response
             .bytes()
             .await
-            .map_err(|error| SourceError(format!("unreadable {nsid} answer: {error}")))?;
+            .map_err(|error| SourceError(format!("unreadable {method} answer: {error}")))?;
         if !status.is_success() {
             let error = serde_json::from_slice::<XrpcErrorBody>(&body)
                 .ok()
@@ -225,13 +227,13 @@ impl AppViewProposals {
                 return Ok(None);
             }
             return Err(SourceError(format!(
-                "{nsid} answered {status}: {}",
+                "{method} answered {status}: {}",
                 String::from_utf8_lossy(&body)
             )));
         }
         serde_json::from_slice(&body)
             .map(Some)
-            .map_err(|error| SourceError(format!("malformed {nsid} answer: {error}")))
+            .map_err(|error| SourceError(format!("malformed {method} answer: {error}")))
     }
 }
 
