@@ -8,7 +8,7 @@
 
 mod support;
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::Arc;
 
 use greenlight_escrow::procedures::{payout_account, pledge};
@@ -17,34 +17,21 @@ use greenlight_escrow::{webhook, Escrow};
 use greenlight_lexicon::fund::greenlight::escrow::{connect_payout_account, create_pledge};
 use sqlx::PgPool;
 use support::appview::AppViewStandIn;
-use support::process::{database_url, free_port, wait_for};
+use support::process::{self, database_url, wait_for};
 use support::*;
 
+/// The escrow process: payouts due one second after a release, a fast worker.
 fn spawn_escrow(
     database: &str,
     appview: &str,
     failpoints: Option<&str>,
     log: &std::path::Path,
 ) -> Child {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_greenlight-escrow"));
-    command
-        // A demo: the sandbox provider and a test password.
-        .args(["serve", "--demo"])
-        .env("ESCROW_DATABASE_URL", database)
-        .env(
-            "GREENLIGHT_ESCROW_BIND",
-            format!("127.0.0.1:{}", free_port()),
-        )
-        .env("GREENLIGHT_APPVIEW_URL", appview)
-        .env("GREENLIGHT_ESCROW_VERIFICATION_SECONDS", "1")
-        .env("GREENLIGHT_ESCROW_TICK_MS", "100")
-        .env_remove("GREENLIGHT_ESCROW_FAILPOINTS")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(log).unwrap());
-    if let Some(points) = failpoints {
-        command.env("GREENLIGHT_ESCROW_FAILPOINTS", points);
-    }
-    command.spawn().unwrap()
+    let env = [
+        ("GREENLIGHT_ESCROW_VERIFICATION_SECONDS", "1".to_owned()),
+        ("GREENLIGHT_ESCROW_TICK_MS", "100".to_owned()),
+    ];
+    process::spawn_escrow(database, appview, failpoints, &env, log)
 }
 
 #[sqlx::test(migrator = "greenlight_escrow::MIGRATOR")]

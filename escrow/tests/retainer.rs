@@ -9,48 +9,35 @@ mod support;
 use chrono::Duration;
 use greenlight_escrow::failpoint::{FailAction, FailPoints};
 use greenlight_escrow::procedures::retainer as procedures;
-use greenlight_escrow::proposal_source::{OfferInfo, OfferTier};
+use greenlight_escrow::proposal_source::OfferInfo;
 use greenlight_escrow::retainer::documents;
 use greenlight_escrow::EscrowError;
-use greenlight_funding::billing_period::Period;
-use greenlight_funding::retainer::{Terms, INVOICE_DUE_DAYS, RETRY_SCHEDULE_DAYS};
-use greenlight_funding::Currency;
+use greenlight_funding::retainer::{INVOICE_DUE_DAYS, RETRY_SCHEDULE_DAYS};
 use greenlight_lexicon::fund::greenlight::escrow::retainer_defs::{AgreementView, BillingDetails};
 use greenlight_lexicon::fund::greenlight::escrow::{
     cancel_retainer, change_retainer_tier, list_retainer_states, request_quote, start_retainer,
 };
 use sqlx::PgPool;
+use support::offers::{self, tier, OFFER_CID};
 use support::*;
 
 const CLIENT: &str = "did:plc:acmecorp";
 const OFFER: &str = "at://did:plc:maintainer/fund.greenlight.retainerOffer/3kretainer";
-const OFFER_CID: &str = "bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm";
-
-fn tier(name: &str, amount: i64, seats: Option<i64>) -> OfferTier {
-    OfferTier {
-        terms: Terms {
-            tier: name.into(),
-            amount,
-            currency: Currency::parse("USD").unwrap(),
-            period: Period::Month,
-        },
-        seat_limit: seats,
-    }
-}
 
 /// Three tiers, as the background describes: nobody buys the lowest.
-fn put_offer(h: &Harness, seats: Option<i64>) {
-    h.proposals.put_offer(OfferInfo {
-        uri: OFFER.into(),
-        cid: OFFER_CID.into(),
-        maintainer: MAINTAINER.into(),
-        authorized: true,
-        tiers: vec![
+fn three_tiers(partner_seats: Option<i64>) -> OfferInfo {
+    offers::offer(
+        OFFER,
+        vec![
             tier("Supporter", 50_000, None),
-            tier("Partner", 150_000, seats),
+            tier("Partner", 150_000, partner_seats),
             tier("Advisor", 500_000, Some(2)),
         ],
-    });
+    )
+}
+
+fn put_offer(h: &Harness, seats: Option<i64>) {
+    h.proposals.put_offer(three_tiers(seats));
 }
 
 fn billing() -> BillingDetails {
@@ -478,7 +465,7 @@ async fn refused_calls_record_nothing(pool: PgPool) {
     // An unauthorised offer quotes nothing.
     h.proposals.put_offer(OfferInfo {
         authorized: false,
-        ..h.proposals_offer()
+        ..three_tiers(Some(1))
     });
     assert_eq!(
         error_name(
@@ -492,26 +479,6 @@ async fn refused_calls_record_nothing(pool: PgPool) {
         "OfferNotAuthorized"
     );
     h.assert_books_sound().await;
-}
-
-trait OfferAccess {
-    fn proposals_offer(&self) -> OfferInfo;
-}
-
-impl OfferAccess for Harness {
-    fn proposals_offer(&self) -> OfferInfo {
-        OfferInfo {
-            uri: OFFER.into(),
-            cid: OFFER_CID.into(),
-            maintainer: MAINTAINER.into(),
-            authorized: true,
-            tiers: vec![
-                tier("Supporter", 50_000, None),
-                tier("Partner", 150_000, Some(1)),
-                tier("Advisor", 500_000, Some(2)),
-            ],
-        }
-    }
 }
 
 #[sqlx::test(migrator = "greenlight_escrow::MIGRATOR")]
@@ -552,6 +519,14 @@ async fn money_for_a_void_invoice_goes_back_to_the_client(pool: PgPool) {
     .unwrap();
     assert_eq!(cancelled.state, "ended");
     assert_eq!(cancelled.invoices.unwrap()[0].state, "void");
+    assert_eq!(cancelled.payment_url, None);
+    // Its payment page is closed: there is nothing left to pay.
+    assert_eq!(
+        greenlight_escrow::provider::checkout_state(&h.pool, "sandbox", &payment)
+            .await
+            .unwrap(),
+        greenlight_escrow::provider::CheckoutState::Closed
+    );
     // The bank transfer arrives anyway (the provider reports it).
     sqlx::query("UPDATE sandbox.payment SET status = 'succeeded' WHERE id = $1")
         .bind(&payment)

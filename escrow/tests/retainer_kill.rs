@@ -8,26 +8,25 @@
 
 mod support;
 
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::Arc;
 
 use chrono::{Duration, Utc};
 use greenlight_escrow::procedures::{payout_account, retainer};
-use greenlight_escrow::proposal_source::{InMemoryProposals, OfferInfo, OfferTier, Stage};
+use greenlight_escrow::proposal_source::{InMemoryProposals, Stage};
 use greenlight_escrow::{webhook, Escrow};
-use greenlight_funding::billing_period::Period;
-use greenlight_funding::retainer::Terms;
 use greenlight_lexicon::fund::greenlight::escrow::retainer_defs::BillingDetails;
 use greenlight_lexicon::fund::greenlight::escrow::{
     connect_payout_account, request_quote, start_retainer,
 };
 use sqlx::PgPool;
 use support::appview::AppViewStandIn;
-use support::process::{database_url, free_port, wait_for};
+use support::process::{self, database_url, wait_for};
 use support::*;
 
 const DAY_MS: i64 = 200;
 
+/// The escrow process, billing on the test's calendar with a fast worker.
 fn spawn_escrow(
     database: &str,
     appview: &str,
@@ -35,28 +34,15 @@ fn spawn_escrow(
     failpoints: Option<&str>,
     log: &std::path::Path,
 ) -> Child {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_greenlight-escrow"));
-    command
-        .args(["serve", "--demo"])
-        .env("ESCROW_DATABASE_URL", database)
-        .env(
-            "GREENLIGHT_ESCROW_BIND",
-            format!("127.0.0.1:{}", free_port()),
-        )
-        .env("GREENLIGHT_APPVIEW_URL", appview)
-        .env("GREENLIGHT_ESCROW_TICK_MS", "50")
-        .env("GREENLIGHT_ESCROW_BILLING_DAY_MILLIS", DAY_MS.to_string())
-        .env(
+    let env = [
+        ("GREENLIGHT_ESCROW_TICK_MS", "50".to_owned()),
+        ("GREENLIGHT_ESCROW_BILLING_DAY_MILLIS", DAY_MS.to_string()),
+        (
             "GREENLIGHT_ESCROW_BILLING_ORIGIN_SECONDS",
             origin.to_string(),
-        )
-        .env_remove("GREENLIGHT_ESCROW_FAILPOINTS")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(log).unwrap());
-    if let Some(points) = failpoints {
-        command.env("GREENLIGHT_ESCROW_FAILPOINTS", points);
-    }
-    command.spawn().unwrap()
+        ),
+    ];
+    process::spawn_escrow(database, appview, failpoints, &env, log)
 }
 
 /// Pays the agreement's open attempt at the sandbox and delivers the webhook.
@@ -87,21 +73,10 @@ async fn sigkill_between_the_charge_and_its_record_charges_the_period_once(pool:
     let origin = Utc::now().timestamp();
     let offers = Arc::new(InMemoryProposals::new());
     let offer = "at://did:plc:maintainer/fund.greenlight.retainerOffer/3kkill";
-    offers.put_offer(OfferInfo {
-        uri: offer.into(),
-        cid: "bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm".into(),
-        maintainer: MAINTAINER.into(),
-        authorized: true,
-        tiers: vec![OfferTier {
-            terms: Terms {
-                tier: "Partner".into(),
-                amount: 150_000,
-                currency: greenlight_funding::Currency::parse("USD").unwrap(),
-                period: Period::Month,
-            },
-            seat_limit: None,
-        }],
-    });
+    offers.put_offer(support::offers::offer(
+        offer,
+        vec![support::offers::tier("Partner", 150_000, None)],
+    ));
     // The library's escrow, on the process's calendar, sets the agreement up.
     let escrow = Escrow::new(
         pool.clone(),

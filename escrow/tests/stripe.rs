@@ -599,9 +599,6 @@ fn hex_of(header: &str) -> String {
 #[sqlx::test(migrator = "greenlight_escrow::MIGRATOR")]
 async fn retainer_invoices_go_through_stripe_billing(pool: PgPool) {
     use greenlight_escrow::procedures::retainer as procedures;
-    use greenlight_escrow::proposal_source::{OfferInfo, OfferTier};
-    use greenlight_funding::billing_period::Period;
-    use greenlight_funding::retainer::Terms;
     use greenlight_lexicon::fund::greenlight::escrow::retainer_defs::BillingDetails;
     use greenlight_lexicon::fund::greenlight::escrow::{request_quote, start_retainer};
 
@@ -626,21 +623,10 @@ async fn retainer_invoices_go_through_stripe_billing(pool: PgPool) {
     );
     assert_eq!(deliver(updated).await, StatusCode::OK);
     let offer = "at://did:plc:maintainer/fund.greenlight.retainerOffer/3kstripe";
-    h.proposals.put_offer(OfferInfo {
-        uri: offer.into(),
-        cid: "bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm".into(),
-        maintainer: MAINTAINER.into(),
-        authorized: true,
-        tiers: vec![OfferTier {
-            terms: Terms {
-                tier: "Partner".into(),
-                amount: 150_000,
-                currency: greenlight_funding::Currency::parse("USD").unwrap(),
-                period: Period::Month,
-            },
-            seat_limit: None,
-        }],
-    });
+    h.proposals.put_offer(offers::offer(
+        offer,
+        vec![offers::tier("Partner", 150_000, None)],
+    ));
     let quote = procedures::request_quote(
         &escrow,
         "did:plc:acme",

@@ -9,6 +9,7 @@ use greenlight_cli::ClientError;
 use greenlight_lexicon::com::atproto::repo::strong_ref::StrongRef;
 use greenlight_lexicon::fund::greenlight::escrow::defs::{DonationView, LedgerEntry};
 use greenlight_lexicon::fund::greenlight::escrow::list_ledger_entries;
+use greenlight_lexicon::fund::greenlight::retainer_offer::{Included, RetainerOffer, Tier};
 use greenlight_lexicon::fund::greenlight::status::{
     Decline, Development, Preview, Release, StatusStage,
 };
@@ -245,5 +246,60 @@ pub async fn ledger_entries(world: &World) -> Vec<LedgerEntry> {
         if cursor.is_none() {
             return latest;
         }
+    }
+}
+
+/// A monthly USD price of a retainer tier, in minor units: Supporter, Partner, Advisor.
+pub const RETAINER_PRICES: [i64; 3] = [50_000, 150_000, 500_000];
+
+/// A retainer offer for `project` with three monthly USD tiers at [`RETAINER_PRICES`]: each
+/// includes risk mitigation, Partner and Advisor reciprocal access, Advisor advice (and at
+/// most 3 clients).
+pub fn three_tier_offer(project: StrongRef) -> RetainerOffer {
+    let tier = |name: &str, amount: i64, access: bool, advisory: bool, details: &str| Tier {
+        name: name.into(),
+        amount,
+        currency: "USD".into(),
+        period: "month".into(),
+        included: Included {
+            risk_mitigation: true,
+            reciprocal_access: access,
+            advisory,
+            details: Some(details.into()),
+        },
+        seat_limit: advisory.then_some(3),
+    };
+    let [supporter, partner, advisor] = RETAINER_PRICES;
+    RetainerOffer {
+        projects: Some(vec![project]),
+        repositories: None,
+        description: "Keep the project maintained: security fixes, releases and a say in the \
+                      roadmap for the companies that run it."
+            .into(),
+        tiers: vec![
+            tier(
+                "Supporter",
+                supporter,
+                false,
+                false,
+                "Security fixes and releases.",
+            ),
+            tier(
+                "Partner",
+                partner,
+                true,
+                false,
+                "A quarterly call; a say in the roadmap.",
+            ),
+            tier(
+                "Advisor",
+                advisor,
+                true,
+                true,
+                "Advice beyond the project, two hours a month.",
+            ),
+        ],
+        terms_url: Some("https://example.com/retainer-terms".into()),
+        created_at: records::now(),
     }
 }

@@ -10,31 +10,14 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use greenlight_cli::records;
-use greenlight_lexicon::fund::greenlight::retainer_offer::{Included, RetainerOffer, Tier};
 use greenlight_tests::browser::Browser;
 use greenlight_tests::services::{repo_root, ServicesConfig};
-use greenlight_tests::steps::new_project;
+use greenlight_tests::steps::{new_project, three_tier_offer};
 use greenlight_tests::world::World;
 use serde_json::Value;
 
 fn artifacts() -> PathBuf {
     repo_root().join("tests/artifacts/browser")
-}
-
-fn tier(name: &str, amount: i64, access: bool, advisory: bool, details: &str) -> Tier {
-    Tier {
-        name: name.into(),
-        amount,
-        currency: "USD".into(),
-        period: "month".into(),
-        included: Included {
-            risk_mitigation: true,
-            reciprocal_access: access,
-            advisory,
-            details: Some(details.into()),
-        },
-        seat_limit: advisory.then_some(3),
-    }
 }
 
 /// Waits until `page` (fetched without a session) contains `needle`.
@@ -72,38 +55,7 @@ async fn a_company_becomes_a_client_from_the_maintainers_page() {
         .connect_payout_account(&maintainer)
         .await
         .expect("payout account");
-    let offer = RetainerOffer {
-        projects: Some(vec![project]),
-        repositories: None,
-        description: "Keep Tidepool maintained: security fixes, releases and a say in the \
-                      roadmap for the companies that run it."
-            .into(),
-        tiers: vec![
-            tier(
-                "Supporter",
-                50_000,
-                false,
-                false,
-                "Security fixes and releases.",
-            ),
-            tier(
-                "Partner",
-                150_000,
-                true,
-                false,
-                "A quarterly call; a say in the roadmap.",
-            ),
-            tier(
-                "Advisor",
-                500_000,
-                true,
-                true,
-                "Advice beyond Tidepool, two hours a month.",
-            ),
-        ],
-        terms_url: Some("https://tidepool.example/terms".into()),
-        created_at: records::now(),
-    };
+    let offer = three_tier_offer(project);
     records::create(&maintainer, &offer, None)
         .await
         .expect("offer");

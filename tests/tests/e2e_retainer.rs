@@ -19,32 +19,14 @@ use greenlight_client::escrow::QuoteRequest;
 use greenlight_lexicon::com::atproto::repo::strong_ref::StrongRef;
 use greenlight_lexicon::fund::greenlight::escrow::defs::LedgerEntry;
 use greenlight_lexicon::fund::greenlight::escrow::retainer_defs::{AgreementView, BillingDetails};
-use greenlight_lexicon::fund::greenlight::retainer_offer::{Included, RetainerOffer, Tier};
 use greenlight_tests::services::ServicesConfig;
-use greenlight_tests::steps::{ledger_entries, new_project};
+use greenlight_tests::steps::{ledger_entries, new_project, three_tier_offer, RETAINER_PRICES};
 use greenlight_tests::world::World;
 use serde_json::Value;
 
-/// Minor units: $500.00 a month.
-const SUPPORTER: i64 = 50_000;
-const PARTNER: i64 = 150_000;
-const ADVISOR: i64 = 500_000;
-
-fn tier(name: &str, amount: i64, risk: bool, access: bool, advisory: bool) -> Tier {
-    Tier {
-        name: name.into(),
-        amount,
-        currency: "USD".into(),
-        period: "month".into(),
-        included: Included {
-            risk_mitigation: risk,
-            reciprocal_access: access,
-            advisory,
-            details: None,
-        },
-        seat_limit: None,
-    }
-}
+/// The middle and top tiers' prices per month, in minor units.
+const PARTNER: i64 = RETAINER_PRICES[1];
+const ADVISOR: i64 = RETAINER_PRICES[2];
 
 fn billing(name: &str) -> BillingDetails {
     BillingDetails {
@@ -214,19 +196,7 @@ async fn companies_retain_a_maintainer_period_by_period() {
         .expect("payout account");
 
     // The offer: three tiers.
-    let offer = RetainerOffer {
-        projects: Some(vec![project.clone()]),
-        repositories: None,
-        description: "Keep the parser maintained: security fixes, releases, a say in the roadmap."
-            .into(),
-        tiers: vec![
-            tier("Supporter", SUPPORTER, true, false, false),
-            tier("Partner", PARTNER, true, true, false),
-            tier("Advisor", ADVISOR, true, true, true),
-        ],
-        terms_url: None,
-        created_at: records::now(),
-    };
+    let offer = three_tier_offer(project.clone());
     let offer: StrongRef = records::create(&maintainer, &offer, None)
         .await
         .expect("offer")

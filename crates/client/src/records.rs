@@ -164,6 +164,25 @@ pub fn dispute_record(subject: StrongRef, reason: &str, evidence: Vec<String>) -
     }
 }
 
+/// The record key of a record attributing something escrow holds (`receipt`, created at
+/// `created_at`): a TID made from that time and a clock id from the receipt, so writing the
+/// record twice (a reload, a retry) replaces it rather than duplicating it.
+pub fn receipt_record_key(receipt: &str, created_at: &str) -> String {
+    use sha2::{Digest, Sha256};
+    const ALPHABET: &[u8; 32] = b"234567abcdefghijklmnopqrstuvwxyz";
+    let micros = chrono::DateTime::parse_from_rfc3339(created_at)
+        .map(|t| t.timestamp_micros())
+        .unwrap_or(0)
+        .max(0) as u64;
+    let digest = Sha256::digest(receipt.as_bytes());
+    let clock = (u64::from(digest[0]) << 2 | u64::from(digest[1]) >> 6) & 0x3ff;
+    let value = (micros & ((1 << 53) - 1)) << 10 | clock;
+    (0..13)
+        .rev()
+        .map(|i| char::from(ALPHABET[((value >> (i * 5)) & 31) as usize]))
+        .collect()
+}
+
 /// A `fund.greenlight.retainer` record: the client's public attribution of an agreement
 /// escrow started (`receipt`), written only when the client asked to be listed.
 pub fn retainer_record(offer: StrongRef, tier: &str, receipt: &str) -> retainer::Retainer {

@@ -480,10 +480,19 @@ pub async fn attempt_failed(
     Ok(())
 }
 
-/// Voids an unpaid invoice: nothing is owed for it any more.
+/// Voids an unpaid invoice: nothing is owed for it any more, and none of its attempts can be
+/// paid (their payments are stopped at the provider once this commits; money that still
+/// arrives is returned).
 pub async fn void_invoice(conn: &mut PgConnection, number: &str) -> Result<(), EscrowError> {
     sqlx::query!(
         "UPDATE escrow.retainer_invoice SET state = 'void' WHERE number = $1 AND state = 'open'",
+        number,
+    )
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query!(
+        "UPDATE escrow.retainer_attempt SET state = 'failed', updated_at = now()
+         WHERE invoice = $1 AND state = 'open'",
         number,
     )
     .execute(conn)

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod appview;
+pub mod offers;
 pub mod process;
 pub mod tokens;
 

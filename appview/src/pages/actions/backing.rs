@@ -18,7 +18,6 @@ use greenlight_lexicon::com::atproto::repo::strong_ref::StrongRef;
 use greenlight_lexicon::fund::greenlight::defs::ProposalView;
 use greenlight_lexicon::fund::greenlight::escrow::defs::PledgeView;
 use greenlight_lexicon::fund::greenlight::pledge;
-use sha2::{Digest, Sha256};
 
 use super::{acting, acting_on, after_delete, after_write, escrow, filled, form_again, problem};
 use crate::embed::{page_path, Kind};
@@ -242,22 +241,10 @@ pub async fn donate(
     give(app, did, rkey, headers, values, Gift::Donation).await
 }
 
-/// The record key of the pledge record for escrow pledge `pledge`: a TID made from when
-/// escrow created it and a clock id from its id, so writing it twice (a reload, a retry)
-/// replaces rather than duplicates.
+/// The record key of the pledge record for escrow pledge `pledge` (see
+/// [`greenlight_client::records::receipt_record_key`]).
 pub fn pledge_record_key(pledge: &PledgeView) -> String {
-    const ALPHABET: &[u8; 32] = b"234567abcdefghijklmnopqrstuvwxyz";
-    let micros = chrono::DateTime::parse_from_rfc3339(&pledge.created_at)
-        .map(|t| t.timestamp_micros())
-        .unwrap_or(0)
-        .max(0) as u64;
-    let digest = Sha256::digest(pledge.id.as_bytes());
-    let clock = (u64::from(digest[0]) << 2 | u64::from(digest[1]) >> 6) & 0x3ff;
-    let value = (micros & ((1 << 53) - 1)) << 10 | clock;
-    (0..13)
-        .rev()
-        .map(|i| char::from(ALPHABET[((value >> (i * 5)) & 31) as usize]))
-        .collect()
+    greenlight_client::records::receipt_record_key(&pledge.id, &pledge.created_at)
 }
 
 /// `GET /backing/{pledge}`: the backer's pledge on its way through checkout. While escrow

@@ -31,7 +31,6 @@ use greenlight_lexicon::com::atproto::repo::strong_ref::StrongRef;
 use greenlight_lexicon::fund::greenlight::escrow::retainer_defs::{AgreementView, BillingDetails};
 use greenlight_lexicon::fund::greenlight::get_retainer_offer;
 use greenlight_lexicon::fund::greenlight::retainer_defs::OfferView;
-use sha2::{Digest, Sha256};
 
 use super::{acting, after_write, escrow, filled, form_again, problem, Acting};
 use crate::display::{actor_name, date, money};
@@ -495,24 +494,6 @@ async fn render_agreement_page(
         .raw("\">Your retainers and invoices</a></p>");
 }
 
-/// The record key of the retainer record for agreement `id` created at `created_at`: a TID
-/// made from that time and a clock id from the id, so writing it twice (a reload, a retry)
-/// replaces rather than duplicates.
-pub fn retainer_record_key(id: &str, created_at: &str) -> String {
-    const ALPHABET: &[u8; 32] = b"234567abcdefghijklmnopqrstuvwxyz";
-    let micros = chrono::DateTime::parse_from_rfc3339(created_at)
-        .map(|t| t.timestamp_micros())
-        .unwrap_or(0)
-        .max(0) as u64;
-    let digest = Sha256::digest(id.as_bytes());
-    let clock = (u64::from(digest[0]) << 2 | u64::from(digest[1]) >> 6) & 0x3ff;
-    let value = (micros & ((1 << 53) - 1)) << 10 | clock;
-    (0..13)
-        .rev()
-        .map(|i| char::from(ALPHABET[((value >> (i * 5)) & 31) as usize]))
-        .collect()
-}
-
 /// `POST /retainers/agreement/{id}/start`: accepts the quote; when the client asked to be
 /// listed, writes their public record of it; then their own page.
 pub async fn start(
@@ -575,7 +556,7 @@ pub async fn start(
         return see_other(&format!("{me}?retainer=started"));
     }
     let record = records::retainer_record(agreement.offer.clone(), &agreement.tier, &agreement.id);
-    let rkey = retainer_record_key(&agreement.id, &agreement.created_at);
+    let rkey = greenlight_client::records::receipt_record_key(&agreement.id, &agreement.created_at);
     match repo::put(&acting.agent, &record, &rkey).await {
         Ok(written) => after_write(&app, &me, &written).await,
         Err(error) => {
