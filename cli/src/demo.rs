@@ -496,6 +496,17 @@ impl Seeder<'_> {
             seat_limit: advisory.then_some(3),
         };
         self.escrow.connect_payout_account(maintainer).await?;
+        self.escrow
+            .set_vendor_details(
+                maintainer,
+                &greenlight_lexicon::fund::greenlight::escrow::retainer_defs::VendorDetails {
+                    legal_name: "Ada Lovelace Software Ltd".into(),
+                    address: "7 Analytical Row\nLondon N1 9GU\nUnited Kingdom".into(),
+                    tax_id: Some("GB987654321".into()),
+                    email: Some("billing@tidepool.example".into()),
+                },
+            )
+            .await?;
         let offer = RetainerOffer {
             projects: Some(vec![project.strong_ref()]),
             repositories: None,

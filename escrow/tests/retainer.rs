@@ -13,9 +13,12 @@ use greenlight_escrow::proposal_source::OfferInfo;
 use greenlight_escrow::retainer::documents;
 use greenlight_escrow::EscrowError;
 use greenlight_funding::retainer::{INVOICE_DUE_DAYS, RETRY_SCHEDULE_DAYS};
-use greenlight_lexicon::fund::greenlight::escrow::retainer_defs::{AgreementView, BillingDetails};
+use greenlight_lexicon::fund::greenlight::escrow::retainer_defs::{
+    AgreementView, BillingDetails, VendorDetails,
+};
 use greenlight_lexicon::fund::greenlight::escrow::{
-    cancel_retainer, change_retainer_tier, list_retainer_states, request_quote, start_retainer,
+    cancel_retainer, change_retainer_tier, list_retainer_states, request_quote, set_vendor_details,
+    start_retainer,
 };
 use sqlx::PgPool;
 use support::offers::{self, tier, OFFER_CID};
@@ -660,6 +663,18 @@ async fn a_crash_at_any_retainer_step_ends_with_one_charge_and_one_payout_per_pe
 #[sqlx::test(migrator = "greenlight_escrow::MIGRATOR")]
 async fn documents_are_numbered_private_and_immutable_and_income_adds_up(pool: PgPool) {
     let h = harness(pool).await;
+    // The maintainer as vendor, as their invoices must name them.
+    let vendor = |name: &str| set_vendor_details::Input {
+        details: VendorDetails {
+            legal_name: name.into(),
+            address: "12 Rue des Fleurs\n75001 Paris\nFrance".into(),
+            tax_id: Some("FR12345678901".into()),
+            email: Some("billing@maintainer.example".into()),
+        },
+    };
+    procedures::set_vendor_details(&h.escrow, MAINTAINER, &vendor("Maintainer SARL"))
+        .await
+        .unwrap();
     let a = started(&h, CLIENT, "Partner", true).await;
     settle(&h, &a.id, true).await;
     h.tick().await.unwrap();
@@ -685,6 +700,22 @@ async fn documents_are_numbered_private_and_immutable_and_income_adds_up(pool: P
         assert!(html.contains(needle), "{needle} missing from the invoice");
     }
     assert!(html.contains("Paid"), "the invoice says it is paid");
+    for needle in ["Maintainer SARL", "FR12345678901", "75001 Paris"] {
+        assert!(html.contains(needle), "the vendor's {needle} missing");
+    }
+    // New details name the maintainer on later documents; an issued one keeps what it said.
+    procedures::set_vendor_details(&h.escrow, MAINTAINER, &vendor("Maintainer Holding SAS"))
+        .await
+        .unwrap();
+    match documents::quote_or_invoice(&h.escrow, number, "html")
+        .await
+        .unwrap()
+    {
+        Some(documents::Rendered::Html(again)) => {
+            assert!(again.contains("Maintainer SARL") && !again.contains("Holding"))
+        }
+        _ => panic!("no html"),
+    }
     let pdf = match documents::quote_or_invoice(&h.escrow, number, "pdf")
         .await
         .unwrap()

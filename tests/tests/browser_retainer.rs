@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use greenlight_cli::records;
+use greenlight_cli::session::Session;
 use greenlight_tests::browser::Browser;
 use greenlight_tests::services::{repo_root, ServicesConfig};
 use greenlight_tests::steps::{new_project, three_tier_offer};
@@ -42,7 +43,18 @@ async fn public_page_shows(url: &str, needle: &str) -> String {
 async fn a_company_becomes_a_client_from_the_maintainers_page() {
     let world = World::start(ServicesConfig::default()).await;
     let appview = world.services.appview_url.clone();
-    let maintainer = world.person("br-maint").await;
+    let maintainer_account = world
+        .network
+        .create_account("br-maint")
+        .await
+        .expect("account");
+    let maintainer = Session::login(
+        world.network.pds_url(),
+        &maintainer_account.handle,
+        &maintainer_account.password,
+    )
+    .await
+    .expect("login");
     let project = world
         .proven_project(
             &maintainer,
@@ -62,6 +74,34 @@ async fn a_company_becomes_a_client_from_the_maintainers_page() {
     let page = format!("{appview}/retainers/{}", maintainer.did());
     public_page_shows(&page, "Retained by").await;
 
+    // The maintainer names herself as the vendor on her invoices, from her own page.
+    let studio = Browser::launch(false).await.unwrap();
+    studio.sign_in(&appview, &maintainer_account).await.unwrap();
+    studio
+        .goto(&format!("{appview}/person/{}", maintainer.did()))
+        .await
+        .unwrap();
+    studio
+        .fill("#f-vendor_legal_name", "Tidepool Maintenance Ltd")
+        .await
+        .unwrap();
+    studio
+        .pick("#f-vendor_address", "7 Analytical Row\nLondon N1 9GU")
+        .await
+        .unwrap();
+    studio
+        .fill("#f-vendor_tax_id", "GB987654321")
+        .await
+        .unwrap();
+    studio.click_button("Save my details").await.unwrap();
+    studio
+        .wait_for_url(&format!(
+            "{appview}/person/{}?retainer=vendor",
+            maintainer.did()
+        ))
+        .await
+        .unwrap();
+    studio.close().await;
     // The company signs in and asks for a quote for the middle tier, listed.
     let company = world
         .network
@@ -104,6 +144,10 @@ async fn a_company_becomes_a_client_from_the_maintainers_page() {
         .await
         .expect("html");
     assert!(document.contains("Acme Corporation") && document.contains("PO-2026-0042"));
+    assert!(
+        document.contains("Tidepool Maintenance Ltd") && document.contains("GB987654321"),
+        "the maintainer is the vendor, as she named herself"
+    );
 
     // Starting it writes the public attribution to the company's own repository.
     browser.click_button("Start the retainer").await.unwrap();

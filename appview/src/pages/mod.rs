@@ -69,6 +69,10 @@ pub fn routes() -> Router<AppView> {
         )
         .route("/person/{actor}", get(person::page))
         .route("/retainers/{did}", get(retainers::page))
+        .route(
+            actions::retaining::VENDOR_PATH,
+            post(actions::retaining::vendor),
+        )
         .route("/retainers/{did}/quote", post(actions::retaining::quote))
         .route(
             "/retainers/agreement/{id}",

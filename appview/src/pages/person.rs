@@ -21,6 +21,7 @@ use greenlight_lexicon::fund::greenlight::{
 };
 
 use super::actions::{self, retaining};
+use super::form::Filled;
 use super::viewer::Viewer;
 use crate::display::{actor_name, date, money};
 use crate::embed::{page_path, Kind};
@@ -415,6 +416,7 @@ async fn own_retainers(
     }
     retainer_clients(m, &agreements.as_maintainer, &handles);
     income(m, retainers.income.as_ref());
+    retaining::render_vendor_form(m, csrf, &Filled::default());
 }
 
 /// The names of an offer's tiers as indexed now (empty if it is gone).

@@ -40,7 +40,7 @@ pub const CALLBACK_PATH: &str = "/oauth/callback";
 
 /// The escrow procedures a signed-in person may ask their PDS to authorize us to call for
 /// them (service-auth tokens with `lxm` = the method).
-pub const ESCROW_METHODS: [&str; 12] = [
+pub const ESCROW_METHODS: [&str; 13] = [
     "fund.greenlight.escrow.createPledge",
     "fund.greenlight.escrow.cancelPledge",
     "fund.greenlight.escrow.createDonation",
@@ -53,6 +53,7 @@ pub const ESCROW_METHODS: [&str; 12] = [
     "fund.greenlight.escrow.getRetainerAgreement",
     "fund.greenlight.escrow.listRetainerAgreements",
     "fund.greenlight.escrow.getIncomeStatement",
+    "fund.greenlight.escrow.setVendorDetails",
 ];
 
 /// The collections Greenlight writes to a signed-in person's repository: nothing else.

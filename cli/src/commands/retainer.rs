@@ -9,7 +9,9 @@ use greenlight_cli::output::{money, Output};
 use greenlight_cli::pledging::new_idempotency_key;
 use greenlight_cli::records;
 use greenlight_client::escrow::QuoteRequest;
-use greenlight_lexicon::fund::greenlight::escrow::retainer_defs::{AgreementView, BillingDetails};
+use greenlight_lexicon::fund::greenlight::escrow::retainer_defs::{
+    AgreementView, BillingDetails, VendorDetails,
+};
 use greenlight_lexicon::fund::greenlight::retainer_offer::{Included, RetainerOffer, Tier};
 use serde_json::json;
 
@@ -33,6 +35,24 @@ pub enum RetainerCommand {
     List,
     /// Your income for a year, from escrow's ledger (maintainers).
     Income(IncomeArgs),
+    /// How you appear as the vendor on your retainers' quotes and invoices (maintainers).
+    Vendor(VendorArgs),
+}
+
+#[derive(Args)]
+pub struct VendorArgs {
+    /// Your legal name, or your business's, as invoices must show it.
+    #[arg(long)]
+    legal_name: String,
+    /// Your postal address (use \n between lines).
+    #[arg(long)]
+    address: String,
+    /// VAT or other tax id.
+    #[arg(long)]
+    tax_id: Option<String>,
+    /// Where clients write about invoices.
+    #[arg(long)]
+    email: Option<String>,
 }
 
 #[derive(Args)]
@@ -366,6 +386,28 @@ pub async fn run(
                 }
             }
             output.emit(text.trim_end(), &json!(list));
+        }
+        RetainerCommand::Vendor(args) => {
+            let escrow = context.escrow().await?;
+            let stored = escrow
+                .set_vendor_details(
+                    &session.agent,
+                    &VendorDetails {
+                        legal_name: args.legal_name,
+                        address: args.address.replace("\\n", "\n"),
+                        tax_id: args.tax_id,
+                        email: args.email,
+                    },
+                )
+                .await?;
+            context.save(&session).await?;
+            output.emit(
+                &format!(
+                    "your quotes and invoices from now on name {} as the vendor",
+                    stored.details.legal_name
+                ),
+                &json!(stored),
+            );
         }
         RetainerCommand::Income(args) => {
             let escrow = context.escrow().await?;

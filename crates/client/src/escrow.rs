@@ -4,12 +4,14 @@
 use atrium_api::agent::{Agent, SessionManager};
 use atrium_api::types::string::{Did, Nsid};
 use greenlight_lexicon::com::atproto::repo::strong_ref::StrongRef;
-use greenlight_lexicon::fund::greenlight::escrow::retainer_defs::{AgreementView, BillingDetails};
+use greenlight_lexicon::fund::greenlight::escrow::retainer_defs::{
+    AgreementView, BillingDetails, VendorDetails,
+};
 use greenlight_lexicon::fund::greenlight::escrow::{
     cancel_pledge, cancel_retainer, change_retainer_tier, connect_payout_account, create_donation,
     create_pledge, defs, file_dispute, get_income_statement, get_pledge, get_proposal_state,
     get_retainer_agreement, list_retainer_agreements, request_quote, resolve_dispute,
-    start_retainer,
+    set_vendor_details, start_retainer,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -320,6 +322,23 @@ impl EscrowClient {
         M: SessionManager + Send + Sync,
     {
         self.own_query(agent, list_retainer_agreements::NSID, &[])
+            .await
+    }
+
+    /// `setVendorDetails`: how the agent's person appears as the vendor on the quotes and
+    /// invoices escrow issues for their retainers from now on.
+    pub async fn set_vendor_details<M>(
+        &self,
+        agent: &Agent<M>,
+        details: &VendorDetails,
+    ) -> Result<set_vendor_details::Output, ClientError>
+    where
+        M: SessionManager + Send + Sync,
+    {
+        let input = set_vendor_details::Input {
+            details: details.clone(),
+        };
+        self.procedure(agent, set_vendor_details::NSID, &input)
             .await
     }
 

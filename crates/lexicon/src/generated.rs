@@ -1321,6 +1321,45 @@ pub mod fund {
                     #[serde(rename = "updatedAt")]
                     pub updated_at: String,
                 }
+                /// A maintainer as the vendor on their retainer quotes and invoices. Private to escrow: shown only on the documents of the maintainer's own agreements.
+                #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+                pub struct VendorDetails {
+                    /// The maintainer's legal name (or their business's), as invoices must show it.
+                    #[serde(rename = "legalName")]
+                    pub legal_name: String,
+                    /// Postal address, several lines.
+                    pub address: String,
+                    /// VAT or other tax id.
+                    #[serde(
+                        rename = "taxId",
+                        default,
+                        skip_serializing_if = "Option::is_none"
+                    )]
+                    pub tax_id: Option<String>,
+                    /// Where clients write about invoices.
+                    #[serde(default, skip_serializing_if = "Option::is_none")]
+                    pub email: Option<String>,
+                }
+            }
+            /// `fund.greenlight.escrow.setVendorDetails`: Set how the caller appears as the vendor on the quotes and invoices escrow issues for their retainers from now on (service auth: the caller is the maintainer). Documents already issued keep what they said.
+            pub mod set_vendor_details {
+                /// The NSID of this document, `fund.greenlight.escrow.setVendorDetails`.
+                pub const NSID: &str = "fund.greenlight.escrow.setVendorDetails";
+                /// The request.
+                #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+                pub struct Input {
+                    /// The vendor details.
+                    pub details: crate::generated::fund::greenlight::escrow::retainer_defs::VendorDetails,
+                }
+                /// Response body of `fund.greenlight.escrow.setVendorDetails` (application/json).
+                #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+                pub struct Output {
+                    /// As stored.
+                    pub details: crate::generated::fund::greenlight::escrow::retainer_defs::VendorDetails,
+                    /// When they were stored.
+                    #[serde(rename = "updatedAt")]
+                    pub updated_at: String,
+                }
             }
             /// `fund.greenlight.escrow.startRetainer`: Accept a quote and start the agreement (service auth: the caller is the client). The first period begins now and is invoiced or charged at once; each later period begins on the same day of the month (or year), clamped to the month's last day.
             pub mod start_retainer {

@@ -11,7 +11,7 @@ use greenlight_funding::retainer::{Agreement, Event, Refusal};
 use greenlight_lexicon::fund::greenlight::escrow::retainer_defs::{AgreementView, RetainerState};
 use greenlight_lexicon::fund::greenlight::escrow::{
     cancel_retainer, change_retainer_tier, get_income_statement, list_retainer_agreements,
-    list_retainer_states, request_quote, start_retainer,
+    list_retainer_states, request_quote, set_vendor_details, start_retainer,
 };
 use sqlx::PgConnection;
 
@@ -204,7 +204,8 @@ pub async fn request_quote(
         .fetch_one(&mut *tx)
         .await?;
     let number = documents::quote_number(escrow.billing_clock().date(now).year(), sequence);
-    let facts = documents::quote_facts(escrow, &row, &number, now)?;
+    let vendor = documents::vendor_details(&mut tx, &row.maintainer).await?;
+    let facts = documents::quote_facts(escrow, &row, vendor.as_ref(), &number, now)?;
     let row = sqlx::query_as!(
         AgreementRow,
         "UPDATE escrow.retainer_agreement SET quote_number = $2, quote_document = $3 WHERE id = $1
@@ -543,4 +544,28 @@ pub async fn list_retainer_states(
         });
     }
     Ok(list_retainer_states::Output { cursor, states })
+}
+
+/// `setVendorDetails`: how the caller appears as the vendor on the documents escrow issues
+/// for their retainers from now on.
+pub async fn set_vendor_details(
+    escrow: &Escrow,
+    caller: &str,
+    input: &set_vendor_details::Input,
+) -> Result<set_vendor_details::Output, EscrowError> {
+    let now = escrow.now();
+    let details = to_json(&input.details)?;
+    sqlx::query!(
+        "INSERT INTO escrow.vendor (did, details, updated_at) VALUES ($1, $2, $3)
+         ON CONFLICT (did) DO UPDATE SET details = EXCLUDED.details, updated_at = EXCLUDED.updated_at",
+        caller,
+        details,
+        now,
+    )
+    .execute(&escrow.pool)
+    .await?;
+    Ok(set_vendor_details::Output {
+        details: input.details.clone(),
+        updated_at: datetime(now),
+    })
 }

@@ -115,7 +115,16 @@ pub async fn issue_invoice(
     let number = documents::invoice_number(start.year(), sequence);
     let calendar = escrow.billing_clock();
     let due_at = calendar.after_days(now, INVOICE_DUE_DAYS);
-    let document = documents::invoice_facts(escrow, row, &number, (start, end), now, due_at)?;
+    let vendor = documents::vendor_details(conn, &row.maintainer).await?;
+    let document = documents::invoice_facts(
+        escrow,
+        row,
+        vendor.as_ref(),
+        &number,
+        (start, end),
+        now,
+        due_at,
+    )?;
     sqlx::query!(
         "INSERT INTO escrow.retainer_invoice (number, agreement, period_index, period_start,
              period_end, tier, amount, fee, payout, currency, state, document, issued_at, due_at)

@@ -11,6 +11,7 @@
 use chrono::{DateTime, Utc};
 use greenlight_funding::billing_period::Date;
 use greenlight_funding::Currency;
+use greenlight_lexicon::fund::greenlight::escrow::retainer_defs::VendorDetails;
 use greenlight_retainer_documents::{
     self as docs, Document, DocumentKind, IncomeLine, IncomeStatement, Line, LinePeriod, Party,
 };
@@ -82,17 +83,48 @@ pub fn quote_number(year: i32, sequence: i64) -> String {
     docs::quote_number(year, u64::try_from(sequence).unwrap_or(0))
 }
 
-fn parties(escrow: &Escrow, row: &AgreementRow) -> Result<(PartyFacts, PartyFacts), EscrowError> {
+/// The vendor details `did` gave escrow (`setVendorDetails`), if any.
+pub async fn vendor_details(
+    conn: &mut sqlx::PgConnection,
+    did: &str,
+) -> Result<Option<VendorDetails>, EscrowError> {
+    let stored = sqlx::query_scalar!("SELECT details FROM escrow.vendor WHERE did = $1", did)
+        .fetch_optional(conn)
+        .await?;
+    stored
+        .map(|details| {
+            serde_json::from_value(details)
+                .map_err(|error| EscrowError::Internal(format!("stored vendor details: {error}")))
+        })
+        .transpose()
+}
+
+fn parties(
+    escrow: &Escrow,
+    row: &AgreementRow,
+    vendor: Option<&VendorDetails>,
+) -> Result<(PartyFacts, PartyFacts), EscrowError> {
     let billing = row.billing()?;
-    let vendor = PartyFacts {
-        name: row.maintainer.clone(),
-        address: format!(
-            "Paid through Greenlight escrow\n{}",
-            escrow.config.public_url
-        ),
-        tax_id: None,
-        email: None,
-        account: Some(row.maintainer.clone()),
+    // Without details of their own the maintainer is named by their account, and the
+    // document says through whom the money is paid.
+    let vendor = match vendor {
+        Some(details) => PartyFacts {
+            name: details.legal_name.clone(),
+            address: details.address.clone(),
+            tax_id: details.tax_id.clone(),
+            email: details.email.clone(),
+            account: Some(row.maintainer.clone()),
+        },
+        None => PartyFacts {
+            name: row.maintainer.clone(),
+            address: format!(
+                "Paid through Greenlight escrow\n{}",
+                escrow.config.public_url
+            ),
+            tax_id: None,
+            email: None,
+            account: Some(row.maintainer.clone()),
+        },
     };
     let client = PartyFacts {
         name: billing.legal_name,
@@ -128,16 +160,18 @@ fn notes(row: &AgreementRow) -> Vec<String> {
 }
 
 /// The facts of a period's invoice.
+#[allow(clippy::too_many_arguments)]
 pub fn invoice_facts(
     escrow: &Escrow,
     row: &AgreementRow,
+    vendor: Option<&VendorDetails>,
     number: &str,
     period: (Date, Date),
     now: DateTime<Utc>,
     due_at: DateTime<Utc>,
 ) -> Result<serde_json::Value, EscrowError> {
     let calendar = escrow.billing_clock();
-    let (vendor, client) = parties(escrow, row)?;
+    let (vendor, client) = parties(escrow, row, vendor)?;
     let billing = row.billing()?;
     let facts = Facts {
         kind: "invoice".into(),
@@ -162,11 +196,12 @@ pub fn invoice_facts(
 pub fn quote_facts(
     escrow: &Escrow,
     row: &AgreementRow,
+    vendor: Option<&VendorDetails>,
     number: &str,
     now: DateTime<Utc>,
 ) -> Result<serde_json::Value, EscrowError> {
     let calendar = escrow.billing_clock();
-    let (vendor, client) = parties(escrow, row)?;
+    let (vendor, client) = parties(escrow, row, vendor)?;
     let billing = row.billing()?;
     let today = calendar.date(now);
     let facts = Facts {

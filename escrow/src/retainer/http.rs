@@ -12,7 +12,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use greenlight_lexicon::fund::greenlight::escrow::{
     cancel_retainer, change_retainer_tier, get_income_statement, get_retainer_agreement,
-    list_retainer_agreements, list_retainer_states, request_quote, start_retainer,
+    list_retainer_agreements, list_retainer_states, request_quote, set_vendor_details,
+    start_retainer,
 };
 use greenlight_xrpc::XrpcError;
 use serde_json::Value;
@@ -34,6 +35,7 @@ pub fn routes() -> Router<Arc<Escrow>> {
         .route(&xrpc(list_retainer_agreements::NSID), get(list_handler))
         .route(&xrpc(get_income_statement::NSID), get(income_handler))
         .route(&xrpc(list_retainer_states::NSID), get(states_handler))
+        .route(&xrpc(set_vendor_details::NSID), post(vendor_handler))
         .route("/documents/{file}", get(document_handler))
         .route(
             "/documents/income/{did}/{year}/{file}",
@@ -80,6 +82,16 @@ async fn cancel_handler(
     let input: cancel_retainer::Input = read_input(&escrow, cancel_retainer::NSID, &body)?;
     let output = retainer::cancel_retainer(&escrow, &caller, &input).await?;
     respond(&escrow, cancel_retainer::NSID, &output)
+}
+
+async fn vendor_handler(
+    State(escrow): State<Arc<Escrow>>,
+    ServiceCaller(caller): ServiceCaller,
+    body: Bytes,
+) -> Result<Json<Value>, XrpcError> {
+    let input: set_vendor_details::Input = read_input(&escrow, set_vendor_details::NSID, &body)?;
+    let output = retainer::set_vendor_details(&escrow, &caller, &input).await?;
+    respond(&escrow, set_vendor_details::NSID, &output)
 }
 
 async fn get_handler(

@@ -28,7 +28,9 @@ use axum::Form;
 use greenlight_client::escrow::QuoteRequest;
 use greenlight_client::{records, repo, ClientError, EscrowClient};
 use greenlight_lexicon::com::atproto::repo::strong_ref::StrongRef;
-use greenlight_lexicon::fund::greenlight::escrow::retainer_defs::{AgreementView, BillingDetails};
+use greenlight_lexicon::fund::greenlight::escrow::retainer_defs::{
+    AgreementView, BillingDetails, VendorDetails,
+};
 use greenlight_lexicon::fund::greenlight::get_retainer_offer;
 use greenlight_lexicon::fund::greenlight::retainer_defs::OfferView;
 
@@ -725,6 +727,104 @@ pub async fn cancel(
             &problem(&error),
         ),
     }
+}
+
+/// Where a maintainer's details as the vendor on their invoices are set.
+pub const VENDOR_PATH: &str = "/retainers/vendor";
+
+/// The form setting how a maintainer appears as the vendor on their quotes and invoices.
+pub fn render_vendor_form(m: &mut Markup, csrf: &str, filled: &Filled) {
+    m.raw("<section aria-labelledby=\"vendor-h\"><h2 id=\"vendor-h\">Your details on invoices</h2><p>Companies' accounts payable need the vendor's legal name and address on every quote and invoice. What you enter here is kept by escrow, shown only on your own clients' documents, and used from the next document on; documents already issued keep what they said.</p>");
+    form::problem(m, filled);
+    form::open(m, VENDOR_PATH, csrf, "Your details on invoices");
+    form::field(
+        m,
+        filled,
+        "vendor_legal_name",
+        "Your legal name, or your business's",
+        None,
+        Input::Text,
+        true,
+    );
+    form::field(
+        m,
+        filled,
+        "vendor_address",
+        "Postal address",
+        None,
+        Input::Area,
+        true,
+    );
+    form::field(
+        m,
+        filled,
+        "vendor_tax_id",
+        "Tax or VAT id (optional)",
+        None,
+        Input::Text,
+        false,
+    );
+    form::field(
+        m,
+        filled,
+        "vendor_email",
+        "Email for questions about invoices (optional)",
+        None,
+        Input::Text,
+        false,
+    );
+    form::close(m, "Save my details");
+    m.raw("</section>");
+}
+
+/// `POST /retainers/vendor`: stores the maintainer's vendor details with escrow.
+pub async fn vendor(
+    State(app): State<AppView>,
+    headers: HeaderMap,
+    Form(values): Form<HashMap<String, String>>,
+) -> Response {
+    let mut filled = filled(values);
+    let (acting, escrow) = match acting_with_escrow(&app, &headers, &filled).await {
+        Ok(found) => found,
+        Err(page) => return page,
+    };
+    let legal_name = bounded(
+        &mut filled,
+        "vendor_legal_name",
+        true,
+        LEGAL_NAME.0,
+        LEGAL_NAME.1,
+    );
+    let address = bounded(&mut filled, "vendor_address", true, ADDRESS.0, ADDRESS.1);
+    let tax_id = bounded(&mut filled, "vendor_tax_id", false, TAX_ID, TAX_ID);
+    let email = bounded(&mut filled, "vendor_email", false, EMAIL, EMAIL);
+    if let (false, Some(legal_name), Some(address), Some(tax_id), Some(email)) =
+        (filled.has_errors(), legal_name, address, tax_id, email)
+    {
+        let details = VendorDetails {
+            legal_name,
+            address,
+            tax_id: Some(tax_id).filter(|v| !v.is_empty()),
+            email: Some(email).filter(|v| !v.is_empty()),
+        };
+        match escrow.set_vendor_details(&acting.agent, &details).await {
+            Ok(_) => {
+                return see_other(&format!(
+                    "{}?retainer=vendor",
+                    own_page(&acting.visitor.did)
+                ))
+            }
+            Err(error) => filled.problem = Some(problem(&error)),
+        }
+    }
+    let mut m = Markup::new();
+    render_vendor_form(&mut m, &acting.visitor.csrf, &filled);
+    form_again(
+        &acting.visitor,
+        "Your details on invoices",
+        &own_page(&acting.visitor.did),
+        &m,
+    )
 }
 
 /// An invoice's period for people, by its first and last day: `1 Mar 2026 – 31 Mar 2026`
