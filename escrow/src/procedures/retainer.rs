@@ -242,6 +242,43 @@ async fn lock_own(
     Ok(row)
 }
 
+/// A client's call about their own agreement, begun: the agreement locked in `tx`, escrow's
+/// time, and the request's hash for its idempotency claim.
+struct OwnCall<'e> {
+    hash: Vec<u8>,
+    tx: sqlx::Transaction<'e, sqlx::Postgres>,
+    row: AgreementRow,
+    now: chrono::DateTime<chrono::Utc>,
+    today: greenlight_funding::billing_period::Date,
+}
+
+/// Begins the client's call `nsid` about `agreement`: the stored answer when `key` was used
+/// with this very request before (`Err`), else the call with the agreement locked (`Ok`).
+async fn begin_own_call<'e>(
+    escrow: &'e Escrow,
+    caller: &str,
+    nsid: &str,
+    key: &str,
+    input: &impl serde::Serialize,
+    agreement: &str,
+) -> Result<Result<OwnCall<'e>, AgreementView>, EscrowError> {
+    let (hash, replay) = replayed(escrow, caller, nsid, key, input).await?;
+    if let Some(answer) = replay {
+        return Ok(Err(answer));
+    }
+    let now = escrow.now();
+    let today = escrow.billing_clock().date(now);
+    let mut tx = escrow.pool.begin().await?;
+    let row = lock_own(&mut tx, caller, agreement).await?;
+    Ok(Ok(OwnCall {
+        hash,
+        tx,
+        row,
+        now,
+        today,
+    }))
+}
+
 /// `startRetainer`: the first period begins today and its invoice is issued and sent.
 pub async fn start_retainer(
     escrow: &Escrow,
@@ -249,14 +286,25 @@ pub async fn start_retainer(
     input: &start_retainer::Input,
 ) -> Result<AgreementView, EscrowError> {
     let key = input.idempotency_key.as_str();
-    let (hash, replay) = replayed(escrow, caller, start_retainer::NSID, key, input).await?;
-    if let Some(answer) = replay {
-        return Ok(answer);
-    }
-    let now = escrow.now();
-    let today = escrow.billing_clock().date(now);
-    let mut tx = escrow.pool.begin().await?;
-    let row = lock_own(&mut tx, caller, &input.agreement).await?;
+    let OwnCall {
+        hash,
+        mut tx,
+        row,
+        now,
+        today,
+    } = match begin_own_call(
+        escrow,
+        caller,
+        start_retainer::NSID,
+        key,
+        input,
+        &input.agreement,
+    )
+    .await?
+    {
+        Ok(call) => call,
+        Err(answer) => return Ok(answer),
+    };
     if row.state != "quoted" {
         return Err(EscrowError::method(
             "NotQuoted",
@@ -306,14 +354,25 @@ pub async fn change_retainer_tier(
     input: &change_retainer_tier::Input,
 ) -> Result<AgreementView, EscrowError> {
     let key = input.idempotency_key.as_str();
-    let (hash, replay) = replayed(escrow, caller, change_retainer_tier::NSID, key, input).await?;
-    if let Some(answer) = replay {
-        return Ok(answer);
-    }
-    let now = escrow.now();
-    let today = escrow.billing_clock().date(now);
-    let mut tx = escrow.pool.begin().await?;
-    let row = lock_own(&mut tx, caller, &input.agreement).await?;
+    let OwnCall {
+        hash,
+        mut tx,
+        row,
+        now,
+        today,
+    } = match begin_own_call(
+        escrow,
+        caller,
+        change_retainer_tier::NSID,
+        key,
+        input,
+        &input.agreement,
+    )
+    .await?
+    {
+        Ok(call) => call,
+        Err(answer) => return Ok(answer),
+    };
     let offer = offer(escrow, &row.offer).await?;
     let tier = tier(&offer, &input.tier)?;
     if row.state != "active" {
@@ -352,14 +411,25 @@ pub async fn cancel_retainer(
     input: &cancel_retainer::Input,
 ) -> Result<AgreementView, EscrowError> {
     let key = input.idempotency_key.as_str();
-    let (hash, replay) = replayed(escrow, caller, cancel_retainer::NSID, key, input).await?;
-    if let Some(answer) = replay {
-        return Ok(answer);
-    }
-    let now = escrow.now();
-    let today = escrow.billing_clock().date(now);
-    let mut tx = escrow.pool.begin().await?;
-    let row = lock_own(&mut tx, caller, &input.agreement).await?;
+    let OwnCall {
+        hash,
+        mut tx,
+        row,
+        now,
+        today,
+    } = match begin_own_call(
+        escrow,
+        caller,
+        cancel_retainer::NSID,
+        key,
+        input,
+        &input.agreement,
+    )
+    .await?
+    {
+        Ok(call) => call,
+        Err(answer) => return Ok(answer),
+    };
     if matches!(row.state.as_str(), "cancelling" | "ended" | "lapsed") {
         return Err(EscrowError::method(
             "AlreadyEnded",

@@ -556,9 +556,16 @@ pub async fn tick(escrow: &Escrow) -> Result<BillingReport, EscrowError> {
 
     // Paid periods that are over: the next begins (its invoice issued with it), or a
     // cancelling agreement ends.
+    // Postgres adds months to the anchor with the same month-end clamp as the funding
+    // rules' `boundary`, so only agreements whose period is over are locked; the rules, on
+    // the locked row, still decide.
     let ending = sqlx::query!(
         "SELECT id FROM escrow.retainer_agreement
-         WHERE state IN ('active', 'cancelling') AND current_paid ORDER BY id",
+         WHERE state IN ('active', 'cancelling') AND current_paid
+           AND (anchor + make_interval(months => period_offset_months
+                    + CASE period WHEN 'year' THEN 12 ELSE 1 END))::date <= $1
+         ORDER BY id",
+        from_date(today)?,
     )
     .fetch_all(&escrow.pool)
     .await?;

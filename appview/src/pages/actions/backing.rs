@@ -19,7 +19,10 @@ use greenlight_lexicon::fund::greenlight::defs::ProposalView;
 use greenlight_lexicon::fund::greenlight::escrow::defs::PledgeView;
 use greenlight_lexicon::fund::greenlight::pledge;
 
-use super::{acting, acting_on, after_delete, after_write, escrow, filled, form_again, problem};
+use super::{
+    acting_on, acting_with_escrow, after_delete, after_write, escrow, filled, form_again, problem,
+    NoEscrow,
+};
 use crate::embed::{page_path, Kind};
 use crate::html::{query_value, safe_url, Markup};
 use crate::pages::form::{self, Filled, Input};
@@ -139,27 +142,11 @@ fn amount(filled: &mut Filled, currency: &str) -> Option<i64> {
     }
 }
 
-fn escrow_missing(visitor: &browser::Visitor) -> Response {
-    refusal_page(
-        Some(visitor),
-        StatusCode::SERVICE_UNAVAILABLE,
-        "Backing is not available",
-        "This Greenlight has no escrow configured, so it cannot take money.",
-    )
-}
-
-/// [`acting`], and the escrow that moves the money (or the page saying there is none).
-async fn acting_with_escrow(
-    app: &AppView,
-    headers: &HeaderMap,
-    filled: &Filled,
-) -> Result<(super::Acting, greenlight_client::EscrowClient), Response> {
-    let acting = acting(app, headers, filled).await?;
-    match escrow(app) {
-        Some(escrow) => Ok((acting, escrow)),
-        None => Err(escrow_missing(&acting.visitor)),
-    }
-}
+/// What a person is told when this AppView has no escrow to back proposals through.
+const NO_ESCROW: NoEscrow = NoEscrow {
+    title: "Backing is not available",
+    detail: "This Greenlight has no escrow configured, so it cannot take money.",
+};
 
 /// `POST /proposal/{did}/{rkey}/pledge` and `/donate`.
 async fn give(
@@ -176,7 +163,7 @@ async fn give(
         Err(page) => return page,
     };
     let Some(escrow) = escrow(&app) else {
-        return escrow_missing(&acting.visitor);
+        return NO_ESCROW.page(&acting.visitor);
     };
     let back = page_path(Kind::Proposal, &view.uri);
     if filled.get("key").len() < 8 {
@@ -260,7 +247,7 @@ pub async fn pledge_page(
         _ => return see_other(&format!("/sign-in?return=/backing/{}", query_value(&id))),
     };
     let Some(escrow) = escrow(&app) else {
-        return escrow_missing(&visitor);
+        return NO_ESCROW.page(&visitor);
     };
     let pledge = match escrow.get_pledge(&id).await {
         Ok(pledge) if pledge.backer == visitor.did => pledge,
@@ -343,7 +330,7 @@ pub async fn cancel(
     Form(values): Form<HashMap<String, String>>,
 ) -> Response {
     let filled = filled(values);
-    let (acting, escrow) = match acting_with_escrow(&app, &headers, &filled).await {
+    let (acting, escrow) = match acting_with_escrow(&app, &headers, &filled, NO_ESCROW).await {
         Ok(found) => found,
         Err(page) => return page,
     };
@@ -406,7 +393,7 @@ pub async fn dispute(
         Err(page) => return page,
     };
     let Some(escrow) = escrow(&app) else {
-        return escrow_missing(&acting.visitor);
+        return NO_ESCROW.page(&acting.visitor);
     };
     let back = page_path(Kind::Proposal, &view.uri);
     let reason = filled.get("reason").to_owned();
@@ -459,7 +446,7 @@ pub async fn connect_payout(
     Form(values): Form<HashMap<String, String>>,
 ) -> Response {
     let filled = filled(values);
-    let (acting, escrow) = match acting_with_escrow(&app, &headers, &filled).await {
+    let (acting, escrow) = match acting_with_escrow(&app, &headers, &filled, NO_ESCROW).await {
         Ok(found) => found,
         Err(page) => return page,
     };

@@ -162,6 +162,41 @@ pub fn escrow(app: &AppView) -> Option<EscrowClient> {
     Some(EscrowClient::new(app.http().clone(), url, did))
 }
 
+/// The page for an action that needs escrow when this AppView has none configured.
+pub struct NoEscrow {
+    /// Its heading.
+    pub title: &'static str,
+    /// Why.
+    pub detail: &'static str,
+}
+
+impl NoEscrow {
+    /// The page, for `visitor`.
+    pub fn page(&self, visitor: &Visitor) -> Response {
+        crate::pages::sign_in::refusal_page(
+            Some(visitor),
+            StatusCode::SERVICE_UNAVAILABLE,
+            self.title,
+            self.detail,
+        )
+    }
+}
+
+/// [`acting`], and the escrow the action goes through, or the page saying there is none
+/// (`missing`).
+pub async fn acting_with_escrow(
+    app: &AppView,
+    headers: &HeaderMap,
+    filled: &Filled,
+    missing: NoEscrow,
+) -> Result<(Acting, EscrowClient), Response> {
+    let acting = acting(app, headers, filled).await?;
+    match escrow(app) {
+        Some(escrow) => Ok((acting, escrow)),
+        None => Err(missing.page(&acting.visitor)),
+    }
+}
+
 /// A form's values as typed (from the posted body).
 pub fn filled(values: std::collections::HashMap<String, String>) -> Filled {
     Filled::from_values(values)

@@ -26,7 +26,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Form;
 use greenlight_client::escrow::QuoteRequest;
-use greenlight_client::{records, repo, ClientError, EscrowClient};
+use greenlight_client::{records, repo, ClientError};
 use greenlight_lexicon::com::atproto::repo::strong_ref::StrongRef;
 use greenlight_lexicon::fund::greenlight::escrow::retainer_defs::{
     AgreementView, BillingDetails, VendorDetails,
@@ -34,7 +34,7 @@ use greenlight_lexicon::fund::greenlight::escrow::retainer_defs::{
 use greenlight_lexicon::fund::greenlight::get_retainer_offer;
 use greenlight_lexicon::fund::greenlight::retainer_defs::OfferView;
 
-use super::{acting, after_write, escrow, filled, form_again, problem, Acting};
+use super::{acting_with_escrow, after_write, escrow, filled, form_again, problem, NoEscrow};
 use crate::display::{actor_name, date, money};
 use crate::html::{path_segment, safe_url, Markup};
 use crate::pages::form::{self, Filled, Input};
@@ -186,27 +186,11 @@ fn per(period: &str) -> &'static str {
     }
 }
 
-fn escrow_missing(visitor: &Visitor) -> Response {
-    refusal_page(
-        Some(visitor),
-        StatusCode::SERVICE_UNAVAILABLE,
-        "Retainers are not available",
-        "This Greenlight has no escrow configured, so it cannot bill retainers.",
-    )
-}
-
-/// [`acting`], and the escrow that bills (or the page saying there is none).
-async fn acting_with_escrow(
-    app: &AppView,
-    headers: &HeaderMap,
-    filled: &Filled,
-) -> Result<(Acting, EscrowClient), Response> {
-    let acting = acting(app, headers, filled).await?;
-    match escrow(app) {
-        Some(escrow) => Ok((acting, escrow)),
-        None => Err(escrow_missing(&acting.visitor)),
-    }
-}
+/// What a person is told when this AppView has no escrow to bill retainers through.
+const NO_ESCROW: NoEscrow = NoEscrow {
+    title: "Retainers are not available",
+    detail: "This Greenlight has no escrow configured, so it cannot bill retainers.",
+};
 
 /// A text field that must fit the lexicon: `None` (refused) when it does not.
 fn bounded(
@@ -268,7 +252,7 @@ pub async fn quote(
     Form(values): Form<HashMap<String, String>>,
 ) -> Response {
     let mut filled = filled(values);
-    let (acting, escrow) = match acting_with_escrow(&app, &headers, &filled).await {
+    let (acting, escrow) = match acting_with_escrow(&app, &headers, &filled, NO_ESCROW).await {
         Ok(found) => found,
         Err(page) => return page,
     };
@@ -361,7 +345,7 @@ async fn own_agreement(
         }
     };
     let Some(escrow) = escrow(app) else {
-        return Err(escrow_missing(&visitor));
+        return Err(NO_ESCROW.page(&visitor));
     };
     let Some(sign_in) = app.sign_in() else {
         return Err(crate::pages::sign_in::sign_in_failed(
@@ -505,7 +489,7 @@ pub async fn start(
     Form(values): Form<HashMap<String, String>>,
 ) -> Response {
     let mut filled = filled(values);
-    let (acting, escrow) = match acting_with_escrow(&app, &headers, &filled).await {
+    let (acting, escrow) = match acting_with_escrow(&app, &headers, &filled, NO_ESCROW).await {
         Ok(found) => found,
         Err(page) => return page,
     };
@@ -663,7 +647,7 @@ pub async fn change_tier(
     Form(values): Form<HashMap<String, String>>,
 ) -> Response {
     let filled = filled(values);
-    let (acting, escrow) = match acting_with_escrow(&app, &headers, &filled).await {
+    let (acting, escrow) = match acting_with_escrow(&app, &headers, &filled, NO_ESCROW).await {
         Ok(found) => found,
         Err(page) => return page,
     };
@@ -699,7 +683,7 @@ pub async fn cancel(
     Form(values): Form<HashMap<String, String>>,
 ) -> Response {
     let filled = filled(values);
-    let (acting, escrow) = match acting_with_escrow(&app, &headers, &filled).await {
+    let (acting, escrow) = match acting_with_escrow(&app, &headers, &filled, NO_ESCROW).await {
         Ok(found) => found,
         Err(page) => return page,
     };
@@ -784,7 +768,7 @@ pub async fn vendor(
     Form(values): Form<HashMap<String, String>>,
 ) -> Response {
     let mut filled = filled(values);
-    let (acting, escrow) = match acting_with_escrow(&app, &headers, &filled).await {
+    let (acting, escrow) = match acting_with_escrow(&app, &headers, &filled, NO_ESCROW).await {
         Ok(found) => found,
         Err(page) => return page,
     };
